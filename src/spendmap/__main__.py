@@ -1,0 +1,3 @@
+from spendmap.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""spendmap's command line: parses arguments and calls the pipeline. Kept thin on purpose."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import traceback
+from collections.abc import Sequence
+
+from spendmap import __version__
+from spendmap.errors import InputError, SpendmapError
+from spendmap.fiscal_year import fy_start_year
+from spendmap.run_config import DEFAULT_SMALL_THRESHOLD_GBP, RunConfig
+
+
+def _year_list(text: str) -> list[str]:
+    years = [y.strip() for y in text.split(",") if y.strip()]
+    for y in years:
+        fy_start_year(y)
+    return years
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spendmap",
+        description="Map UK central-government grant flows (GGIS grants register, HMT CRA) into councils.",
+    )
+    parser.add_argument("--version", action="version", version=f"spendmap {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect's own logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="one or more financial years through the whole pipeline")
+    run.add_argument("--year", help="financial year, e.g. 2016-17 (default: the year the register says)")
+    run.add_argument("--years", help="several years, comma-separated: also writes trend tables")
+    run.add_argument("--grants", action="append", default=[], metavar="SRC",
+                     help="grants register file or URL (repeatable; default: the bundled 2016-17 register)")
+    run.add_argument("--cra", metavar="SRC", help="HMT CRA database (default: bundled CRA 2018)")
+    run.add_argument("--cra-units", choices=["thousands", "millions"], default="thousands",
+                     help="units of the CRA values (default: £ thousands, as HMT publishes)")
+    run.add_argument("--population", metavar="SRC", help="ONS population (default: bundled mid-2020)")
+    run.add_argument("--postcodes", metavar="SRC", help="ONS postcode lookup (NSPL/ONSPD layout)")
+    run.add_argument("--places", metavar="P,...", help="councils to render pages for ('pfpp', codes, names)")
+    run.add_argument("--small-threshold", type=float, default=DEFAULT_SMALL_THRESHOLD_GBP, metavar="GBP",
+                     help="awards under this are 'small' (default 100000)")
+    run.add_argument("--out", default="outputs", metavar="DIR", help="output folder (default: outputs)")
+    run.add_argument("--offline", action="store_true", help="never download; URLs must be in the cache")
+
+    profile = sub.add_parser("profile", help="a council's grant profile in the terminal, from the last run")
+    profile.add_argument("council", metavar="COUNCIL", help="GSS code, name or common variant")
+    profile.add_argument("--year", help="financial year (default: the latest in the run)")
+    profile.add_argument("--out", default="outputs", metavar="DIR", help="the run's output folder")
+
+    places = sub.add_parser("places", help="list or search councils")
+    places.add_argument("query", nargs="?", help="part of a name, a GSS code, or 'pfpp'")
+
+    fetch = sub.add_parser("fetch", help="download official releases into the local cache")
+    fetch.add_argument("--year", help="financial year of the release, e.g. 2022-23")
+    fetch.add_argument("--source", help="which release (see `spendmap fetch --list`)")
+    fetch.add_argument("--list", action="store_true", help="list the known releases")
+
+    serve = sub.add_parser("serve", help="register the scheduled deployments with a Prefect server")
+    serve.add_argument("--cron", default="0 6 * * 1", help="schedule (default: Mondays 06:00)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        # Prefect's own logs (and task tracebacks) stay out of the terminal; --debug shows them.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    try:
+        return COMMANDS[args.command](args)
+    except SpendmapError as err:
+        if args.debug:
+            traceback.print_exc()
+        _print_error(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        _print_error("Interrupted; no output was published.")
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one paragraph, not a traceback
+        if args.debug:
+            traceback.print_exc()
+        _print_error(f"Unexpected error ({type(err).__name__}: {err}). Run again with --debug for details.")
+        return 1
+
+
+def _print_error(message: str) -> None:
+    print(textwrap.fill(f"spendmap: {message}", width=100), file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from spendmap.pipeline import run_pipeline
+
+    if args.year and args.years:
+        raise InputError("Give either --year or --years, not both.")
+    years = _year_list(args.years) if args.years else ([args.year] if args.year else [])
+    config = RunConfig(
+        years=years, grants=args.grants, cra=args.cra, population=args.population,
+        postcodes=args.postcodes, places=args.places, small_threshold_gbp=args.small_threshold,
+        out_dir=args.out, offline=args.offline, cra_units=args.cra_units,
+    )
+    result = run_pipeline(config)
+    print(result["index_html"])
+    return 0
+
+
+def cmd_places(args: argparse.Namespace) -> int:
+    from spendmap.outputs.terminal import print_places
+
+    print_places(args.query)
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from spendmap.outputs.terminal import print_profile
+
+    print_profile(args.council, out_dir=args.out, year=args.year)
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from spendmap.pipeline import fetch_command
+
+    fetch_command(source=args.source, year=args.year, list_only=args.list)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from spendmap.pipeline import serve_deployments
+
+    serve_deployments(cron=args.cron)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run, "places": cmd_places, "profile": cmd_profile, "fetch": cmd_fetch, "serve": cmd_serve,
+}

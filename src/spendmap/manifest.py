@@ -1,0 +1,44 @@
+"""run_manifest.json: what went in, what came out, and the checks that the two reconcile."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+
+from spendmap import __version__
+
+PACKAGES = (
+    "prefect", "pandas", "pyarrow", "python-calamine", "duckdb", "networkx", "plotly", "openpyxl",
+    "rapidfuzz", "fastapi",
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"spendmap": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def reconcile_grants(inputs: list[dict]) -> dict:
+    """Rows and £ in = accepted + rejected, per input and overall; `ok` is False if anything is lost."""
+    per_input = []
+    for info in inputs:
+        rows_ok = info["rows_read"] == info["rows_accepted"] + info["rows_rejected"]
+        gbp_ok = abs(info["amount_in_gbp"] - info["amount_accepted_gbp"] - info["amount_rejected_gbp"]) < 0.01
+        per_input.append({"path": info["path"], "rows_reconcile": rows_ok, "amounts_reconcile": gbp_ok})
+    total = {
+        key: sum(i[key] for i in inputs)
+        for key in ("rows_read", "rows_accepted", "rows_rejected", "amount_in_gbp", "amount_accepted_gbp",
+                    "amount_rejected_gbp")
+    }
+    ok = all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
+    return {"ok": ok, "totals": total, "per_input": per_input}

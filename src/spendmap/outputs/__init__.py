@@ -1,0 +1,1 @@
+"""Rendering: tables, DuckDB, HTML pages, Sankeys and workbooks."""

@@ -1,0 +1,165 @@
+/* spendmap pages: sortable/filterable council table, the small-grants chart, the Sankey weight switch.
+   Plain JavaScript, no network: data comes from <script type="application/json"> blocks in the page. */
+(function () {
+  "use strict";
+
+  function readJson(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+  /* ---- council table: sort by a column, filter by search box / region / type ---- */
+  function initTable() {
+    var table = document.getElementById("councils");
+    if (!table) { return; }
+    var tbody = table.tBodies[0];
+    var rows = Array.prototype.slice.call(tbody.rows);
+    var headers = table.tHead.rows[0].cells;
+    var search = document.getElementById("council-search");
+    var region = document.getElementById("region-filter");
+    var tier = document.getElementById("tier-filter");
+    var count = document.getElementById("council-count");
+
+    function cellKey(row, i, type) {
+      var v = row.cells[i].getAttribute("data-sort");
+      if (v === null) { v = row.cells[i].textContent; }
+      if (type === "num") {
+        var n = parseFloat(v);
+        return isNaN(n) ? -Infinity : n;
+      }
+      return v.toLowerCase();
+    }
+
+    Array.prototype.forEach.call(headers, function (th, i) {
+      var button = th.querySelector("button");
+      if (!button) { return; }
+      button.addEventListener("click", function () {
+        var type = th.getAttribute("data-type");
+        // Numbers sort largest first on the first click; text A–Z.
+        var current = th.getAttribute("aria-sort");
+        var dir = current ? (current === "ascending" ? "descending" : "ascending")
+                          : (type === "num" ? "descending" : "ascending");
+        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", dir);
+        var sign = dir === "ascending" ? 1 : -1;
+        rows.sort(function (a, b) {
+          var ka = cellKey(a, i, type), kb = cellKey(b, i, type);
+          return ka < kb ? -sign : ka > kb ? sign : 0;
+        });
+        var frag = document.createDocumentFragment();
+        rows.forEach(function (r) { frag.appendChild(r); });
+        tbody.appendChild(frag);
+      });
+    });
+
+    function applyFilter() {
+      var q = (search.value || "").trim().toLowerCase();
+      var reg = region ? region.value : "";
+      var ti = tier ? tier.value : "";
+      var shown = 0;
+      rows.forEach(function (r) {
+        var ok = (!q || r.getAttribute("data-search").indexOf(q) !== -1) &&
+                 (!reg || r.getAttribute("data-region") === reg) &&
+                 (!ti || r.getAttribute("data-tier") === ti);
+        r.hidden = !ok;
+        if (ok) { shown += 1; }
+      });
+      count.textContent = "Showing " + shown + " of " + rows.length + " councils.";
+    }
+    search.addEventListener("input", applyFilter);
+    if (region) { region.addEventListener("change", applyFilter); }
+    if (tier) { tier.addEventListener("change", applyFilter); }
+    applyFilter();
+  }
+
+  /* ---- small-grants chart: small vs other awards per council, two scopes, pilots selectable ---- */
+  function initSmallGrants() {
+    var data = readJson("small-grants-data");
+    var gd = document.getElementById("small-grants-chart");
+    if (!data || !gd || typeof Plotly === "undefined") { return; }
+    var form = document.getElementById("sg-controls");
+    var empty = document.getElementById("small-grants-empty");
+
+    function checkedValue(name) {
+      var el = form.querySelector("input[name='" + name + "']:checked");
+      return el ? el.value : null;
+    }
+
+    function draw() {
+      var scope = checkedValue("sg-scope");
+      var set = checkedValue("sg-set");
+      var chosen = {};
+      Array.prototype.forEach.call(form.querySelectorAll("input[name='sg-pilot']"), function (c) {
+        c.disabled = set !== "pilots";
+        if (c.checked) { chosen[c.value] = true; }
+      });
+      var list = data.councils.filter(function (c) {
+        return set === "pilots" ? chosen[c.la_code] : true;
+      }).filter(function (c) { return c.scopes[scope] && c.scopes[scope].n_awards > 0; });
+      if (set !== "pilots") {
+        list.sort(function (a, b) { return b.scopes[scope].n_awards - a.scopes[scope].n_awards; });
+        list = list.slice(0, 40);
+      }
+      // Largest at the top of a horizontal bar chart.
+      list.sort(function (a, b) { return a.scopes[scope].n_awards - b.scopes[scope].n_awards; });
+      empty.hidden = list.length > 0;
+      var names = list.map(function (c) { return c.la_name; });
+      var small = list.map(function (c) { return c.scopes[scope].n_small; });
+      var other = list.map(function (c) { return c.scopes[scope].n_awards - c.scopes[scope].n_small; });
+      var share = list.map(function (c) {
+        var s = c.scopes[scope].share_small;
+        return s === null ? "–" : Math.round(s * 100) + "%";
+      });
+      var traces = [
+        { type: "bar", orientation: "h", name: "Under " + data.threshold_label, y: names, x: small,
+          marker: { color: "#0072B2" }, customdata: share, text: share, textposition: "inside",
+          insidetextanchor: "start",
+          hovertemplate: "%{y}<br>%{x:,} awards under " + data.threshold_label +
+                         " (%{customdata} of awards)<extra></extra>" },
+        { type: "bar", orientation: "h", name: data.threshold_label + " or more", y: names, x: other,
+          marker: { color: "#B8C4CE" },
+          hovertemplate: "%{y}<br>%{x:,} awards of " + data.threshold_label + " or more<extra></extra>" }
+      ];
+      var most = Math.max.apply(null, [1].concat(list.map(function (c) { return c.scopes[scope].n_awards; })));
+      var layout = {
+        barmode: "stack", height: Math.max(260, 26 * list.length + 110),
+        margin: { l: 10, r: 20, t: 30, b: 40 }, legend: { orientation: "h", y: 1.08 },
+        xaxis: { title: { text: "Number of awards" }, automargin: true, tickformat: ",d",
+                 dtick: most < 10 ? 1 : null, rangemode: "tozero" },
+        yaxis: { automargin: true, type: "category" },
+        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12 }
+      };
+      Plotly.react(gd, traces, layout, PLOT_CONFIG);
+    }
+    form.addEventListener("change", draw);
+    draw();
+  }
+
+  /* ---- Sankey pages: draw the figure and switch link weight between count and £ ---- */
+  function initSankey() {
+    var fig = readJson("sankey-data");
+    var gd = document.getElementById("sankey");
+    if (!fig || !gd || typeof Plotly === "undefined") { return; }
+    Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG);
+    var weights = fig.weights;
+    if (!weights) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("input[name='weight']"), function (input) {
+      input.addEventListener("change", function () {
+        if (input.checked) {
+          Plotly.restyle(gd, { "link.value": [weights[input.value]] }, [0]);
+          gd.setAttribute("data-weight", input.value);
+        }
+      });
+    });
+    gd.setAttribute("data-weight", "count");
+  }
+
+  function init() { initTable(); initSmallGrants(); initSankey(); }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());

@@ -1,0 +1,87 @@
+"""Readable money, counts and shares: the one formatter every output uses (pages, Sankeys, workbooks).
+
+`£3.9bn`, `£1.2m`, `£850k`, `£950` for labels and headlines; `£1,234,567` where a reader needs the
+exact figure (tables, hover text).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+MISSING = "–"  # en dash: shown for a value that is not known (not for zero)
+
+_UNITS = ((1e9, "bn"), (1e6, "m"), (1e3, "k"))
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _scaled(amount: float, divisor: float) -> str:
+    """Amount / divisor with one decimal below 100 (`1.2`, `12.5`) and none above (`125`); no `.0`."""
+    scaled = amount / divisor
+    text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:.0f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_gbp(value: object) -> str:
+    """Readable pounds: £3.9bn, £1.2m, £850k, £950, -£1.2m; `–` when unknown."""
+    if _is_missing(value):
+        return MISSING
+    amount = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(amount):
+        return MISSING
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    for i, (divisor, suffix) in enumerate(_UNITS):
+        # Round first so 999,600 reads £1m rather than £1000k.
+        if amount >= divisor * 0.9995 or (i == len(_UNITS) - 1 and amount >= 999.5):
+            text = _scaled(amount, divisor)
+            if text in ("1000", "1000.0") and i > 0:
+                bigger, big_suffix = _UNITS[i - 1]
+                return f"{sign}£{_scaled(amount, bigger)}{big_suffix}"
+            return f"{sign}£{text}{suffix}"
+    return f"{sign}£{amount:,.0f}"
+
+
+def format_gbp_full(value: object, pence: bool = False) -> str:
+    """Exact pounds with thousands separators: £1,234,567 (or £1,234,567.89 with pence)."""
+    if _is_missing(value):
+        return MISSING
+    amount = float(value)  # type: ignore[arg-type]
+    sign = "-" if amount < 0 else ""
+    return f"{sign}£{abs(amount):,.2f}" if pence else f"{sign}£{abs(amount):,.0f}"
+
+
+def format_count(value: object) -> str:
+    """A whole number with thousands separators; `–` when unknown."""
+    if _is_missing(value):
+        return MISSING
+    return f"{int(round(float(value))):,}"  # type: ignore[arg-type]
+
+
+def format_share(value: object, decimals: int = 0) -> str:
+    """A 0–1 share as a percentage (`0.7` -> `70%`); `–` when unknown (e.g. no awards to share)."""
+    if _is_missing(value):
+        return MISSING
+    share = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(share):
+        return MISSING
+    return f"{share * 100:.{decimals}f}%"
+
+
+def format_per_head(value: object) -> str:
+    """Pounds per person: £1,234 per head for large values, £12.34 below £100."""
+    if _is_missing(value):
+        return MISSING
+    amount = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(amount):
+        return MISSING
+    return format_gbp_full(amount, pence=abs(amount) < 100)

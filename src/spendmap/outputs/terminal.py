@@ -1,0 +1,140 @@
+"""Terminal views: the council list (`spendmap places`) and a council's profile (`spendmap profile`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from spendmap.errors import InputError
+from spendmap.outputs.money import format_gbp
+from spendmap.sources.councils import PFPP_CODES, load_councils
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=110)
+
+
+def find_places(query: str | None) -> pd.DataFrame:
+    """Councils whose name, code, region or county contains query ('pfpp': the 13 pilot places)."""
+    councils = load_councils()
+    if not query:
+        return councils
+    if query.strip().lower() == "pfpp":
+        return councils[councils["la_code"].isin(PFPP_CODES)]
+    q = query.strip().lower()
+    searchable = councils[["la_name", "official_name", "la_code", "register_code", "county_name"]]
+    text = searchable.fillna("").astype(str).agg("|".join, axis=1).str.lower()
+    found = councils[text.str.contains(q, regex=False)]
+    if found.empty:
+        from spendmap.steps import council_index
+
+        return councils[councils["la_code"] == council_index().find(query)]
+    return found
+
+
+def print_places(query: str | None) -> None:
+    """List/search councils: name, GSS code, type, region, county."""
+    found = find_places(query)
+    table = Table(title=f"{len(found)} council{'s' if len(found) != 1 else ''}")
+    for col in ("Council", "GSS code", "Type", "Region", "County"):
+        table.add_column(col)
+    for row in found.itertuples():
+        table.add_row(row.la_name, row.la_code, row.la_type_name, row.region_name, "" if pd.isna(row.county_name) else row.county_name)
+    _console().print(table)
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFrame:
+    return con.execute(sql, params).fetch_df()
+
+
+def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | None = None) -> None:
+    """A council's grant profile from the last run's DuckDB database."""
+    from spendmap.steps import council_index
+
+    db = Path(out_dir) / "spendmap.duckdb"
+    if not db.is_file():
+        raise InputError(
+            f"No run found in {out_dir}/ (expected {db}). Run `spendmap run` (or `make run`) first, or "
+            "point --out at the folder of an earlier run."
+        )
+    code = council_index().find(council)
+    councils = load_councils().set_index("la_code")
+    info = councils.loc[code]
+    with duckdb.connect(str(db), read_only=True) as con:
+        years = _query(con, "SELECT DISTINCT fy FROM place_summary ORDER BY fy", [])["fy"].tolist()
+        if year is None:
+            year = years[-1] if years else None
+        elif year not in years:
+            raise InputError(f"The run in {out_dir}/ has no year {year}; it has {', '.join(years) or 'none'}.")
+        summary = _query(con, "SELECT * FROM place_summary WHERE la_code = ? AND fy = ?", [code, year])
+        small = _query(con, "SELECT * FROM small_grants WHERE la_code = ? AND fy = ? ORDER BY scope", [code, year])
+        dup = _query(con, "SELECT * FROM duplication WHERE la_code = ? AND fy = ? ORDER BY total_gbp DESC",
+                     [code, year])
+        depts = _query(
+            con,
+            "SELECT coalesce(department, department_raw) AS department, count(*) AS n, sum(amount_gbp) AS gbp "
+            "FROM awards WHERE la_code = ? AND fy = ? GROUP BY 1 ORDER BY n DESC",
+            [code, year],
+        )
+        cra = _query(
+            con,
+            "SELECT sum(allocated_gbp) AS gbp, max(population) AS pop FROM cra_allocation "
+            "WHERE la_code = ? AND fy = ?",
+            [code, year],
+        )
+
+    console = _console()
+    county = f", in {info['county_name']}" if pd.notna(info["county_name"]) else ""
+    console.print(f"[bold]{info['la_name']}[/bold] ({code}) — {info['la_type_name']}{county}, "
+                  f"{info['region_name']} — financial year {year}")
+    if summary.empty or int(summary["n_awards"].iloc[0]) == 0:
+        console.print("No grant awards in this run were placed in this council (see unresolved awards in "
+                      "run_manifest.json: awards are placed by council name, ONS code or postcode).")
+    else:
+        s = summary.iloc[0]
+        table = Table(show_header=False)
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("Grant schemes reaching the place", f"{int(s['n_schemes']):,}")
+        table.add_row("Recipients located there", f"{int(s['n_recipients']):,}")
+        table.add_row("Awards", f"{int(s['n_awards']):,}")
+        table.add_row("Total awarded", format_gbp(float(s["total_gbp"])))
+        table.add_row("Small awards (share)", f"{int(s['n_small_awards']):,} ({float(s['share_small']):.0%})")
+        console.print(table)
+    if not small.empty:
+        table = Table(title="Small grants")
+        for col in ("scope", "awards", "small", "share small", "threshold"):
+            table.add_column(col, justify="right" if col != "scope" else "left")
+        for r in small.itertuples():
+            share = "—" if pd.isna(r.share_small) else f"{r.share_small:.0%}"
+            table.add_row(r.scope, f"{r.n_awards:,}", f"{r.n_small:,}", share, format_gbp(r.threshold_gbp))
+        console.print(table)
+    if not depts.empty:
+        table = Table(title="Awards by department")
+        for col in ("department", "awards", "£"):
+            table.add_column(col, justify="left" if col == "department" else "right")
+        for r in depts.itertuples():
+            table.add_row(str(r.department), f"{r.n:,}", format_gbp(r.gbp))
+        console.print(table)
+    if dup.empty:
+        console.print("Duplication: no policy area funded by several departments or schemes here.")
+    else:
+        table = Table(title="Duplication findings")
+        for col in ("policy area", "kind", "departments", "schemes", "recipients", "£"):
+            table.add_column(col, justify="right" if col == "£" else "left")
+        for r in dup.itertuples():
+            table.add_row(r.policy_area, r.kind, r.departments, str(r.n_schemes), str(r.n_recipients),
+                          format_gbp(r.total_gbp))
+        console.print(table)
+    if not cra.empty and pd.notna(cra["gbp"].iloc[0]):
+        gbp, pop = float(cra["gbp"].iloc[0]), float(cra["pop"].iloc[0])
+        console.print(f"CRA identifiable spend allocated by population: {format_gbp(gbp)} "
+                      f"({format_gbp(gbp / pop)} per head).")
+    else:
+        console.print(f"CRA: no allocation for {year} (the CRA edition used does not cover that year).")
+    pages = Path(out_dir) / "councils"
+    console.print(f"Pages: {pages}/<slug>/index.html — open {Path(out_dir) / 'index.html'} to find it.")

@@ -1,0 +1,95 @@
+"""Column names and dtypes of spendmap's canonical tables, declared once.
+
+Every module that builds or reads one of these tables uses the names here; the output contract
+(`docs/outputs.md`) is generated from the same lists.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Canonical awards (awards.parquet). dtype strings are pandas dtypes.
+AWARD_DTYPES: dict[str, str] = {
+    "award_id": "string",
+    "fy": "string",  # financial year, written 2016-17
+    "funder_id": "string",
+    "department": "string",  # canonical short name (DfT, MoJ, ...), filled by transforms.departments
+    "department_raw": "string",  # funder name as published
+    "managing_body": "string",
+    "scheme_code": "string",
+    "scheme_title": "string",
+    "title": "string",
+    "recipient_id": "string",
+    "recipient_name": "string",
+    "recipient_postcode": "string",
+    "is_redacted": "boolean",
+    "is_council_recipient": "boolean",
+    "la_code": "string",  # GSS code of the current council the award is placed in
+    "la_name": "string",
+    "region_code": "string",  # ONS region (E12...) or nation (S92/W92/N92) code
+    "geo_method": "string",  # geo_code | council_match | postcode | unresolved
+    "amount_gbp": "float64",
+    "award_date": "datetime64[ns]",
+    "policy_area": "string",
+    "policy_rule": "string",
+    "source_file": "string",
+    "source_sheet": "string",
+    "source_row": "Int64",  # 1-based row number in the source sheet, header included
+}
+AWARD_COLUMNS: list[str] = list(AWARD_DTYPES)
+
+# Extra per-award columns the reader keeps for placement and analytics (not in the contract list,
+# kept in awards.parquet after the canonical ones).
+AWARD_EXTRA_DTYPES: dict[str, str] = {
+    "recipient_charity_number": "string",
+    "recipient_company_number": "string",
+    "recipient_city": "string",
+    "description": "string",
+    "award_type": "string",
+    "number_of_recipients": "Int64",
+    "is_aggregated": "boolean",  # Number of recipients > 1: an award to many individuals
+    "location_codes": "string",  # "; "-joined ONS codes found in Recipient/Beneficiary location fields
+    "location_code_types": "string",
+    "county_code": "string",  # GSS of the county council when la_code is a two-tier district
+}
+
+GEO_METHODS = ("geo_code", "council_match", "postcode", "unresolved")
+
+PLACE_SUMMARY_COLUMNS = [
+    "la_code", "la_name", "fy", "n_schemes", "n_recipients", "n_awards", "total_gbp",
+    "n_small_awards", "share_small",
+]
+SMALL_GRANTS_COLUMNS = [
+    "la_code", "la_name", "fy", "scope", "n_awards", "n_small", "share_small", "threshold_gbp",
+]
+SMALL_GRANT_SCOPES = ("all_recipients", "council")
+CRA_ALLOCATION_COLUMNS = [
+    "fy", "la_code", "la_name", "region", "department", "function", "population",
+    "region_population", "allocated_gbp",
+]
+DUPLICATION_COLUMNS = [
+    "fy", "la_code", "la_name", "policy_area", "kind", "departments", "n_departments", "schemes",
+    "n_schemes", "recipients", "n_recipients", "n_awards", "total_gbp",
+]
+DUPLICATION_KINDS = ("cross_department", "within_department")
+
+REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]
+
+
+def empty_awards() -> pd.DataFrame:
+    """An awards table with no rows and the canonical dtypes."""
+    dtypes = {**AWARD_DTYPES, **AWARD_EXTRA_DTYPES}
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+
+
+def conform_awards(df: pd.DataFrame) -> pd.DataFrame:
+    """Add missing canonical columns, cast dtypes, and order canonical columns first."""
+    dtypes = {**AWARD_DTYPES, **AWARD_EXTRA_DTYPES}
+    out = df.copy()
+    for col, dtype in dtypes.items():
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype=dtype)
+        else:
+            out[col] = out[col].astype(dtype)
+    ordered = list(dtypes) + [c for c in out.columns if c not in dtypes]
+    return out[ordered]

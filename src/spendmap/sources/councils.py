@@ -1,0 +1,155 @@
+"""The bundled council reference: mySociety's current UK local authorities, names and former codes.
+
+Produces one canonical `councils` table (one row per current council) and the lookups that bring old
+codes and name variants to it. Combined authorities (COMB) and the Greater London Authority (SRA) are
+not councils in spendmap's sense: they are recipients placed by address, never places.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+from spendmap.paths import MYSOCIETY_COUNCILS, MYSOCIETY_GSS, MYSOCIETY_NAMES, reference_path
+
+REGION_CODES: dict[str, str] = {
+    "North East": "E12000001",
+    "North West": "E12000002",
+    "Yorkshire and The Humber": "E12000003",
+    "East Midlands": "E12000004",
+    "West Midlands": "E12000005",
+    "East of England": "E12000006",
+    "London": "E12000007",
+    "South East": "E12000008",
+    "South West": "E12000009",
+    "Scotland": "S92000003",
+    "Wales": "W92000004",
+    "Northern Ireland": "N92000002",
+}
+REGION_NAMES: dict[str, str] = {code: name for name, code in REGION_CODES.items()}
+ENGLAND_CODE = "E92000001"
+
+# mySociety authority types that are places (councils) in spendmap.
+COUNCIL_TYPES = {"NMD", "UA", "MD", "LBO", "CC", "CTY", "SCO", "WPA", "NID"}
+TIER_OF_TYPE = {
+    "NMD": "district", "CTY": "county", "UA": "unitary", "MD": "unitary", "LBO": "unitary",
+    "CC": "unitary", "SCO": "unitary", "WPA": "unitary", "NID": "unitary",
+}
+
+# The 13 Partnerships for People and Place pilots (docs/methodology). East Sussex is the county;
+# the pilot worked in Hastings, so both are in the preset.
+PFPP_CODES = [
+    "E08000025", "E08000032", "E06000052", "E06000047", "E10000011", "E07000062", "E09000012",
+    "E08000012", "E06000032", "E08000021", "E06000057", "E09000028", "E08000024", "E08000036",
+]
+
+COUNCIL_COLUMNS = [
+    "la_code", "la_name", "official_name", "register_code", "la_type", "la_type_name", "tier",
+    "nation", "region_name", "region_code", "county_code", "county_name", "combined_authority",
+    "population_2020", "former_gss_codes",
+]
+
+
+@lru_cache(maxsize=1)
+def _authorities() -> pd.DataFrame:
+    return pd.read_csv(reference_path(*MYSOCIETY_COUNCILS), dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def load_councils() -> pd.DataFrame:
+    """One row per current UK council, with region, county and the mySociety 2020 population."""
+    la = _authorities()
+    current = la[(la["current-authority"] == "True") & la["local-authority-type"].isin(COUNCIL_TYPES)]
+    by_register = la.set_index("local-authority-code")
+    county_code = current["county-la"].map(lambda c: by_register["gss-code"].get(c, "") if c else "")
+    county_name = current["county-la"].map(lambda c: by_register["nice-name"].get(c, "") if c else "")
+    out = pd.DataFrame(
+        {
+            "la_code": current["gss-code"],
+            "la_name": current["nice-name"],
+            "official_name": current["official-name"],
+            "register_code": current["local-authority-code"],
+            "la_type": current["local-authority-type"],
+            "la_type_name": current["local-authority-type-name"],
+            "tier": current["local-authority-type"].map(TIER_OF_TYPE),
+            "nation": current["nation"],
+            "region_name": current["region"],
+            "region_code": current["region"].map(REGION_CODES),
+            "county_code": county_code,
+            "county_name": county_name,
+            "combined_authority": current["combined-authority"],
+            "population_2020": pd.to_numeric(current["pop-2020"], errors="coerce"),
+            "former_gss_codes": current["former-gss-codes"],
+        }
+    )
+    out = out.replace({"": pd.NA}).sort_values("la_code").reset_index(drop=True)
+    for col in out.columns:
+        if col != "population_2020":
+            out[col] = out[col].astype("string")
+    return out[COUNCIL_COLUMNS]
+
+
+@lru_cache(maxsize=1)
+def register_to_current_gss() -> dict[str, str]:
+    """Register code (current or abolished authority) -> GSS code of the current council it became.
+
+    Abolished districts follow `replaced-by` (Aylesbury Vale -> Buckinghamshire). An abolished county
+    that split into several unitaries (Cumbria, Northamptonshire) has no single successor and is left out.
+    """
+    la = _authorities().set_index("local-authority-code")
+    current = set(load_councils()["register_code"])
+    result: dict[str, str] = {}
+    for reg in la.index:
+        seen, code = set(), reg
+        while code not in current and code not in seen:
+            seen.add(code)
+            successors = [s for s in la["replaced-by"].get(code, "").split(",") if s]
+            if len(successors) != 1:
+                break
+            code = successors[0]
+        if code in current:
+            result[reg] = la.at[code, "gss-code"]
+    return result
+
+
+@lru_cache(maxsize=1)
+def gss_to_current_gss() -> dict[str, str]:
+    """Any known GSS code (current, former, or of an abolished authority) -> current council GSS."""
+    reg_to_gss = register_to_current_gss()
+    lookup = pd.read_csv(reference_path(*MYSOCIETY_GSS), dtype=str, keep_default_na=False)
+    result = {
+        row["gss-code"]: reg_to_gss[row["local-authority-code"]]
+        for _, row in lookup.iterrows()
+        if row["local-authority-code"] in reg_to_gss and row["gss-code"]
+    }
+    la = _authorities()
+    for _, row in la.iterrows():
+        target = reg_to_gss.get(row["local-authority-code"])
+        if not target:
+            continue
+        result.setdefault(row["gss-code"], target)
+        for old in filter(None, row["former-gss-codes"].split(",")):
+            result.setdefault(old.strip(), target)
+    return result
+
+
+@lru_cache(maxsize=1)
+def council_name_variants() -> pd.DataFrame:
+    """Every known name variant of a council (mySociety lookup + official, nice and alt names)."""
+    reg_to_gss = register_to_current_gss()
+    names = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
+    la = _authorities()
+    extra = []
+    for _, row in la.iterrows():
+        for name in [row["official-name"], row["nice-name"], *row["alt-names"].split(",")]:
+            if name.strip():
+                extra.append({"la-name": name.strip(), "local-authority-code": row["local-authority-code"]})
+    allnames = pd.concat([names, pd.DataFrame(extra)], ignore_index=True)
+    allnames["la_code"] = allnames["local-authority-code"].map(reg_to_gss)
+    allnames = allnames.dropna(subset=["la_code"])
+    return (
+        allnames.rename(columns={"la-name": "name"})[["name", "la_code"]]
+        .drop_duplicates()
+        .reset_index(drop=True)
+    )

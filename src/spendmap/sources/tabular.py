@@ -1,0 +1,378 @@
+"""Find a table in a spreadsheet or CSV file: the right sheet, the header row below any preamble,
+and the columns renamed to canonical names through a declared alias table.
+
+Every workbook format (.xlsx, .xlsm, .xls, .xlsb, .ods) is read with python-calamine; CSV is decoded
+as UTF-8 (with or without BOM) or, failing that, Windows-1252, with any line ending.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gc
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from spendmap.errors import InputError
+
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+
+# Headers need at least this many alias matches to count as a header row (one match is too easily
+# a coincidence: a notes sheet mentioning "Identifier").
+MIN_HEADER_MATCHES = 2
+
+
+@dataclass
+class RawTable:
+    """One table as read, before any typing of values."""
+
+    frame: pd.DataFrame  # data rows (object cells, blanks as None), canonical column names + source_row
+    path: Path
+    sheet: str | None  # sheet name, None for CSV
+    header_row: int  # 1-based row number of the header
+    sheet_names: list[str]  # all sheets in the workbook ([] for CSV)
+    headers_found: list[str]  # the original header strings
+    blank_rows_skipped: int = 0  # fully blank rows below the header, not counted as data
+    original_headers: dict[str, str] = field(default_factory=dict)  # frame column -> header as found
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a sheet is turned into objects.
+
+    A 63,000-row sheet makes ~1.6 million cell objects and 63,000 row lists; none form reference
+    cycles, but their allocation triggers repeated full collections that cost ~0.1 s per read.
+    Reference counting still frees everything; the collector is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def normalise_header(text: object) -> str:
+    """Lower-case, trimmed, single-spaced header text without a leading '#' or spaces around ':'."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    s = str(text).replace("\u00a0", " ").replace("\ufeff", "")
+    s = re.sub(r"\s+", " ", s).strip().lower()
+    s = s.lstrip("#").strip()
+    return re.sub(r"\s*:\s*", ":", s)
+
+
+def _sheet_key(name: str) -> str:
+    return name.strip().lstrip("#").strip().lower()
+
+
+def _describe_content(path: Path) -> str:
+    """What a file that could not be read as a spreadsheet looks like, in words."""
+    head = path.read_bytes()[:2048]
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive that is not a readable spreadsheet (it may be truncated or damaged)"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "an old-style Office file that could not be read as a spreadsheet (it may be damaged)"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n").lower()
+    if text.startswith(("<!doctype html", "<html")) or "<html" in text[:500]:
+        return "an HTML web page (perhaps an error or login page saved under a spreadsheet name)"
+    if text.startswith("<?xml") or text.startswith("<"):
+        return "an XML/markup document, not a spreadsheet"
+    if text.startswith("%pdf"):
+        return "a PDF document"
+    if b"\x00" in head:
+        return "binary data of an unknown kind"
+    return "plain text (not a spreadsheet workbook)"
+
+
+def _is_workbook(path: Path) -> bool:
+    head = path.open("rb").read(8)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return True
+    return path.suffix.lower() in WORKBOOK_SUFFIXES
+
+
+def _decode_csv(path: Path, data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Files saved from Excel on Windows are cp1252 (e.g. '£' is byte 0xA3).
+        return data.decode("cp1252", errors="replace")
+
+
+def _read_csv_rows(path: Path, what: str) -> list[list[object]]:
+    data = path.read_bytes()
+    head = data[:2048]
+    text = _decode_csv(path, data)
+    looks_html = text.lstrip().lower().startswith(("<!doctype html", "<html"))
+    if head.startswith(b"PK\x03\x04") or b"\x00" in head or looks_html:
+        raise InputError(
+            f"The {what} '{path}' has a CSV name but looks like {_describe_content(path)}: "
+            "download the file again or export it as CSV."
+        )
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # newline='' keeps csv's own handling of CR, LF and CRLF (and of line breaks inside quotes).
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [row for row in reader]
+
+
+def _count_matches(row: Sequence[object], aliases: Mapping[str, str]) -> int:
+    return len({aliases[h] for h in (normalise_header(c) for c in row) if h in aliases})
+
+
+def _best_header(rows: Sequence[Sequence[object]], aliases: Mapping[str, str], limit: int) -> tuple[int, int]:
+    """(index, matches) of the first row with the most alias matches within the first `limit` rows."""
+    best_i, best_n = -1, 0
+    for i, row in enumerate(rows[:limit]):
+        n = _count_matches(row, aliases)
+        if n > best_n:
+            best_i, best_n = i, n
+    return best_i, best_n
+
+
+_type_of = np.frompyfunc(type, 1, 1)
+_isspace = np.frompyfunc(str.isspace, 1, 1)
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _build_frame(
+    rows: list[list[object]], header_idx: int, aliases: Mapping[str, str]
+) -> tuple[pd.DataFrame, list[str], dict[str, str], int]:
+    header_cells = rows[header_idx]
+    data_rows = rows[header_idx + 1:]
+    width = max([len(header_cells)] + [len(r) for r in data_rows]) if data_rows else len(header_cells)
+    # A rectangular object array; ragged rows (CSV) are padded with None.
+    padded = False
+    if data_rows and set(map(len, data_rows)) == {width}:
+        arr = np.array(data_rows, dtype=object).reshape(len(data_rows), width)
+    else:
+        padded = True
+        arr = np.empty((len(data_rows), width), dtype=object)
+        for i, r in enumerate(data_rows):
+            arr[i, : len(r)] = r
+    # Blank cells: '' (calamine's empty cell), ' ', None (padding). Elementwise comparisons are cheap;
+    # per-cell type checks over a 63,000 x 25 sheet are not, so the exact whitespace-only test runs
+    # only on sparse rows (at most half the cells filled), the only rows it can turn blank in practice.
+    blank = (arr == "") | (arr == " ")
+    if padded:
+        blank |= arr == None  # noqa: E711 - elementwise comparison on an object array
+    if arr.size:
+        sparse = (~blank).sum(axis=1) * 2 <= width
+        if sparse.any():
+            sub = arr[sparse]
+            is_str = _type_of(sub) == str  # noqa: E721 - elementwise on an array of types
+            ws = np.zeros(sub.shape, dtype=bool)
+            ws[is_str] = _isspace(sub[is_str]).astype(bool)
+            blank[sparse] |= ws
+        arr[blank] = None
+        non_blank_rows = ~blank.all(axis=1)
+        col_has_data = ~blank.all(axis=0)
+    else:
+        non_blank_rows = np.zeros(0, dtype=bool)
+        col_has_data = np.zeros(width, dtype=bool)
+
+    headers = [("" if _is_blank(c) else str(c).strip()) for c in header_cells]
+    headers += [""] * (width - len(header_cells))
+    names: list[str] = []
+    original: dict[str, str] = {}
+    keep: list[int] = []
+    used: set[str] = {"source_row"}
+    for j, h in enumerate(headers):
+        if not h and not col_has_data[j]:
+            continue  # an empty column beyond the table
+        canonical = aliases.get(normalise_header(h)) if h else None
+        name = canonical if canonical and canonical not in used else (h or f"unnamed column {j + 1}")
+        base, k = name, 2
+        while name in used:
+            name, k = f"{base} ({k})", k + 1
+        used.add(name)
+        names.append(name)
+        original[name] = h or f"(column {j + 1}, no header)"
+        keep.append(j)
+    source_row = np.arange(header_idx + 2, header_idx + 2 + len(data_rows))
+    data = arr if non_blank_rows.all() else arr[non_blank_rows]
+    if len(keep) < width:
+        data = data[:, keep]
+    frame = pd.DataFrame(data, columns=names, dtype=object, copy=False)
+    frame["source_row"] = source_row[non_blank_rows]
+    blank_rows = int((~non_blank_rows).sum())
+    return frame, [h for h in headers if h], original, blank_rows
+
+
+def read_table(
+    path: Path | str,
+    *,
+    aliases: Mapping[str, str],
+    required: Iterable[str],
+    preferred_sheets: Sequence[str] = (),
+    what: str = "table",
+    max_header_scan: int = 40,
+) -> RawTable:
+    """Read the table of a CSV or workbook whose header best matches `aliases`.
+
+    `aliases` maps normalised header text (see normalise_header) to canonical column names.
+    Raises InputError (one paragraph) for a missing, empty or unreadable file, a workbook with no
+    sheet holding a recognisable header, or a header lacking any of the `required` canonical columns.
+    """
+    with paused_gc():
+        return _read_table(path, aliases=aliases, required=required, preferred_sheets=preferred_sheets,
+                           what=what, max_header_scan=max_header_scan)
+
+
+def _read_table(
+    path: Path | str,
+    *,
+    aliases: Mapping[str, str],
+    required: Iterable[str],
+    preferred_sheets: Sequence[str] = (),
+    what: str = "table",
+    max_header_scan: int = 40,
+) -> RawTable:
+    path = Path(path)
+    aliases = {normalise_header(k): v for k, v in aliases.items()}
+    required = list(required)
+    expected_headers = _example_headers(aliases, required)
+    if not path.exists():
+        raise InputError(f"The {what} '{path}' does not exist: check the path.")
+    if path.is_dir():
+        raise InputError(f"The {what} '{path}' is a folder, not a file.")
+    if path.stat().st_size == 0:
+        raise InputError(f"The {what} '{path}' is empty (0 bytes): download or export it again.")
+
+    sheet_names: list[str] = []
+    if _is_workbook(path):
+        try:
+            wb = CalamineWorkbook.from_path(str(path))
+            sheet_names = list(wb.sheet_names)
+        except Exception as exc:  # calamine raises several error types for unreadable files
+            raise InputError(
+                f"The {what} '{path}' could not be read as a spreadsheet: it looks like "
+                f"{_describe_content(path)} ({type(exc).__name__}: {str(exc)[:200]}). "
+                f"Download the file again or save it as .xlsx, .ods or .csv."
+            ) from None
+        rows, sheet, header_idx = _choose_sheet(wb, path, sheet_names, aliases, preferred_sheets,
+                                                what, max_header_scan, expected_headers)
+    else:
+        rows = _read_csv_rows(path, what)
+        sheet = None
+        if not any(any(not _is_blank(c) for c in r) for r in rows):
+            raise InputError(f"The {what} '{path}' has no rows: it contains only blank lines.")
+        header_idx, n = _best_header(rows, aliases, max_header_scan)
+        if n < min(MIN_HEADER_MATCHES, len(set(aliases.values()))):
+            first = next((r for r in rows if any(not _is_blank(c) for c in r)), [])
+            raise InputError(
+                f"The {what} '{path}' has no recognisable header row in its first {max_header_scan} "
+                f"lines: expected columns such as {expected_headers}; the first non-blank line is "
+                f"{[str(c) for c in first if not _is_blank(c)][:30]}."
+            )
+
+    frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        where = f"sheet '{sheet}'" if sheet is not None else "the file"
+        raise InputError(
+            f"The {what} '{path}' ({where}, header on row {header_idx + 1}) lacks required "
+            f"column(s) {', '.join(_describe_missing(c, aliases) for c in missing)}; the headers "
+            f"found are {headers_found}."
+        )
+    return RawTable(
+        frame=frame,
+        path=path,
+        sheet=sheet,
+        header_row=header_idx + 1,
+        sheet_names=sheet_names,
+        headers_found=headers_found,
+        blank_rows_skipped=blank_rows,
+        original_headers=original,
+    )
+
+
+def _example_headers(aliases: Mapping[str, str], required: Sequence[str]) -> str:
+    """The first declared header variant of each required column (what users will recognise)."""
+    wanted = required or list(dict.fromkeys(aliases.values()))
+    first = {}
+    for variant, canonical in aliases.items():
+        first.setdefault(canonical, variant)
+    return ", ".join(f"'{first.get(c, c)}'" for c in wanted)
+
+
+def _describe_missing(canonical: str, aliases: Mapping[str, str]) -> str:
+    variants = [k for k, v in aliases.items() if v == canonical]
+    if not variants:
+        return f"'{canonical}'"
+    shown = " / ".join(f"'{v}'" for v in variants[:3])
+    return f"'{canonical}' (a header such as {shown})"
+
+
+def _choose_sheet(
+    wb: CalamineWorkbook,
+    path: Path,
+    sheet_names: list[str],
+    aliases: Mapping[str, str],
+    preferred_sheets: Sequence[str],
+    what: str,
+    max_header_scan: int,
+    expected_headers: str,
+) -> tuple[list[list[object]], str, int]:
+    """The rows of the chosen sheet, its name, and the 0-based index of its header row."""
+    if not sheet_names:
+        raise InputError(f"The {what} '{path}' is a workbook with no sheets.")
+    threshold = min(MIN_HEADER_MATCHES, len(set(aliases.values())))
+    loaded: dict[str, object] = {}
+
+    def load(name: str):
+        if name not in loaded:
+            try:
+                loaded[name] = wb.get_sheet_by_name(name)
+            except Exception as exc:
+                raise InputError(
+                    f"The {what} '{path}': sheet '{name}' could not be read ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}); the file may be damaged."
+                ) from None
+        return loaded[name]
+
+    wanted = {_sheet_key(p) for p in preferred_sheets}
+    candidates = [n for n in sheet_names if _sheet_key(n) in wanted]
+    # Preferred sheets first (in workbook order), then every other sheet by its header.
+    scores: list[tuple[int, str, int]] = []
+    all_empty = True
+    for name in candidates + [n for n in sheet_names if n not in candidates]:
+        # skip_empty_area=False keeps row 0 as the sheet's row 1, so source rows are real ones.
+        head = load(name).to_python(skip_empty_area=False, nrows=max_header_scan)
+        if any(any(not _is_blank(c) for c in r) for r in head):
+            all_empty = False
+        idx, n = _best_header(head, aliases, max_header_scan)
+        if n >= threshold and name in candidates:
+            scores = [(n, name, idx)]
+            break
+        if n >= threshold:
+            scores.append((n, name, idx))
+    if not scores:
+        if all_empty:
+            raise InputError(f"The {what} '{path}' has no rows: every sheet ({sheet_names}) is empty.")
+        raise InputError(
+            f"The {what} '{path}' has no sheet with a recognisable header: its sheets are "
+            f"{sheet_names}, and none has a row (in its first {max_header_scan}) with columns such "
+            f"as {expected_headers}."
+            + (f" The sheet expected by name ({', '.join(preferred_sheets)}) was not found or has "
+               "no such header." if preferred_sheets else "")
+        )
+    # Most matches wins; ties go to the earlier sheet.
+    n, name, idx = max(scores, key=lambda t: (t[0], -sheet_names.index(t[1])))
+    rows = load(name).to_python(skip_empty_area=False)
+    return rows, name, idx

@@ -1,0 +1,337 @@
+"""The pipeline's steps as plain Python: each reads files, calls pure transforms, writes files.
+
+The Prefect flow (`spendmap.pipeline`) wraps these as tasks and passes only paths and small dicts
+between them, so every step is testable without Prefect and Prefect's caching never hashes a DataFrame.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from spendmap.errors import InputError
+from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
+from spendmap.sources.councils import (
+    PFPP_CODES,
+    council_name_variants,
+    gss_to_current_gss,
+    load_councils,
+    register_to_current_gss,
+)
+from spendmap.transforms.council_names import CouncilIndex, resolve_places
+from spendmap.transforms.geography import geo_method_counts, place_awards
+
+WORK_DIR_NAME = "_work"
+
+
+def council_index() -> CouncilIndex:
+    """The council name/code index built from the bundled mySociety lookups."""
+    return CouncilIndex.build(load_councils(), council_name_variants(), register_to_current_gss())
+
+
+def resolve_place_codes(places: str | None) -> list[str] | None:
+    """--places as GSS codes (None: every council). Raises InputError naming the nearest councils."""
+    if not places:
+        return None
+    return resolve_places(places, council_index(), PFPP_CODES)
+
+
+# --- staging: nothing half-written ------------------------------------------------------------------
+
+
+def start_staging(out_dir: Path) -> Path:
+    """A fresh folder beside out_dir; the run writes there and `publish` swaps it in when complete."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    (staging / WORK_DIR_NAME).mkdir()
+    return staging
+
+
+def publish(staging: Path, out_dir: Path) -> Path:
+    """Replace out_dir with the completed staging folder (keeping a README.md already there)."""
+    out_dir = out_dir.resolve()
+    shutil.rmtree(staging / WORK_DIR_NAME, ignore_errors=True)
+    readme = out_dir / "README.md"
+    if readme.is_file() and not (staging / "README.md").exists():
+        shutil.copy2(readme, staging / "README.md")
+    if out_dir.exists():
+        retired = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        out_dir.rename(retired)
+        staging.rename(out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out_dir)
+    return out_dir
+
+
+def discard_staging(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+# --- grants -------------------------------------------------------------------------------------------
+
+
+def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
+    """Read every grants register; write raw awards and rejects; return per-input reading info.
+
+    With one --year and one file the year is imposed; otherwise each file's own year is used and
+    files whose year is not among --years are an error (they would silently fall out of the run).
+    """
+    from spendmap.sources.grants import read_grants
+
+    imposed = years[0] if len(years) == 1 and len(paths) == 1 else None
+    frames, rejects, infos = [], [], []
+    for path in paths:
+        read = read_grants(path, year=imposed)
+        if years and read.info["fy"] not in years:
+            raise InputError(
+                f"The grants register {path} is for {read.info['fy']} (from its {read.info['fy_source']}), "
+                f"but this run is for {', '.join(years)}. Pass --year {read.info['fy']}, or give the "
+                "register of the year you want with --grants."
+            )
+        frames.append(read.awards)
+        rejects.append(read.rejects)
+        infos.append(read.info)
+    awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
+    all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    awards_path = work_dir / "awards_read.parquet"
+    rejects_path = work_dir / "rejects_grants.parquet"
+    awards.to_parquet(awards_path, index=False)
+    all_rejects.to_parquet(rejects_path, index=False)
+    fys = sorted(set(awards["fy"].dropna()))
+    return {"awards": str(awards_path), "rejects": str(rejects_path), "inputs": infos, "fys": fys}
+
+
+def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> dict:
+    """Place every award in a council (geo_method ladder); return counts by method."""
+    awards = pd.read_parquet(awards_path)
+    postcode_district, postcode_statuses = None, {}
+    if postcode_source:
+        from spendmap.sources.postcodes import lookup_postcodes, read_postcode_lookup
+
+        found = lookup_postcodes(awards["recipient_postcode"], read_postcode_lookup(postcode_source))
+        postcode_district = found["laua"]
+        awards["postcode_status"] = found["postcode_status"]
+        postcode_statuses = {str(k): int(v) for k, v in found["postcode_status"].value_counts().items()}
+    placed = place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), postcode_district)
+    path = work_dir / "awards_placed.parquet"
+    conform_awards(placed).to_parquet(path, index=False)
+    return {"awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": postcode_statuses}
+
+
+# --- departments and policy areas ---------------------------------------------------------------------
+
+
+def classify_awards(awards_path: str, work_dir: Path) -> dict:
+    """Canonical departments and policy areas for every award (and for the national scheme registers)."""
+    from spendmap.sources.rules import load_departments, load_policy_rules
+    from spendmap.sources.schemes import read_scheme_registers
+    from spendmap.transforms.departments import apply_departments, unknown_funders
+    from spendmap.transforms.policy_areas import classify_policy_areas, unclassified_share
+
+    departments, rules = load_departments(), load_policy_rules()
+    registers = read_scheme_registers()
+    schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+    awards = apply_departments(pd.read_parquet(awards_path), departments)
+    awards = classify_policy_areas(awards, rules, schemes)
+    path, schemes_path = work_dir / "awards.parquet", work_dir / "schemes.parquet"
+    conform_awards(awards).to_parquet(path, index=False)
+    schemes.to_parquet(schemes_path, index=False)
+    registers.rejects.to_parquet(work_dir / "rejects_schemes.parquet", index=False)
+    unknown = unknown_funders(awards)
+    summary = {
+        "unknown_funders": unknown.to_dict(orient="records"),
+        "unclassified_by_department": unclassified_share(awards).to_dict(orient="records"),
+        "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
+        "scheme_registers": registers.stats,
+        "scheme_register_rows_rejected": len(registers.rejects),
+    }
+    return {"awards": str(path), "schemes": str(schemes_path), "summary": summary}
+
+
+# --- CRA ----------------------------------------------------------------------------------------------
+
+
+def allocate_cra(cra_path: str, population_path: str, fys: list[str], units: str, work_dir: Path) -> dict:
+    """CRA identifiable spend allocated to every council by population share, for each run year.
+
+    A run year that the CRA edition does not hold is reported (pages say so) rather than failing the
+    whole run: the grants analysis for that year still stands.
+    """
+    from spendmap.sources.cra import read_cra
+    from spendmap.sources.population import population_for_councils, read_population
+    from spendmap.transforms.allocation import allocate_cra as allocate
+    from spendmap.transforms.allocation import conservation_checks
+
+    cra = read_cra(cra_path, units=units)
+    population = read_population(population_path)
+    covered = [fy for fy in fys if fy in cra.years]
+    frames, vintages = [], {}
+    for fy in covered:
+        council_population = population_for_councils(population, fy)
+        vintages[fy] = council_population.choice.as_dict()
+        frames.append(allocate(cra.frame, council_population.frame, fy))
+    allocation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    checks = conservation_checks(allocation, cra.frame) if frames else pd.DataFrame()
+    path = work_dir / "cra_allocation.parquet"
+    allocation.to_parquet(path, index=False)
+    cra.rejects.to_parquet(work_dir / "rejects_cra.parquet", index=False)
+    population.rejects.to_parquet(work_dir / "rejects_population.parquet", index=False)
+    worst = float(checks["difference_gbp"].abs().max()) if "difference_gbp" in checks else 0.0
+    return {
+        "allocation": str(path),
+        "years_allocated": covered,
+        "years_not_in_cra": [fy for fy in fys if fy not in cra.years],
+        "cra_years": cra.years,
+        "vintages": vintages,
+        "summary": {"sheet": cra.sheet, "header_row": cra.header_row, **cra.summary()},
+        "population_summary": population.summary(),
+        "conservation_max_difference_gbp": worst,
+    }
+
+
+# --- grant analytics ----------------------------------------------------------------------------------
+
+
+def grant_analytics(awards_path: str, threshold: float, work_dir: Path) -> dict:
+    """Council profiles, small grants (both scopes), duplication findings and national scheme overlaps."""
+    from spendmap.transforms.duplication import find_duplication, national_scheme_overlaps
+    from spendmap.transforms.profiles import award_counts, place_summary, small_grants
+
+    awards = pd.read_parquet(awards_path)
+    councils = load_councils()
+    tables = {
+        "place_summary": place_summary(awards, councils, threshold),
+        "small_grants": small_grants(awards, councils, threshold),
+        "duplication": find_duplication(awards),
+        "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(work_dir / "schemes.parquet")),
+    }
+    paths = {}
+    for name, df in tables.items():
+        paths[name] = str(work_dir / f"{name}.parquet")
+        df.to_parquet(paths[name], index=False)
+    summary = {**award_counts(awards, threshold), "duplication_findings": len(tables["duplication"])}
+    return {"tables": paths, "summary": summary}
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+# The published tables: name -> (file in the output folder or None for DuckDB-only, where it comes from).
+CSV_TABLES = ("place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps")
+
+
+def collect_rejects(work_dir: Path) -> pd.DataFrame:
+    """Every input row not accepted, from every reader, in one table (REJECT_COLUMNS)."""
+    frames = [pd.read_parquet(p) for p in sorted(work_dir.glob("rejects_*.parquet"))]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in REJECT_COLUMNS})
+    return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]
+
+
+def write_tables(work: dict, staging: Path) -> dict:
+    """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into the staging folder."""
+    from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
+
+    work_dir = staging / WORK_DIR_NAME
+    awards = pd.read_parquet(work["classified"]["awards"])
+    tables = {name: pd.read_parquet(p) for name, p in work["analytics"]["tables"].items()}
+    tables["cra_allocation"] = pd.read_parquet(work["cra"]["allocation"])
+    rejects = collect_rejects(work_dir)
+    files = {
+        "awards.parquet": write_parquet(awards, staging / "awards.parquet"),
+        "rejects.csv": write_csv(rejects, staging / "rejects.csv"),
+    }
+    for name in CSV_TABLES:
+        files[f"{name}.csv"] = write_csv(tables[name], staging / f"{name}.csv")
+    files["spendmap.duckdb"] = write_duckdb(
+        {"awards": awards, "rejects": rejects, "councils": load_councils(), **tables},
+        staging / "spendmap.duckdb",
+    )
+    return {"files": {name: str(path.relative_to(staging)) for name, path in files.items()},
+            "rows": {"awards": len(awards), "rejects": len(rejects),
+                     **{name: len(df) for name, df in tables.items()}}}
+
+
+# --- pages and manifest -------------------------------------------------------------------------------
+
+OGL = "Open Government Licence v3.0"
+
+
+def site_context(manifest: dict) -> dict:
+    """What every page and workbook says about the run (RunContext fields), from the manifest."""
+    fy = manifest["financial_years"][-1]
+    geo = manifest["geo_methods"]
+    vintage = manifest["assumptions"]["population_vintages"].get(fy)
+    cra_note = (
+        vintage["description"] if vintage
+        else f"The CRA edition used has no figures for {fy}, so no CRA allocation is shown for that year."
+    )
+    sources = [
+        {"kind": "grants", "name": f"Cabinet Office, Government Grants Information System: {Path(g['path']).name}",
+         "licence": OGL}
+        for g in manifest["inputs"]["grants"]
+    ]
+    sources += [
+        {"kind": "cra", "name": f"HM Treasury, Country and Regional Analysis: {Path(manifest['inputs']['cra']['path']).name}",
+         "licence": OGL},
+        {"kind": "population", "name": f"ONS population estimates: {Path(manifest['inputs']['population']['path']).name}",
+         "licence": OGL},
+        {"kind": "reference", "name": "mySociety uk_local_authority_names_and_codes",
+         "licence": "CC BY 4.0"},
+    ]
+    if manifest["inputs"]["postcodes"]:
+        sources.append({"kind": "reference", "name": "ONS postcode lookup", "licence": OGL})
+    assumptions = [
+        "Awards are placed at the recipient's registered address (or the council itself when the recipient "
+        "is a council); that is not necessarily where the money is spent.",
+        f"{geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be placed "
+        "in a council and are counted in run_manifest.json, not in any council.",
+        f"Small grants are awards under £{manifest['assumptions']['small_threshold_gbp']:,.0f}; zero-value "
+        "and redacted awards are excluded from the small-grant test.",
+        "CRA figures are identifiable spending only, allocated to councils by their share of the "
+        "region's population: as accurate as the departments' own regional attribution, and no more.",
+        cra_note,
+    ]
+    return {
+        "fy": fy,
+        "sources": sources,
+        "small_threshold_gbp": manifest["assumptions"]["small_threshold_gbp"],
+        "population_vintage": cra_note,
+        "assumptions": assumptions,
+        "n_unresolved_awards": geo["unresolved"]["awards"],
+        "unresolved_gbp": geo["unresolved"]["amount_gbp"],
+    }
+
+
+def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
+    """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables."""
+    from spendmap.outputs.site import SiteTables
+    from spendmap.outputs.site import render_site as render
+
+    work_dir = staging / WORK_DIR_NAME
+    tables = SiteTables(
+        councils=load_councils(),
+        awards=pd.read_parquet(staging / "awards.parquet"),
+        place_summary=pd.read_parquet(work_dir / "place_summary.parquet"),
+        small_grants=pd.read_parquet(work_dir / "small_grants.parquet"),
+        duplication=pd.read_parquet(work_dir / "duplication.parquet"),
+        cra_allocation=pd.read_parquet(work_dir / "cra_allocation.parquet"),
+    )
+    result = render(staging, tables, context, places)
+    return {
+        "files": {"index.html": "index.html", "councils/": f"{len(result.profiles)} council folders"},
+        "seconds": round(result.seconds, 2),
+        "bytes": result.bytes_written,
+    }
+
+
+def write_manifest(manifest: dict, staging: Path) -> Path:
+    from spendmap.outputs.tables import write_json
+
+    return write_json(manifest, staging / "run_manifest.json")

@@ -1,0 +1,1 @@
+"""Pure transforms over canonical tables: no Prefect, no file or network I/O."""

@@ -1,0 +1,190 @@
+"""The HTML pages and CSV extracts: contents, links, escaping, offline assets, slugs, empty input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spendmap import schemas
+from spendmap.errors import InputError
+from spendmap.outputs.money import format_gbp, format_share
+from spendmap.outputs.pages import safe_json
+from spendmap.outputs.site import SiteTables, council_slugs, render_site
+from spendmap.sources.councils import load_councils
+
+from .conftest import FORMULA, HOSTILE, LUTON, RUTLAND, WAKEFIELD, make_context
+
+
+def test_index_lists_every_council_and_links_only_rendered_profiles(rendered_site):
+    out, result, tables = rendered_site
+    html = (out / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-search="', html)
+    assert len(rows) == len(load_councils()) == 382
+    assert 'href="councils/wakefield/index.html"' in html
+    assert 'href="councils/rutland/index.html"' in html
+    assert "councils/luton/index.html" not in html  # Luton's profile was not rendered
+    assert set(result.profiles) == {WAKEFIELD, RUTLAND, "E10000011", "E07000062"}
+    # The unresolved awards are stated on the entry page.
+    assert "12 awards (£346k) could not be placed" in html
+
+
+def test_index_key_figures_for_wakefield(rendered_site):
+    out, _, tables = rendered_site
+    html = (out / "index.html").read_text(encoding="utf-8")
+    row = html[html.index('href="councils/wakefield/index.html"'):]
+    row = row[: row.index("</tr>")]
+    cells = re.findall(r'data-sort="([^"]*)"', row)
+    ps = tables.place_summary.set_index("la_code").loc[WAKEFIELD]
+    assert cells[0:4] == [str(ps.n_awards), str(ps.n_schemes), str(ps.n_recipients), str(ps.total_gbp)]
+    assert ps.n_awards == 16 and ps.total_gbp == 3_725_500
+    assert format_gbp(ps.total_gbp) == "£3.7m" and "£3.7m" in row
+    assert format_share(10 / 16) in row  # 10 of 16 awards are small (under £100k, over £0, not redacted)
+    assert '<td class="num" data-sort="2">2</td>' in row  # two duplication findings
+
+
+def test_chart_data_embedded_safely(rendered_site):
+    out, _, _ = rendered_site
+    html = (out / "index.html").read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="small-grants-data">(.*?)</script>', html, re.S)
+    data = json.loads(m.group(1))
+    wake = next(c for c in data["councils"] if c["la_code"] == WAKEFIELD)
+    assert wake["scopes"]["all_recipients"] == {"n_awards": 16, "n_small": 10, "share_small": 0.625}
+    assert wake["scopes"]["council"] == {"n_awards": 2, "n_small": 0, "share_small": 0.0}
+    assert wake["pilot"] is True
+    # East Sussex, Hastings, Luton and Wakefield are pilots present in the crafted data.
+    for code in ("E10000011", "E07000062", LUTON, WAKEFIELD):
+        assert f'name="sg-pilot" value="{code}"' in html
+
+
+def test_profile_contents(rendered_site):
+    out, result, _ = rendered_site
+    html = result.profiles[WAKEFIELD].read_text(encoding="utf-8")
+    assert "16 grant awards worth £3.7m from" in html and "5 grant schemes reached" in html
+    assert 'src="sankey_grants.html"' in html and 'src="sankey_cra.html"' in html
+    assert 'href="wakefield_awards.csv"' in html and 'href="wakefield_grant_profile.xlsx"' in html
+    assert "Within a department" in html and "Across departments" in html
+    assert "proportion to population (ONS mid-2020 estimates)" in html
+    assert "Yorkshire and The Humber per head" in html
+    assert "No grant awards in the" not in html
+
+
+def test_profile_without_awards_states_it_and_shows_cra(rendered_site):
+    out, result, tables = rendered_site
+    html = result.profiles[RUTLAND].read_text(encoding="utf-8")
+    assert "No grant awards in the 2016-17 grants register were placed in\nRutland" in html
+    assert "Public order and safety" in html  # CRA table still there
+    grants = (result.profiles[RUTLAND].parent / "sankey_grants.html").read_text(encoding="utf-8")
+    assert "No grant awards were placed in Rutland for 2016-17." in grants
+    assert 'id="sankey-data"' not in grants
+    csv = pd.read_csv(result.profiles[RUTLAND].parent / "rutland_awards.csv", encoding="utf-8-sig")
+    assert len(csv) == 0 and list(csv.columns)[:3] == ["award_id", "fy", "funder_id"]
+
+
+def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
+    out, result, _ = rendered_site
+    folder = result.profiles[WAKEFIELD].parent
+    for page in [out / "index.html", *folder.glob("*.html")]:
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert(1)</script>" not in text, page.name
+        assert "<b>bold</b>" not in text, page.name
+        # Every <script ...> element is one of ours.
+        scripts = re.findall(r"<script[^>]*>", text)
+        assert all(s in ('<script type="application/json" id="small-grants-data">',
+                         '<script type="application/json" id="sankey-data">',
+                         '<script src="../../assets/plotly.min.js">', '<script src="../../assets/spendmap.js">',
+                         '<script src="assets/plotly.min.js">', '<script src="assets/spendmap.js">')
+                   for s in scripts), scripts
+    profile = (folder / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in profile
+    sankey = (folder / "sankey_grants.html").read_text(encoding="utf-8")
+    payload = re.search(r'id="sankey-data">(.*?)</script>', sankey, re.S).group(1)
+    assert "<" not in payload and ">" not in payload and "&" not in payload
+    figure = json.loads(payload)
+    assert any(lbl.startswith("&lt;script&gt;alert(1)&lt;/script&gt;") for lbl in figure["data"][0]["node"]["label"])
+
+
+def test_safe_json_escapes_script_breakers():
+    text = str(safe_json({"a": "</script><script>alert(1)</script>&\u2028", "n": float("nan")}))
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><script>alert(1)</script>&\u2028", "n": None}
+
+
+def test_assets_written_once_and_pages_work_offline(rendered_site):
+    out, _, _ = rendered_site
+    plotly = [p for p in out.rglob("*.js") if "plotly" in p.name]
+    assert plotly == [out / "assets" / "plotly.min.js"]
+    assert (out / "assets" / "plotly.min.js").stat().st_size > 3_000_000
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r'(src|href)="(https?:)?//', text), page
+        assert "@import" not in text and "fonts.googleapis" not in text
+        for ref in re.findall(r'(?:src|href)="([^"#:]+)"', text):
+            assert (page.parent / ref).resolve().exists(), (page, ref)
+    assert "url(" not in (out / "assets" / "style.css").read_text()
+
+
+def test_csv_extract_is_formula_neutralised(rendered_site):
+    out, result, tables = rendered_site
+    path = result.profiles[WAKEFIELD].parent / "wakefield_awards.csv"
+    csv = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert len(csv) == 16
+    names = set(csv["recipient_name"])
+    assert "'" + FORMULA in names and "'+44 Cycling CIC" in names and "'@Law Centre" in names
+    assert "'-Minus Trust" in names and HOSTILE in names  # HTML-ish text is harmless in a CSV
+    assert not any(n.startswith(("=", "+", "-", "@")) for col in csv.columns for n in csv[col])
+    assert pd.to_numeric(csv["amount_gbp"]).sum() == 3_723_500  # numbers stay numbers (incl. -2,000)
+
+
+def test_council_slugs_are_safe_unique_and_bounded():
+    councils = pd.DataFrame({
+        "la_code": ["E1", "E2", "E3", "E4", "E5", "E6"],
+        "la_name": ["../../etc/passwd", "a/b\\c", "Wakefield", "Wakefield", "x" * 300, "<script>"],
+    })
+    slugs = council_slugs(councils)
+    assert len(set(slugs.values())) == 6
+    for slug in slugs.values():
+        assert ".." not in slug and "/" not in slug and "\\" not in slug
+        assert 0 < len(slug) <= 60 and re.fullmatch(r"[a-z0-9-]+", slug)
+    assert slugs["E3"] == "wakefield" and slugs["E4"] == "wakefield-2"
+
+
+def test_unknown_place_is_an_input_error(tmp_path, site_tables, run_context):
+    with pytest.raises(InputError, match="E99999999"):
+        render_site(tmp_path, site_tables, run_context, places=["E99999999"], workers=1)
+
+
+def test_empty_tables_still_render(tmp_path):
+    councils = load_councils()
+    tables = SiteTables(
+        councils=councils, awards=schemas.empty_awards(), place_summary=pd.DataFrame(),
+        small_grants=pd.DataFrame(), duplication=pd.DataFrame(), cra_allocation=pd.DataFrame(),
+    )
+    result = render_site(tmp_path, tables, make_context(), places=[WAKEFIELD], workers=1)
+    html = result.profiles[WAKEFIELD].read_text(encoding="utf-8")
+    assert "No grant awards in the 2016-17 grants register were placed in\nWakefield" in html
+    assert "No CRA allocation is available for Wakefield in 2016-17." in html
+    assert (result.profiles[WAKEFIELD].parent / "wakefield_grant_profile.xlsx").exists()
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<tr data-search="', index)) == len(councils)
+
+
+def test_other_years_are_ignored(tmp_path, site_tables, run_context):
+    other = site_tables.place_summary.assign(fy="2017-18", n_awards=999)
+    site_tables.place_summary = pd.concat([site_tables.place_summary, other])
+    render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD], workers=1)
+    html = (tmp_path / "councils" / "wakefield" / "index.html").read_text(encoding="utf-8")
+    assert "16 grant awards" in html and "999" not in html
+
+
+def test_rendering_in_a_process_pool_gives_the_same_pages(tmp_path, rendered_site):
+    out, result, tables = rendered_site
+    again = render_site(tmp_path, tables, make_context(), places=list(result.profiles), workers=2)
+    for code, page in result.profiles.items():
+        a = page.read_text(encoding="utf-8")
+        b = again.profiles[code].read_text(encoding="utf-8")
+        assert a == b
+    assert isinstance(again.index_path, Path)

@@ -1,0 +1,109 @@
+"""Sankey figure dicts: layered node ids, both weights, grouping, conservation and escaping."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from spendmap.outputs.sankey import cra_sankey, grants_sankey
+
+from .conftest import HOSTILE, WAKEFIELD, make_awards, make_tables
+
+
+def _wakefield() -> pd.DataFrame:
+    a = make_awards()
+    return a[a["la_code"] == WAKEFIELD]
+
+
+def _layer(label_index: dict[int, str], i: int) -> str:
+    return label_index[i]
+
+
+def test_grants_weights_and_conservation():
+    awards = _wakefield()
+    s = grants_sankey(awards, "Wakefield", "2016-17")
+    trace = s.figure["data"][0]
+    link = trace["link"]
+    counts, gbp = s.figure["weights"]["count"], s.figure["weights"]["gbp"]
+    assert link["value"] == counts  # the page opens on number of awards
+    labels = trace["node"]["label"]
+    dept_idx = {i for i, lbl in enumerate(labels) if lbl.startswith(("DfT ·", "MoJ ·"))}
+    assert len(dept_idx) == 2
+    # Department outflow = all awards (16) and all positive £ (negatives cannot be drawn).
+    out_n = sum(v for s_, v in zip(link["source"], counts, strict=True) if s_ in dept_idx)
+    out_gbp = sum(v for s_, v in zip(link["source"], gbp, strict=True) if s_ in dept_idx)
+    assert out_n == len(awards) == 16
+    assert out_gbp == awards["amount_gbp"].clip(lower=0).sum() == 3_725_500  # 195k bus + 3.25m LTP + 65.5k cycle + 155k victims + 60k legal
+    # Every scheme node passes on exactly what it receives, in both weights.
+    for weights in (counts, gbp):
+        inflow, outflow = defaultdict(float), defaultdict(float)
+        for a, b, v in zip(link["source"], link["target"], weights, strict=True):
+            outflow[a] += v
+            inflow[b] += v
+        for node in set(inflow) & set(outflow):
+            assert abs(inflow[node] - outflow[node]) < 1e-6
+    assert s.notes and "negative amount" in s.notes[0] and "-£2,000" in s.notes[0]
+
+
+def test_grants_labels_money_escaping_and_grouping():
+    s = grants_sankey(_wakefield(), "Wakefield", "2016-17", recipients_per_scheme=2)
+    labels = s.figure["data"][0]["node"]["label"]
+    assert "DfT · £3.5m · 11 awards" in labels  # 3,510,500 of DfT money
+    assert "Local Transport Plan · £3.2m · 2" in labels
+    # The hostile name is escaped for plotly (which decodes entities back to text), never raw.
+    assert not any("<script>" in lbl for lbl in labels)
+    hover = s.figure["data"][0]["node"]["customdata"]
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in h for h in hover + labels)
+    # Bus scheme: 6 recipients, top 2 by £ and top 2 by count (ties broken by £) kept -> others grouped.
+    others = [lbl for lbl in labels if lbl.startswith("Other recipients (")]
+    assert len(others) == 1
+    assert HOSTILE not in "".join(labels)
+
+
+def test_node_ids_are_layered_so_a_funder_recipient_makes_no_cycle():
+    awards = _wakefield().head(3).copy()
+    awards["recipient_name"] = "DfT"  # a department that is also a recipient
+    awards["recipient_id"] = "DfT"
+    s = grants_sankey(awards, "Wakefield", "2016-17")
+    link = s.figure["data"][0]["link"]
+    labels = s.figure["data"][0]["node"]["label"]
+    assert sum(lbl.startswith("DfT ·") for lbl in labels) == 2  # funder node and recipient node
+    # Links only go forward: department -> scheme -> recipient.
+    layer = {}
+    for a, b in zip(link["source"], link["target"], strict=True):
+        layer.setdefault(a, 0)
+        layer[b] = max(layer.get(b, 0), layer[a] + 1)
+    assert all(layer[b] > layer[a] for a, b in zip(link["source"], link["target"], strict=True))
+
+
+def test_scheme_grouping_per_department():
+    awards = _wakefield()
+    s = grants_sankey(awards, "Wakefield", "2016-17", max_schemes=1)
+    labels = s.figure["data"][0]["node"]["label"]
+    # LTP01 is top by £; BUS01 top by count -> both kept; the remaining DfT and MoJ schemes are grouped.
+    assert any(lbl.startswith("Other DfT schemes (1)") for lbl in labels)
+    assert any(lbl.startswith("Other MoJ schemes (2)") for lbl in labels)
+
+
+def test_empty_awards():
+    s = grants_sankey(_wakefield().iloc[0:0], "Rutland", "2016-17")
+    assert s.is_empty and s.figure["data"] == []
+    assert s.notes == ["No grant awards were placed in Rutland for 2016-17."]
+
+
+def test_cra_sankey_per_head_and_negative_lines():
+    cra = make_tables().cra_allocation
+    cra = cra[cra["la_code"] == WAKEFIELD]
+    s = cra_sankey(cra, "Wakefield", "2016-17")
+    trace = s.figure["data"][0]
+    labels = trace["node"]["label"]
+    assert len(labels) == 4 + 4 + 1
+    council = labels.index(next(lbl for lbl in labels if lbl.startswith("Wakefield ·")))
+    into_council = sum(v for v, t in zip(trace["link"]["value"], trace["link"]["target"], strict=True)
+                       if t == council)
+    positive = cra.groupby(["department", "function"])["allocated_gbp"].sum().clip(lower=0).sum()
+    assert abs(into_council - positive) < 1e-6
+    hover = " ".join(trace["node"]["customdata"])
+    assert "per head here" in hover and "in Yorkshire and The Humber" in hover and "in England" in hover
+    assert s.notes and "net negative" in s.notes[0]

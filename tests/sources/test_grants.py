@@ -1,0 +1,348 @@
+"""Tests for spendmap.sources.grants: every register layout, odd values and bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from spendmap import schemas
+from spendmap.errors import InputError
+from spendmap.paths import BUNDLED_GRANTS, reference_path
+from spendmap.sources.grants import parse_amounts, parse_dates, read_grants
+from tests.helpers.ods import write_ods
+
+MODERN_HEADER = [
+    "Identifier", "Title", "Description", "Currency", "Amount Awarded", "Grant Programme:Code",
+    "Grant Programme:Title", "Award Date", "Recipient Org:Identifier", "Recipient Org:Name",
+    "Recipient Org:Charity Number", "Recipient Org:Company Number", "Recipient Org:Street Address",
+    "Recipient Org:City", "Recipient Org:Country", "Recipient Org:Postal Code", "Funding Org:Identifier",
+    "Funding Org:Name", "Managed by: Organisation Name", "Allocation Method", "From an open call?",
+    "Award Authority Act: Authority Act Name", "Last modified", "Award type", "Number of recipients",
+]
+
+
+def _modern_row(ident, amount, when, name="Wakefield Council", postcode="WF1 2EB", n_recipients=1.0,
+                dept="Department for Education", **over):
+    values = dict(zip(MODERN_HEADER, [
+        ident, "Holiday activities", "Funding", "GBP", amount, "SCH-1", "HAF", when,
+        "GB-LAE-WKF", name, None, None, "Town Hall", "Wakefield", "United Kingdom", postcode,
+        "GB-GOR-D6", dept, "Education and Skills Funding Agency", "Formula", "No",
+        "Education Act 2002", "2023-05-01T00:00:00Z", "Grant", n_recipients,
+    ], strict=True))
+    values.update(over)
+    return [values[h] for h in MODERN_HEADER]
+
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- the bundled real file
+
+@pytest.fixture(scope="module")
+def bundled():
+    return read_grants(reference_path(*BUNDLED_GRANTS))
+
+
+def test_bundled_2016_17_register(bundled):
+    path = reference_path(*BUNDLED_GRANTS)
+    # Independent figures: a plain pandas read of the same sheet.
+    direct = pd.read_excel(path, engine="calamine")
+    assert len(direct) == 3351
+    assert direct["Amount Awarded"].sum() == 3_920_986_733
+
+    info = bundled.info
+    assert info["rows_read"] == 3351
+    assert info["rows_accepted"] + info["rows_rejected"] == 3351
+    assert info["amount_in_gbp"] == 3_920_986_733
+    assert info["amount_accepted_gbp"] + info["amount_rejected_gbp"] == info["amount_in_gbp"]
+    assert info["fy"] == "2016-17" and info["fy_source"] == "file name"
+    assert info["sheet"] == "GGIS_Grant_Awards_2016_to_2017 " and info["header_row"] == 1
+    assert info["n_zero_value"] == 109 == int((direct["Amount Awarded"] == 0).sum())
+    assert info["bytes"] == path.stat().st_size
+    assert info["sha256"].startswith("9a4619ec20eb5efe")
+
+    awards = bundled.awards
+    assert len(awards) == 3351 and bundled.rejects.empty
+    assert awards["amount_gbp"].sum() == 3_920_986_733
+    assert awards["department_raw"].value_counts().to_dict() == {
+        "Department for Transport": 2577, "Ministry of Justice": 774}
+    assert (awards["amount_gbp"] == 0).sum() == 109
+    assert list(awards.columns[: len(schemas.AWARD_COLUMNS)]) == schemas.AWARD_COLUMNS
+    assert awards["award_id"].is_unique
+    assert (awards["fy"] == "2016-17").all()
+    # Every row is traceable to its sheet row.
+    assert awards["source_row"].tolist() == list(range(2, 3353))
+
+
+def test_bundled_values_typed(bundled):
+    first = bundled.awards.iloc[0]
+    assert first["award_id"] == "360G-cabinetoffice-GA-060679"
+    assert first["recipient_name"] == "Transport for London"
+    assert first["recipient_postcode"] == "SW1H 0TL"
+    assert first["award_date"] == pd.Timestamp("2016-10-03")
+    assert first["scheme_code"] == "SCH-000003403"
+    assert first["location_codes"] == "K02000001" and first["location_code_types"] == "CTRY"
+    assert not first["is_redacted"]
+    # Charity numbers stored as numbers in the workbook come out without '.0'.
+    cab = bundled.awards[bundled.awards["award_id"] == "360G-cabinetoffice-GA-035383"].iloc[0]
+    assert cab["recipient_charity_number"] == "279057" and cab["recipient_id"] == "279057"
+    assert pd.isna(bundled.awards["is_council_recipient"]).all()
+    assert pd.isna(bundled.awards["la_code"]).all()
+
+
+# ----------------------------------------------------------------------------- modern register layouts
+
+def test_modern_ods_with_cover_notes_and_title_rows(tmp_path):
+    rows = [
+        ["Government Grants Register 2022 to 2023"],
+        ["Awards made by central government departments"],
+        [],
+        MODERN_HEADER,
+        _modern_row("GA-1", 1500.5, date(2022, 6, 1)),
+        _modern_row("GA-2", 200.0, date(2021, 9, 30), name="Redacted", postcode="Redacted",
+                    **{"Recipient Org:Identifier": "Redacted", "Recipient Org:City": "Redacted"}),
+        _modern_row("GA-3", 75000.0, date(2022, 4, 15), name="Various individuals", n_recipients=412.0,
+                    **{"Award type": "Aggregated award"}),
+        [],
+        ["Source: Cabinet Office, Government Grants Information System"],
+    ]
+    path = write_ods(tmp_path / "2024-03-19_Government_Grants_Register_2022_to_2023.ods", {
+        "Cover sheet": [["Government Grants Register"], ["Contents"]],
+        "Notes": [["Note", "Text"], ["1", "Identifier is the GGIS identifier"]],
+        "#Awards": rows,
+    })
+    read = read_grants(path)
+    info = read.info
+    assert info["sheet"] == "#Awards" and info["header_row"] == 4
+    assert info["fy"] == "2022-23" and info["fy_source"] == "file name"
+    assert info["rows_read"] == 4 and info["rows_accepted"] == 3 and info["rows_rejected"] == 1
+    assert info["blank_rows_skipped"] == 1
+    assert info["n_redacted"] == 1 and info["n_aggregated"] == 1
+    assert info["amount_in_gbp"] == 76700.5 == info["amount_accepted_gbp"]
+
+    a = read.awards.set_index("award_id")
+    assert a.loc["GA-1", "amount_gbp"] == 1500.5
+    assert a.loc["GA-1", "managing_body"] == "Education and Skills Funding Agency"
+    assert a.loc["GA-1", "award_type"] == "Grant"
+    assert a.loc["GA-1", "department_raw"] == "Department for Education"
+    assert a.loc["GA-1", "award_date"] == pd.Timestamp("2022-06-01")
+    assert a.loc["GA-1", "source_row"] == 5 and a.loc["GA-1", "source_sheet"] == "#Awards"
+    assert a.loc["GA-1", "number_of_recipients"] == 1 and not a.loc["GA-1", "is_aggregated"]
+    # Redacted: kept, flagged, named "Redacted", with no postcode or id to place it by.
+    assert a.loc["GA-2", "is_redacted"] and a.loc["GA-2", "recipient_name"] == "Redacted"
+    assert pd.isna(a.loc["GA-2", "recipient_postcode"]) and pd.isna(a.loc["GA-2", "recipient_id"])
+    assert pd.isna(a.loc["GA-2", "recipient_city"])
+    assert a.loc["GA-3", "is_aggregated"] and a.loc["GA-3", "number_of_recipients"] == 412
+    assert (read.awards["fy"] == "2022-23").all()
+
+    rej = read.rejects
+    assert list(rej.columns) == schemas.REJECT_COLUMNS
+    assert rej.loc[0, "source_row"] == 9  # rows 1-3 preamble, 4 header, 5-7 awards, 8 blank
+    assert rej.loc[0, "reason"].startswith("not an award row")
+    assert "Source: Cabinet Office" in rej.loc[0, "reason"]
+    assert json.loads(rej.loc[0, "original_values"]) == {
+        "Identifier": "Source: Cabinet Office, Government Grants Information System"}
+
+
+def test_awards_xlsx_with_excel_serial_and_text_dates(tmp_path):
+    # 'Awards' sheet (no '#'), dates as Excel serial numbers, ISO text, dd/mm/yyyy text and junk.
+    rows = [
+        MODERN_HEADER,
+        _modern_row("S-1", 10, 44713),  # serial 44713 = 2022-06-01
+        _modern_row("S-2", 20, "2022-07-15"),
+        _modern_row("S-3", 30, "15/08/2022"),
+        _modern_row("S-4", 40, "sometime in 2022"),
+        _modern_row("S-5", 50, datetime(2023, 1, 2, 13, 45)),
+    ]
+    path = _xlsx(tmp_path / "register.xlsx", {"Cover": [["Register"]], "Awards": rows})
+    read = read_grants(path)
+    a = read.awards.set_index("award_id")
+    assert a["award_date"].tolist()[:3] == [pd.Timestamp("2022-06-01"), pd.Timestamp("2022-07-15"),
+                                            pd.Timestamp("2022-08-15")]
+    assert pd.isna(a.loc["S-4", "award_date"])  # kept, date unknown
+    assert a.loc["S-5", "award_date"] == pd.Timestamp("2023-01-02")
+    assert read.info["rows_accepted"] == 5
+    # No year in the file or sheet name: the modal financial year of the award dates.
+    assert read.info["fy"] == "2022-23" and read.info["fy_source"] == "award dates"
+
+
+def test_year_from_sheet_name_and_year_override(tmp_path):
+    rows = [MODERN_HEADER, _modern_row("Y-1", 10, date(2019, 5, 1))]
+    path = _xlsx(tmp_path / "export.xlsx", {"Grants awarded 2019-20": rows})
+    read = read_grants(path)
+    assert read.info["fy"] == "2019-20" and read.info["fy_source"] == "sheet name"
+    read = read_grants(path, year="2020-21")
+    assert read.info["fy"] == "2020-21" and read.info["fy_source"] == "--year"
+    assert (read.awards["fy"] == "2020-21").all()
+    with pytest.raises(InputError, match="not a financial year"):
+        read_grants(path, year="2020")
+
+
+def test_no_year_anywhere_is_an_input_error(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\nA,1,R,F\n")
+    with pytest.raises(InputError) as exc:
+        read_grants(path)
+    assert "--year" in str(exc.value) and str(path) in str(exc.value)
+    assert read_grants(path, year="2021-22").info["rows_accepted"] == 1
+
+
+def test_grantnav_360giving_csv_locations(tmp_path):
+    header = ("Identifier,Title,Amount Awarded,Award Date,Recipient Org:Identifier,Recipient Org:Name,"
+              "Recipient Org:Postal Code,Recipient Org:Location:0:Geographic Code,"
+              "Recipient Org:Location:0:Geographic Code Type,Recipient Org:Location:1:Geographic Code,"
+              "Recipient Org:Location:1:Geographic Code Type,Beneficiary Location:0:Geographic Code,"
+              "Beneficiary Location:0:Geographic Code Type,Beneficiary Location:1:Geographic Code,"
+              "Beneficiary Location:1:Geographic Code Type,Funding Org:Identifier,Funding Org:Name,"
+              "Funding Org:Department,Grant Programme:Title,Data Source,Publisher:Name")
+    lines = [
+        header,
+        "360G-X-1,Youth,5000,2020-06-01,GB-CHC-1,Wakefield Youth Trust,WF1 1AA,E08000036,MD,"
+        "E12000003,RGN,E08000036,MD,E06000001; E06000002,UA,GB-GOR-D1,Department for Culture Media and Sport,"
+        "Youth Team,Youth Fund,https://example.org,DCMS",
+        "360G-X-2,Sport,\"2,500.00\",2020-07-01,GB-COH-2,Durham Sport CIC,DH1 5UQ,,,,,,,,,"
+        "GB-GOR-D1,Department for Culture Media and Sport,,Sport Fund,,DCMS",
+    ]
+    path = tmp_path / "grantnav-20240101.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    read = read_grants(path)
+    a = read.awards.set_index("award_id")
+    assert read.info["sheet"] is None and read.info["fy"] == "2020-21"
+    assert read.info["fy_source"] == "award dates"
+    # Recipient locations first, then beneficiary ones; a repeated (code, type) is listed once; a cell
+    # listing two codes gives each the cell's type.
+    assert a.loc["360G-X-1", "location_codes"] == "E08000036; E12000003; E06000001; E06000002"
+    assert a.loc["360G-X-1", "location_code_types"] == "MD; RGN; UA; UA"
+    assert pd.isna(a.loc["360G-X-2", "location_codes"]) and pd.isna(a.loc["360G-X-2", "location_code_types"])
+    assert a.loc["360G-X-1", "department_raw"] == "Department for Culture Media and Sport"
+    assert a.loc["360G-X-1", "funder_department"] == "Youth Team"
+    assert a.loc["360G-X-2", "amount_gbp"] == 2500.0
+    assert a.loc["360G-X-1", "source_row"] == 2 and pd.isna(a.loc["360G-X-1", "source_sheet"])
+
+
+def test_cp1252_cr_only_csv_with_pound_strings(tmp_path):
+    text = ("Identifier,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name,Currency\r"
+            "C-1,\"\u00a31,234.50\",01/04/2018,Caf\u00e9 des Arts,Arts Council England,GBP\r"
+            "C-2,\"(1,000)\",02/04/2018,R\u00e9seau,Arts Council England,GBP\r"
+            "C-3,,03/04/2018,Blank Amount Ltd,Arts Council England,GBP\r"
+            "C-4,about 5k,03/04/2018,Vague Ltd,Arts Council England,GBP\r"
+            "C-5,100,04/04/2018,Euro Ltd,Arts Council England,EUR\r"
+            "C-1,99,05/04/2018,Copy Ltd,Arts Council England,GBP\r")
+    path = tmp_path / "grants_2018-19.csv"
+    path.write_bytes(text.encode("cp1252"))
+    read = read_grants(path)
+    a = read.awards.set_index("award_id")
+    assert a.index.tolist() == ["C-1", "C-2"]
+    assert a.loc["C-1", "amount_gbp"] == 1234.5 and a.loc["C-2", "amount_gbp"] == -1000.0
+    assert a.loc["C-1", "recipient_name"] == "Caf\u00e9 des Arts"
+    assert a.loc["C-1", "award_date"] == pd.Timestamp("2018-04-01")
+    assert read.info["fy"] == "2018-19" and read.info["fy_source"] == "file name"
+    rej = read.rejects.set_index("source_row")["reason"].to_dict()
+    assert rej == {
+        4: "amount missing",
+        5: "amount not a number: 'about 5k'",
+        6: "currency is not GBP: EUR",
+        7: "duplicate award identifier",
+    }
+    info = read.info
+    assert info["rows_read"] == 6 and info["rows_accepted"] + info["rows_rejected"] == 6
+    assert info["amount_accepted_gbp"] == 234.5
+    assert info["amount_rejected_gbp"] == 199.0  # the EUR row and the duplicate
+    assert info["amount_in_gbp"] == info["amount_accepted_gbp"] + info["amount_rejected_gbp"]
+    original = json.loads(read.rejects.iloc[0]["original_values"])
+    assert original["Recipient Org:Name"] == "Blank Amount Ltd" and "Amount Awarded" not in original
+
+
+def test_utf8_bom_csv(tmp_path):
+    path = tmp_path / "register 2021-22.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+                     "B-1,\u00a35,\u00c9cole Trust,Home Office\r\n".encode())
+    read = read_grants(path)
+    assert read.awards["award_id"].tolist() == ["B-1"]  # the BOM is not part of the first header
+    assert read.awards["recipient_name"].tolist() == ["\u00c9cole Trust"]
+    assert read.awards["amount_gbp"].tolist() == [5.0]
+
+
+def test_footnote_and_total_rows_are_rejected_not_summed_in(tmp_path):
+    rows = [MODERN_HEADER, _modern_row("F-1", 100.0, date(2022, 5, 1)),
+            ["Total", None, None, None, 100.0], ["* figures provisional"]]
+    path = _xlsx(tmp_path / "Grants 2022-23.xlsx", {"Awards": rows})
+    read = read_grants(path)
+    assert read.info["rows_accepted"] == 1
+    assert read.rejects["source_row"].tolist() == [3, 4]
+    assert read.rejects["reason"].str.startswith("not an award row").all()
+    assert read.info["amount_accepted_gbp"] == 100.0 and read.info["amount_rejected_gbp"] == 100.0
+
+
+# ----------------------------------------------------------------------------- value parsers
+
+def test_parse_amounts():
+    s = pd.Series(["£1,234.50", "(1,000)", "-£50", "£-50", " 12 ", "GBP 7", 3.5, 4, None, "n/a", "1.2.3"],
+                  dtype=object)
+    values, bad = parse_amounts(s)
+    assert values.iloc[:8].tolist() == [1234.5, -1000.0, -50.0, -50.0, 12.0, 7.0, 3.5, 4.0]
+    assert values.iloc[8:].isna().all()
+    assert bad.iloc[:9].isna().all()
+    assert bad.iloc[9:].tolist() == ["'n/a'", "'1.2.3'"]
+
+
+def test_parse_dates():
+    s = pd.Series([date(2020, 4, 1), datetime(2020, 4, 2, 10, 0), 43924.0, "2020-04-04",
+                   "2020-04-05T00:00:00Z", "06/04/2020", "43928", None, "not a date", 5.0], dtype=object)
+    out = parse_dates(s)
+    assert out.iloc[:7].tolist() == [pd.Timestamp(f"2020-04-0{d}") for d in range(1, 8)]
+    assert out.iloc[7:].isna().all()  # blank, junk, and a number too small to be an award date
+    assert str(out.dtype) == "datetime64[ns]"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_html_saved_as_ods(tmp_path):
+    path = tmp_path / "Government_Grants_Register_2022_to_2023.ods"
+    path.write_text("<html><body><h1>404 Not Found</h1></body></html>")
+    with pytest.raises(InputError) as exc:
+        read_grants(path)
+    assert "HTML web page" in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "grants.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        read_grants(path)
+
+
+def test_missing_columns_names_file_sheet_columns_and_headers(tmp_path):
+    path = write_ods(tmp_path / "reg_2022_to_2023.ods", {
+        "Cover": [["Register"]],
+        "#Awards": [["Identifier", "Title", "Recipient Org:Name", "Award Date"],
+                    ["A", "T", "R", date(2022, 5, 1)]],
+    })
+    with pytest.raises(InputError) as exc:
+        read_grants(path)
+    msg = str(exc.value)
+    assert str(path) in msg and "sheet '#Awards'" in msg
+    assert "'amount_gbp'" in msg and "'department_raw'" in msg and "'funding org:name'" in msg
+    assert "['Identifier', 'Title', 'Recipient Org:Name', 'Award Date']" in msg
+
+
+def test_no_awards_sheet_lists_sheets(tmp_path):
+    path = write_ods(tmp_path / "reg.ods", {"Cover": [["Register"]], "Notes": [["Note"], ["text"]],
+                                            "Schemes": [["Scheme", "Value"], ["X", 1.0]]})
+    with pytest.raises(InputError) as exc:
+        read_grants(path)
+    msg = str(exc.value)
+    assert "['Cover', 'Notes', 'Schemes']" in msg and "grants register" in msg

@@ -1,0 +1,229 @@
+"""Policy-area rules: first match wins, COFOG fallback, scheme context, bad rule files, real awards."""
+
+import re
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spendmap.errors import InputError
+from spendmap.paths import BUNDLED_GRANTS, reference_path
+from spendmap.schemas import conform_awards
+from spendmap.sources.grants import read_grants
+from spendmap.sources.rules import RULE_TEXT_FIELDS, UNCLASSIFIED, load_departments, load_policy_rules
+from spendmap.sources.schemes import read_scheme_registers
+from spendmap.transforms.departments import apply_departments
+from spendmap.transforms.policy_areas import classify_policy_areas, unclassified_share
+
+ISSUE_AREAS = {
+    "business support",
+    "homelessness and rough sleeping",
+    "housing",
+    "regeneration",
+    "net zero and energy efficiency",
+    "fuel poverty",
+    "green infrastructure",
+    "skills and adult learning",
+    "employment",
+    "careers and 14-19",
+    "substance misuse",
+    "community safety and crime",
+    "justice and victims",
+    "public health",
+    "social care",
+    "children, young people and families",
+    "education",
+    "transport",
+    "culture, heritage and sport",
+    "digital",
+}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_policy_rules()
+
+
+def _awards(rows):
+    return conform_awards(pd.DataFrame([{"amount_gbp": 1.0, **row} for row in rows]))
+
+
+def test_bundled_rules_cover_every_area_the_issue_names(rules):
+    assert ISSUE_AREAS <= set(rules["policy_area"])
+    assert rules["rule_id"].is_unique
+
+
+@pytest.mark.parametrize(
+    ("scheme_title", "title", "expected"),
+    [
+        ("Rough Sleeping Initiative", "", "homelessness and rough sleeping"),
+        ("Growth Hub funding", "Support for SMEs", "business support"),
+        ("Green Homes Grant Local Authority Delivery", "", "net zero and energy efficiency"),
+        ("Warm Homes Discount support", "", "fuel poverty"),
+        ("Project ADDER", "drug treatment", "substance misuse"),
+        ("Disabled Facilities Grant", "", "housing"),
+        ("Adult Education Budget", "", "skills and adult learning"),
+        ("Careers Hubs", "", "careers and 14-19"),
+        ("Kickstart Scheme", "jobs for young people", "employment"),
+        ("Supporting Families", "", "children, young people and families"),
+        ("Local Full Fibre Networks", "gigabit broadband", "digital"),
+        ("Towns Fund", "", "regeneration"),
+        ("Bus Service Operator Grants", "", "transport"),
+        ("Youth Justice (YOT) Grant", "", "justice and victims"),
+        ("Increased enforcement for drug driving", "", "community safety and crime"),
+        ("Better Care Fund", "", "social care"),
+        ("Public Health Grant", "", "public health"),
+        ("Museums and galleries", "", "culture, heritage and sport"),
+        ("Urban Tree Challenge Fund", "", "green infrastructure"),
+        ("Dedicated Schools Grant", "", "education"),
+        ("Miscellaneous payment", "", UNCLASSIFIED),
+    ],
+)
+def test_keyword_rules(rules, scheme_title, title, expected):
+    out = classify_policy_areas(
+        _awards([{"award_id": "1", "scheme_title": scheme_title, "title": title}]), rules
+    )
+    assert out["policy_area"].tolist() == [expected]
+    assert pd.isna(out["policy_rule"].iloc[0]) == (expected == UNCLASSIFIED)
+
+
+def test_first_matching_rule_wins_and_rule_id_is_recorded(tmp_path):
+    path = tmp_path / "rules.csv"
+    path.write_text(
+        "rule_id,policy_area,fields,pattern\n"
+        "A1,justice and victims,text,victim\n"
+        "B1,community safety and crime,text,crime|police\n"
+        "C1,public health,cofog,^health$\n"
+    )
+    rules = load_policy_rules(path)
+    awards = _awards(
+        [
+            {"award_id": "1", "scheme_title": "Victims of crime fund"},
+            {"award_id": "2", "scheme_title": "Police grant"},
+            {"award_id": "3", "scheme_title": "Odd grant", "cofog": "Health"},
+            {
+                "award_id": "4",
+                "scheme_title": "Odd grant",
+                "description": "health",
+            },  # cofog rule reads cofog only
+        ]
+    )
+    out = classify_policy_areas(awards, rules)
+    assert out["policy_area"].tolist() == [
+        "justice and victims",
+        "community safety and crime",
+        "public health",
+        UNCLASSIFIED,
+    ]
+    assert out["policy_rule"].tolist()[:3] == ["A1", "B1", "C1"]
+
+
+def test_scheme_register_context_by_scheme_code(rules):
+    schemes = pd.DataFrame(
+        {
+            "fy": ["2016-17"],
+            "scheme_code": ["SCH-9"],
+            "scheme_title": ["Steps to Success"],
+            "description": ["To enable prisoners to experience higher education."],
+            "cofog": ["Public order and safety"],
+        }
+    )
+    awards = _awards(
+        [
+            {"award_id": "1", "scheme_code": "SCH-9", "scheme_title": "Steps to Success"},
+            {"award_id": "2", "scheme_code": "SCH-8", "scheme_title": "Steps to Success"},
+        ]
+    )
+    assert classify_policy_areas(awards, rules)["policy_area"].tolist() == [UNCLASSIFIED, UNCLASSIFIED]
+    out = classify_policy_areas(awards, rules, schemes=schemes)
+    assert out["policy_area"].tolist() == ["justice and victims", UNCLASSIFIED]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("A1,housing,text,(unclosed\n", "is not a valid regular expression"),
+        ("A1,housing,text,housing\nA1,transport,text,bus\n", "A1 appear more than once (rows 2, 3)"),
+        ("A1,housing,headline,housing\n", "unknown field 'headline'"),
+        ("A1,housing,text,x*\n", "matches empty text"),
+        ("A1,unclassified,text,x\n", "cannot be a rule's policy_area"),
+        ("A1,,text,x\n", "row 2: policy_area is empty"),
+    ],
+)
+def test_bad_rule_files(tmp_path, body, expected):
+    path = tmp_path / "policy_rules.csv"
+    path.write_text("rule_id,policy_area,fields,pattern\n" + body)
+    with pytest.raises(InputError) as err:
+        load_policy_rules(path)
+    assert expected in str(err.value) and str(path) in str(err.value)
+
+
+def test_rule_file_without_pattern_column(tmp_path):
+    path = tmp_path / "policy_rules.csv"
+    path.write_text("rule_id,policy_area,fields\nA1,housing,text\n")
+    with pytest.raises(InputError, match="lacks the column.*pattern.*found rule_id, policy_area, fields"):
+        load_policy_rules(path)
+
+
+WORDS = ["bus", "victim", "housing", "school", "fund", "grant", "local", "carbon", "drug", "", "x", "care"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(*(st.sampled_from(WORDS) for _ in RULE_TEXT_FIELDS[:3])), min_size=1, max_size=30))
+def test_every_award_gets_exactly_one_area_the_first_matching_rule(texts):
+    rules = load_policy_rules()
+    awards = _awards(
+        [
+            {"award_id": str(i), "scheme_title": a, "title": b, "description": c}
+            for i, (a, b, c) in enumerate(texts)
+        ]
+    )
+    out = classify_policy_areas(awards, rules)
+    assert len(out) == len(awards) and out["policy_area"].notna().all()
+    assert ((out["policy_area"] == UNCLASSIFIED) == out["policy_rule"].isna()).all()
+    # Independent row-by-row reference: the first rule whose pattern matches the joined fields.
+    for (a, b, c), area in zip(texts, out["policy_area"], strict=True):
+        values = {"scheme_title": a, "title": b, "description": c, "scheme_description": "", "cofog": ""}
+        expected = next(
+            (
+                r.policy_area
+                for r in rules.itertuples()
+                if re.search(r.pattern, " | ".join(values[f] for f in r.fields), re.IGNORECASE)
+            ),
+            UNCLASSIFIED,
+        )
+        assert area == expected
+
+
+@pytest.fixture(scope="module")
+def real_awards(rules):
+    awards = read_grants(reference_path(*BUNDLED_GRANTS)).awards
+    schemes = read_scheme_registers().schemes
+    awards = apply_departments(awards, load_departments())
+    return classify_policy_areas(awards, rules, schemes=schemes)
+
+
+def test_real_awards_unclassified_share_per_department(real_awards):
+    report = unclassified_share(real_awards).set_index("department")
+    direct = (
+        real_awards.assign(u=real_awards["policy_area"] == UNCLASSIFIED)
+        .groupby("department")["u"]
+        .agg(["size", "sum"])
+    )
+    assert report["n_awards"].to_dict() == direct["size"].to_dict() == {"DfT": 2577, "MoJ": 774}
+    assert report["n_unclassified"].to_dict() == direct["sum"].to_dict()
+    assert report.loc["DfT", "n_unclassified"] == 32 and report.loc["MoJ", "n_unclassified"] == 0
+    assert (report["share_unclassified"] < 0.02).all()
+    unclassified_amount = real_awards.loc[real_awards["policy_area"] == UNCLASSIFIED, "amount_gbp"].sum()
+    assert report["amount_unclassified"].sum() == pytest.approx(unclassified_amount)
+
+
+def test_real_awards_main_areas(real_awards):
+    counts = real_awards.groupby(["department", "policy_area"]).size()
+    assert counts[("DfT", "transport")] == 2144
+    assert counts[("MoJ", "justice and victims")] == 765
+    assert counts[("DfT", "net zero and energy efficiency")] == 290
+    # Every award has one area; every classified award names the rule that decided it.
+    assert real_awards["policy_area"].notna().all()
+    assert (real_awards["policy_rule"].isna() == (real_awards["policy_area"] == UNCLASSIFIED)).all()
