@@ -152,7 +152,7 @@ def main() -> None:
         f"Synthetic year: {len(awards):,} awards, {scheme_key(awards).nunique():,} schemes, "
         f"{N_RECIPIENTS:,} recipients, {len(councils):,} councils; seed {SEED}. "
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"pandas {pd.__version__}.\n"
+        f"pandas {pd.__version__}; load average {os.getloadavg()[0]:.1f} (other jobs share the CPUs).\n"
     )
     print("| step | seconds |\n|---|---:|")
     for label, seconds in timings:

@@ -1,8 +1,13 @@
-"""Shared fixtures: the real bundled register read once per session."""
+"""Shared fixtures: the real bundled register, and one real Prefect run of the main job per session."""
+
+import os
+from pathlib import Path
 
 import pytest
 
 from spendmap.paths import BUNDLED_GRANTS, reference_path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")
@@ -10,3 +15,22 @@ def bundled_awards():
     from spendmap.sources.grants import read_grants
 
     return read_grants(reference_path(*BUNDLED_GRANTS)).awards
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server and database, started once for every test that runs a flow."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="session")
+def bundled_run(tmp_path_factory, prefect_harness) -> Path:
+    """`spendmap run` on the bundled data, every council rendered, through the real Prefect flow."""
+    from spendmap.cli import main
+
+    out = tmp_path_factory.mktemp("run") / "outputs"
+    assert main(["run", "--out", str(out)]) == 0
+    return out

@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         # Prefect's own logs (and task tracebacks) stay out of the terminal; --debug shows them.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    # Offline machines: Prefect's temporary server must not try to send telemetry.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         return COMMANDS[args.command](args)
     except SpendmapError as err:

@@ -11,7 +11,7 @@ from spendmap.errors import InputError
 
 _FY_PATTERNS = [
     # 2016-17, 2016/17, 2016_17, 2016 to 2017, 2016-2017, 16/17, 16-17
-    re.compile(r"(?<!\d)(20\d{2})\s*(?:-|/|_|to)\s*(?:20)?(\d{2})(?!\d)", re.IGNORECASE),
+    re.compile(r"(?<!\d)(20\d{2})\s*(?:[-/_ ]*to[-/_ ]*|-|/|_)\s*(?:20)?(\d{2})(?!\d)", re.IGNORECASE),
     re.compile(r"(?<!\d)(\d{2})\s*(?:-|/|_)\s*(\d{2})(?!\d)"),
 ]
 

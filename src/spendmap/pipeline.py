@@ -46,8 +46,8 @@ def allocate_cra_task(cra_path: str, population_path: str, fys: list[str], units
 
 
 @task(name="grant-analytics", cache_policy=NO_CACHE)
-def analytics_task(awards_path: str, threshold: float, work_dir: str) -> dict:
-    return steps.grant_analytics(awards_path, threshold, Path(work_dir))
+def analytics_task(awards_path: str, fys: list[str], threshold: float, work_dir: str) -> dict:
+    return steps.grant_analytics(awards_path, fys, threshold, Path(work_dir))
 
 
 @task(name="write-tables", cache_policy=NO_CACHE)
@@ -106,11 +106,12 @@ def _run(config: RunConfig) -> dict:
         cra_future = allocate_cra_task.submit(
             cra_file["path"], population_file["path"], fys, config.cra_units, work_dir
         )
-        placed = place_awards_task(read["awards"], postcodes_file["path"] if postcodes_file else None, work_dir)
+        postcodes_path = postcodes_file["path"] if postcodes_file else None
+        placed = place_awards_task(read["awards"], postcodes_path, work_dir)
         geo = placed["geo_methods"]
         print("Placed awards: " + ", ".join(f"{m} {v['awards']:,}" for m, v in geo.items()))
         classified = classify_awards_task(placed["awards"], work_dir)
-        analytics = analytics_task(classified["awards"], config.small_threshold_gbp, work_dir)
+        analytics = analytics_task(classified["awards"], fys, config.small_threshold_gbp, work_dir)
         cra_result = cra_future.result()
 
         work = {"read": read, "classified": classified, "analytics": analytics, "cra": cra_result}
@@ -176,7 +177,12 @@ def _artifacts(manifest: dict, index_html: Path) -> None:
 
 
 def run_pipeline(config: RunConfig) -> dict:
-    """Run the main flow for the CLI (progress printed plainly; Prefect's logs only with --debug)."""
+    """Run the main flow for the CLI (progress printed plainly; Prefect's logs only with --debug).
+
+    Cheap checks (council names, local files exist) run first, so a typo fails in a second rather
+    than after Prefect's temporary server has started.
+    """
+    steps.preflight(config)
     params = config.to_dict()
     return spendmap_run.with_options(log_prints=False)(**params)
 

@@ -88,7 +88,7 @@ def conform_awards(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col, dtype in dtypes.items():
         if col not in out.columns:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype=dtype)
+            out[col] = pd.Series(None, index=out.index, dtype=dtype)
         else:
             out[col] = out[col].astype(dtype)
     ordered = list(dtypes) + [c for c in out.columns if c not in dtypes]

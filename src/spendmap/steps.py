@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from spendmap.errors import InputError
+from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
 from spendmap.sources.councils import (
     PFPP_CODES,
@@ -38,6 +39,22 @@ def resolve_place_codes(places: str | None) -> list[str] | None:
     if not places:
         return None
     return resolve_places(places, council_index(), PFPP_CODES)
+
+
+def preflight(config: RunConfig) -> None:
+    """Fail fast on an unknown council or a local input file that does not exist."""
+    from spendmap.sources.fetch import is_url
+
+    resolve_place_codes(config.places)
+    named = [("--grants", g) for g in config.grants] + [
+        ("--cra", config.cra), ("--population", config.population), ("--postcodes", config.postcodes)
+    ]
+    for option, src in named:
+        if src and not is_url(src) and not Path(src).is_file():
+            raise InputError(
+                f"The file given to {option} does not exist: {src}. Give a path to a file, or an http(s) "
+                "URL."
+            )
 
 
 # --- staging: nothing half-written ------------------------------------------------------------------
@@ -79,24 +96,29 @@ def discard_staging(staging: Path) -> None:
 def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
     """Read every grants register; write raw awards and rejects; return per-input reading info.
 
-    With one --year and one file the year is imposed; otherwise each file's own year is used and
-    files whose year is not among --years are an error (they would silently fall out of the run).
+    A register's year comes from its file or sheet name, else its award dates. A --year that
+    contradicts a year stated in the file or sheet name is an error (the wrong file was given); when
+    only award dates suggest a year (they can precede the year of payment), a single --year is imposed.
     """
     from spendmap.sources.grants import read_grants
 
-    imposed = years[0] if len(years) == 1 and len(paths) == 1 else None
     frames, rejects, infos = [], [], []
     for path in paths:
-        read = read_grants(path, year=imposed)
-        if years and read.info["fy"] not in years:
-            raise InputError(
-                f"The grants register {path} is for {read.info['fy']} (from its {read.info['fy_source']}), "
-                f"but this run is for {', '.join(years)}. Pass --year {read.info['fy']}, or give the "
-                "register of the year you want with --grants."
-            )
+        read = read_grants(path)
+        info = read.info
+        if years and info["fy"] not in years:
+            if info["fy_source"] == "award dates" and len(years) == 1:
+                info = {**info, "fy": years[0], "fy_source": f"--year (award dates suggested {info['fy']})"}
+                read.awards["fy"] = years[0]
+            else:
+                raise InputError(
+                    f"The grants register {path} is for {info['fy']} (from its {info['fy_source']}), but "
+                    f"this run is for {', '.join(years)}. Pass --year {info['fy']}, or give the register "
+                    "of the year you want with --grants."
+                )
         frames.append(read.awards)
         rejects.append(read.rejects)
-        infos.append(read.info)
+        infos.append(info)
     awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     awards_path = work_dir / "awards_read.parquet"
@@ -121,7 +143,9 @@ def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) 
     placed = place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), postcode_district)
     path = work_dir / "awards_placed.parquet"
     conform_awards(placed).to_parquet(path, index=False)
-    return {"awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": postcode_statuses}
+    return {
+        "awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": postcode_statuses
+    }
 
 
 # --- departments and policy areas ---------------------------------------------------------------------
@@ -160,8 +184,8 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
 def allocate_cra(cra_path: str, population_path: str, fys: list[str], units: str, work_dir: Path) -> dict:
     """CRA identifiable spend allocated to every council by population share, for each run year.
 
-    A run year that the CRA edition does not hold is reported (pages say so) rather than failing the
-    whole run: the grants analysis for that year still stands.
+    A run year the CRA edition does not hold is an InputError listing the years it has
+    (transforms.allocation), so a run never silently lacks its CRA pages.
     """
     from spendmap.sources.cra import read_cra
     from spendmap.sources.population import population_for_councils, read_population
@@ -170,44 +194,43 @@ def allocate_cra(cra_path: str, population_path: str, fys: list[str], units: str
 
     cra = read_cra(cra_path, units=units)
     population = read_population(population_path)
-    covered = [fy for fy in fys if fy in cra.years]
     frames, vintages = [], {}
-    for fy in covered:
+    for fy in fys:
         council_population = population_for_councils(population, fy)
         vintages[fy] = council_population.choice.as_dict()
         frames.append(allocate(cra.frame, council_population.frame, fy))
-    allocation = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    checks = conservation_checks(allocation, cra.frame) if frames else pd.DataFrame()
+    allocation = pd.concat(frames, ignore_index=True)
+    checks = conservation_checks(allocation, cra.frame)
     path = work_dir / "cra_allocation.parquet"
     allocation.to_parquet(path, index=False)
     cra.rejects.to_parquet(work_dir / "rejects_cra.parquet", index=False)
     population.rejects.to_parquet(work_dir / "rejects_population.parquet", index=False)
-    worst = float(checks["difference_gbp"].abs().max()) if "difference_gbp" in checks else 0.0
     return {
         "allocation": str(path),
-        "years_allocated": covered,
-        "years_not_in_cra": [fy for fy in fys if fy not in cra.years],
         "cra_years": cra.years,
         "vintages": vintages,
-        "summary": {"sheet": cra.sheet, "header_row": cra.header_row, **cra.summary()},
+        "summary": cra.summary(),
         "population_summary": population.summary(),
-        "conservation_max_difference_gbp": worst,
+        "conservation": checks.to_dict(orient="records"),
     }
 
 
 # --- grant analytics ----------------------------------------------------------------------------------
 
 
-def grant_analytics(awards_path: str, threshold: float, work_dir: Path) -> dict:
-    """Council profiles, small grants (both scopes), duplication findings and national scheme overlaps."""
+def grant_analytics(awards_path: str, fys: list[str], threshold: float, work_dir: Path) -> dict:
+    """Council profiles, small grants (both scopes), duplication findings and national scheme overlaps.
+
+    Every council gets a row for every run year, with zeros where no award was placed in it.
+    """
     from spendmap.transforms.duplication import find_duplication, national_scheme_overlaps
     from spendmap.transforms.profiles import award_counts, place_summary, small_grants
 
     awards = pd.read_parquet(awards_path)
     councils = load_councils()
     tables = {
-        "place_summary": place_summary(awards, councils, threshold),
-        "small_grants": small_grants(awards, councils, threshold),
+        "place_summary": place_summary(awards, councils, threshold, fys=fys),
+        "small_grants": small_grants(awards, councils, threshold, fys=fys),
         "duplication": find_duplication(awards),
         "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(work_dir / "schemes.parquet")),
     }
@@ -267,31 +290,27 @@ def site_context(manifest: dict) -> dict:
     """What every page and workbook says about the run (RunContext fields), from the manifest."""
     fy = manifest["financial_years"][-1]
     geo = manifest["geo_methods"]
-    vintage = manifest["assumptions"]["population_vintages"].get(fy)
-    cra_note = (
-        vintage["description"] if vintage
-        else f"The CRA edition used has no figures for {fy}, so no CRA allocation is shown for that year."
-    )
+    cra_note = manifest["assumptions"]["population_vintages"][fy]["description"]
+    inputs = manifest["inputs"]
     sources = [
-        {"kind": "grants", "name": f"Cabinet Office, Government Grants Information System: {Path(g['path']).name}",
-         "licence": OGL}
-        for g in manifest["inputs"]["grants"]
+        {"kind": "grants", "licence": OGL,
+         "name": f"Cabinet Office, Government Grants Information System: {Path(g['path']).name}"}
+        for g in inputs["grants"]
     ]
     sources += [
-        {"kind": "cra", "name": f"HM Treasury, Country and Regional Analysis: {Path(manifest['inputs']['cra']['path']).name}",
-         "licence": OGL},
-        {"kind": "population", "name": f"ONS population estimates: {Path(manifest['inputs']['population']['path']).name}",
-         "licence": OGL},
-        {"kind": "reference", "name": "mySociety uk_local_authority_names_and_codes",
-         "licence": "CC BY 4.0"},
+        {"kind": "cra", "licence": OGL,
+         "name": f"HM Treasury, Country and Regional Analysis: {Path(inputs['cra']['path']).name}"},
+        {"kind": "population", "licence": OGL,
+         "name": f"ONS population estimates: {Path(inputs['population']['path']).name}"},
+        {"kind": "reference", "name": "mySociety uk_local_authority_names_and_codes", "licence": "CC BY 4.0"},
     ]
     if manifest["inputs"]["postcodes"]:
         sources.append({"kind": "reference", "name": "ONS postcode lookup", "licence": OGL})
     assumptions = [
         "Awards are placed at the recipient's registered address (or the council itself when the recipient "
         "is a council); that is not necessarily where the money is spent.",
-        f"{geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be placed "
-        "in a council and are counted in run_manifest.json, not in any council.",
+        f"{geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be "
+        "placed in a council and are counted in run_manifest.json, not in any council.",
         f"Small grants are awards under £{manifest['assumptions']['small_threshold_gbp']:,.0f}; zero-value "
         "and redacted awards are excluded from the small-grant test.",
         "CRA figures are identifiable spending only, allocated to councils by their share of the "

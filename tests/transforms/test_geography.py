@@ -21,7 +21,8 @@ def test_ladder_records_each_method():
         [
             {"award_id": "1", "recipient_name": "Wakefield Council", "amount_gbp": 10.0, "is_redacted": False,
              "location_codes": "E07000062", "location_code_types": "LAD"},
-            {"award_id": "2", "recipient_name": "Hastings Youth Club", "amount_gbp": 20.0, "is_redacted": False,
+            {"award_id": "2", "recipient_name": "Hastings Youth Club", "amount_gbp": 20.0,
+             "is_redacted": False,
              "location_codes": "K02000001; E07000062", "location_code_types": "CTRY; LAD"},
             {"award_id": "3", "recipient_name": "A charity", "amount_gbp": 30.0, "is_redacted": False,
              "recipient_postcode": "ls1 1aa"},
@@ -33,7 +34,8 @@ def test_ladder_records_each_method():
     # What sources.postcodes.lookup_postcodes gives per award: the district of the recipient postcode.
     postcode_district = pd.Series([pd.NA, pd.NA, "E08000035", pd.NA, "E08000035"], dtype="string")
     placed = _place(awards, postcode_district)
-    assert placed["geo_method"].tolist() == ["council_match", "geo_code", "postcode", "unresolved", "unresolved"]
+    expected = ["council_match", "geo_code", "postcode", "unresolved", "unresolved"]
+    assert placed["geo_method"].tolist() == expected
     assert placed["la_code"].tolist()[:3] == ["E08000036", "E07000062", "E08000035"]
     assert placed["is_council_recipient"].tolist() == [True, False, False, False, False]
     # Hastings is a district of East Sussex: the county is recorded beside it, the place stays Hastings.

@@ -217,7 +217,8 @@ def grants_sankey(
         "gbp", ascending=False
     )
     dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(depts.index)}
-    for d, row in depts.iterrows():
+    for row in depts.itertuples():
+        d = row.Index
         b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(row.gbp)} · {format_count(row.n)} awards",
                dept_colour[d], hover(str(d), row.n, row.gbp))
 
@@ -232,7 +233,8 @@ def grants_sankey(
         n=("amount", "size"), gbp=("gbp_drawn", "sum"), dept=("dept", "first"),
         label=("scheme_label", "first"), k=("scheme", "nunique"),
     ).sort_values("gbp", ascending=False)
-    for key, row in scheme_stats.iterrows():
+    for row in scheme_stats.itertuples():
+        key = row.Index
         if str(key).startswith("other|"):
             name = f"Other {row.dept} schemes ({row.k})"
             colour = OTHER_COLOUR
@@ -261,7 +263,8 @@ def grants_sankey(
     rec_stats = df.groupby("recipient_node", sort=False).agg(
         n=("amount", "size"), gbp=("gbp_drawn", "sum"), label=("recipient_label", "first")
     ).sort_values("gbp", ascending=False)
-    for key, row in rec_stats.iterrows():
+    for row in rec_stats.itertuples():
+        key = row.Index
         if key == "__other__":
             name = f"Other recipients ({k_other})"
             colour = OTHER_COLOUR
@@ -353,7 +356,8 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
         ph = float(pairs.loc[pairs["dept"] == d, "per_head"].sum())
         b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(gbp)}", dept_colour[d],
                f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>{format_per_head(ph)} per head")
-    for f, row in funcs.iterrows():
+    for row in funcs.itertuples():
+        f = row.Index
         b.node(f"function:{f}", f"{_text(_short(str(f)))} · {format_gbp(row.gbp)}", "#4D4D4D",
                f"<b>{_text(f)}</b><br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
                + per_head_text(row.per_head, row.region_per_head, row.england_per_head))
@@ -365,7 +369,8 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
                _rgba(dept_colour[row.dept], 0.35),
                f"{_text(row.dept)} → {_text(row.function)}<br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
                + per_head_text(row.per_head, row.region_per_head, row.england_per_head))
-    for f, row in funcs.iterrows():
+    for row in funcs.itertuples():
+        f = row.Index
         b.link(b.index[f"function:{f}"], council, 0, row.gbp, "rgba(77,77,77,0.3)",
                f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
                + per_head_text(row.per_head, row.region_per_head, row.england_per_head))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -519,11 +520,15 @@ def render_site(
     ]
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(jobs) > 40 else 1
+    if not sys.platform.startswith("linux"):
+        # The pool uses fork: spawn/forkserver would re-import the caller's __main__ (e.g. re-run the
+        # CLI of `python -m spendmap`). fork is safe on Linux here: the children only render, CPython
+        # holds the import lock across fork, and logging re-initialises its locks after fork.
+        workers = 1
     profiles: dict[str, Path] = {}
     if workers > 1:
-        # spawn-free start: forkserver avoids forking a process that may run Prefect's threads.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
-            for code, path in pool.map(_render_council, jobs, chunksize=8):
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+            for code, path in pool.map(_render_council, jobs, chunksize=4):
                 profiles[code] = Path(path)
     else:
         for job in jobs:

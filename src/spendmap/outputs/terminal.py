@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spendmap.errors import InputError
-from spendmap.outputs.money import format_gbp
+from spendmap.outputs.money import format_gbp, format_per_head
 from spendmap.sources.councils import PFPP_CODES, load_councils
 
 
@@ -43,7 +43,8 @@ def print_places(query: str | None) -> None:
     for col in ("Council", "GSS code", "Type", "Region", "County"):
         table.add_column(col)
     for row in found.itertuples():
-        table.add_row(row.la_name, row.la_code, row.la_type_name, row.region_name, "" if pd.isna(row.county_name) else row.county_name)
+        county = "" if pd.isna(row.county_name) else row.county_name
+        table.add_row(row.la_name, row.la_code, row.la_type_name, row.region_name, county)
     _console().print(table)
 
 
@@ -69,22 +70,36 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         if year is None:
             year = years[-1] if years else None
         elif year not in years:
-            raise InputError(f"The run in {out_dir}/ has no year {year}; it has {', '.join(years) or 'none'}.")
+            have = ", ".join(years) or "none"
+            raise InputError(f"The run in {out_dir}/ has no year {year}; it has {have}.")
         summary = _query(con, "SELECT * FROM place_summary WHERE la_code = ? AND fy = ?", [code, year])
-        small = _query(con, "SELECT * FROM small_grants WHERE la_code = ? AND fy = ? ORDER BY scope", [code, year])
-        dup = _query(con, "SELECT * FROM duplication WHERE la_code = ? AND fy = ? ORDER BY total_gbp DESC",
-                     [code, year])
+        where = "WHERE la_code = ? AND fy = ?"
+        small = _query(con, f"SELECT * FROM small_grants {where} ORDER BY scope", [code, year])
+        dup = _query(con, f"SELECT * FROM duplication {where} ORDER BY total_gbp DESC", [code, year])
         depts = _query(
             con,
-            "SELECT coalesce(department, department_raw) AS department, count(*) AS n, sum(amount_gbp) AS gbp "
+            "SELECT coalesce(department, department_raw) AS department, count(*) AS n, "
+            "sum(amount_gbp) AS gbp "
             "FROM awards WHERE la_code = ? AND fy = ? GROUP BY 1 ORDER BY n DESC",
             [code, year],
         )
         cra = _query(
             con,
-            "SELECT sum(allocated_gbp) AS gbp, max(population) AS pop FROM cra_allocation "
+            "SELECT sum(allocated_gbp) AS gbp, max(population) AS pop, bool_or(is_aggregate) AS agg, "
+            "max(region_population) AS region_pop, any_value(region) AS region FROM cra_allocation "
             "WHERE la_code = ? AND fy = ?",
             [code, year],
+        )
+        # England's per head: all lower-tier/unitary English councils, each population counted once.
+        england = _query(
+            con,
+            "WITH c AS (SELECT la_code, sum(allocated_gbp) AS gbp, max(population) AS pop "
+            "FROM cra_allocation WHERE fy = ? AND NOT is_aggregate AND la_code LIKE 'E%' GROUP BY la_code) "
+            "SELECT sum(gbp) / sum(pop) AS per_head FROM c",
+            [year],
+        )
+        unresolved = _query(
+            con, "SELECT count(*) AS n FROM awards WHERE fy = ? AND geo_method = 'unresolved'", [year]
         )
 
     console = _console()
@@ -131,10 +146,24 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
                           format_gbp(r.total_gbp))
         console.print(table)
     if not cra.empty and pd.notna(cra["gbp"].iloc[0]):
-        gbp, pop = float(cra["gbp"].iloc[0]), float(cra["pop"].iloc[0])
-        console.print(f"CRA identifiable spend allocated by population: {format_gbp(gbp)} "
-                      f"({format_gbp(gbp / pop)} per head).")
+        c = cra.iloc[0]
+        gbp, pop = float(c["gbp"]), float(c["pop"])
+        aggregate = " (the sum of its districts)" if bool(c["agg"]) else ""
+        console.print(
+            f"CRA identifiable spend allocated by population share{aggregate}: {format_gbp(gbp)}, "
+            f"{format_per_head(gbp / pop)} per head for {int(pop):,} people — by construction the same per "
+            f"head as {c['region']}; England {format_per_head(float(england['per_head'].iloc[0]))} per head."
+        )
     else:
         console.print(f"CRA: no allocation for {year} (the CRA edition used does not cover that year).")
-    pages = Path(out_dir) / "councils"
-    console.print(f"Pages: {pages}/<slug>/index.html — open {Path(out_dir) / 'index.html'} to find it.")
+    n_unresolved = int(unresolved["n"].iloc[0])
+    if n_unresolved:
+        console.print(
+            f"Note: {n_unresolved:,} awards in this run could not be placed in any council (no ONS code, "
+            "council name or postcode match; give --postcodes with an ONS postcode lookup to place more)."
+        )
+    from spendmap.outputs.site import council_slugs
+
+    slug = council_slugs(councils.reset_index())[code]
+    page = Path(out_dir) / "councils" / slug / "index.html"
+    console.print(f"Page: {page}   Workbook: {page.parent / f'{slug}_grant_profile.xlsx'}")

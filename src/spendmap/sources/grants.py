@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import infer_dtype
 
 from spendmap import schemas
 from spendmap.errors import InputError
@@ -110,6 +111,14 @@ _RECIPIENT_FIELDS = ("recipient_name", "recipient_id", "recipient_charity_number
                      "recipient_company_number", "recipient_street_address", "recipient_city",
                      "recipient_postcode")
 _NUMERIC_OR_DATE = {"amount_gbp", "award_date", "number_of_recipients"}
+_LOCATION_COLUMNS = {c for c in GRANT_COLUMN_ALIASES.values() if c.endswith(("_code", "_code_type"))
+                     and "location" in c}
+# Text columns typed and kept: the schema's award columns (the output contract) plus the location
+# columns that become location_codes/location_code_types. Other recognised columns (allocation
+# method, authority act, street address, ...) are left out of awards; adding one to
+# schemas.AWARD_EXTRA_DTYPES is enough for the reader to keep it.
+_SCHEMA_TEXT = {c for c, t in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES}.items() if t == "string"}
+_KEPT_TEXT = (_SCHEMA_TEXT | _LOCATION_COLUMNS) - _NUMERIC_OR_DATE
 _LOCATION_RE = re.compile(r"^(recipient|beneficiary)_location(?:_(\d+))?_code$")
 
 
@@ -168,8 +177,7 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
         keep = ok.to_numpy()
         acc = df[keep]
         key = {c: v[keep] for c, v in key.items()}
-    text = clean_text_columns(acc, [c for c in acc.columns if c in _canonical_names()
-                                    and c not in _NUMERIC_OR_DATE and c not in key])
+    text = clean_text_columns(acc, [c for c in acc.columns if c in _KEPT_TEXT and c not in key])
     text.update(key)
     award_date = parse_dates(acc["award_date"]) if "award_date" in acc else pd.Series(
         pd.NaT, index=acc.index, dtype="datetime64[ns]")
@@ -199,10 +207,6 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
         "blank_rows_skipped": raw.blank_rows_skipped,
     }
     return GrantsRead(awards=awards, rejects=rejects, info=info)
-
-
-def _canonical_names() -> set[str]:
-    return set(GRANT_COLUMN_ALIASES.values())
 
 
 # ----------------------------------------------------------------------------- value parsing
@@ -298,56 +302,44 @@ def parse_dates(s: pd.Series) -> pd.Series:
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    """Cells as trimmed strings (NA when blank); whole-number floats lose their '.0' (ids, numbers),
-    dates are written yyyy-mm-dd."""
-    return clean_text_columns(s.to_frame(name="_"), ["_"])["_"]
+    """Cells as trimmed strings (NA when blank); whole numbers lose their '.0' (ids, charity numbers
+    stored as numbers), dates are written yyyy-mm-dd."""
+    arr = pc.utf8_trim_whitespace(_text_array(s.to_numpy(dtype=object)))
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
 
 
 def clean_text_columns(df: pd.DataFrame, columns: Sequence[str]) -> dict[str, pd.Series]:
-    """clean_text for several columns at once.
-
-    The cells are converted to Arrow in row order (the order calamine created them in), then split
-    into columns: reading 1.5 million scattered Python strings column by column is ~3x slower,
-    because each column visits the objects out of memory order.
-    """
-    columns = list(columns)
-    if not columns:
-        return {}
-    n, k = len(df), len(columns)
-    block = df[columns].to_numpy(dtype=object)
-    flat = _cells_as_text(block.ravel())
-    arr = pa.array(flat, type=pa.string(), from_pandas=True)
-    out: dict[str, pd.Series] = {}
-    for j, c in enumerate(columns):
-        col = arr if k == 1 else arr.take(pa.array(np.arange(j, n * k, k)))
-        col = pc.utf8_trim_whitespace(col)
-        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
-        out[c] = pd.Series(pd.arrays.ArrowStringArray(col), index=df.index)
-    return out
+    """clean_text for each of `columns`."""
+    return {c: clean_text(df[c]) for c in columns}
 
 
-def _cells_as_text(values: np.ndarray) -> np.ndarray:
-    """Object cells with every non-text value written as text (None stays None)."""
+def _text_array(values: np.ndarray) -> pa.Array:
+    """An Arrow string array of object cells. Text goes straight to Arrow; numbers are formatted by
+    Arrow (no Python string per number)."""
+    # infer_dtype is a cheap Cython scan: columns of text only go straight to Arrow.
+    if infer_dtype(values, skipna=True) in ("string", "empty"):
+        return pa.array(values, type=pa.string(), from_pandas=True)
     kinds = _type_of(values)
-    if not (~_kind_mask(kinds, (str, _NONE))).any():
-        return values
-    values = values.copy()
-    is_float = _kind_mask(kinds, (float, np.float64))
-    if is_float.any():
-        f = values[is_float].astype("float64")
-        whole = (np.mod(f, 1) == 0) & (np.abs(f) < 1e15)
-        text = np.empty(len(f), dtype=object)
-        text[whole] = pc.cast(pa.array(f[whole].astype("int64")), pa.string()).to_numpy(zero_copy_only=False)
-        text[~whole] = pc.cast(pa.array(f[~whole]), pa.string()).to_numpy(zero_copy_only=False)
-        values[is_float] = text
+    is_num = _kind_mask(kinds, _NUMBER_KINDS)
     is_dt = _kind_mask(kinds, _DATE_KINDS)
+    other = ~_kind_mask(kinds, (str, _NONE)) & ~is_num & ~is_dt
+    texts = np.where(is_num, None, values)
     if is_dt.any():
-        values[is_dt] = pd.to_datetime(pd.Series(values[is_dt], dtype=object)).dt.strftime(
+        texts[is_dt] = pd.to_datetime(pd.Series(values[is_dt], dtype=object)).dt.strftime(
             "%Y-%m-%d").to_numpy(dtype=object)
-    rest = ~_kind_mask(kinds, (str, _NONE)) & ~is_float & ~is_dt
-    if rest.any():
-        values[rest] = np.frompyfunc(str, 1, 1)(values[rest])
-    return values
+    if other.any():
+        texts[other] = np.frompyfunc(str, 1, 1)(values[other])
+    out = pa.array(texts, type=pa.string(), from_pandas=True)
+    if is_num.any():
+        f = np.zeros(len(values))
+        f[is_num] = values[is_num].astype("float64")
+        whole = is_num & (np.mod(f, 1) == 0) & (np.abs(f) < 1e15)
+        frac = is_num & ~whole
+        as_int = pc.cast(pa.array(f.astype("int64"), mask=~whole), pa.string())
+        as_float = pc.cast(pa.array(f, mask=~frac), pa.string())
+        out = pc.coalesce(out, as_int, as_float)
+    return out
 
 
 def _is_redacted(s: pd.Series) -> np.ndarray:

@@ -1,0 +1,149 @@
+"""The council workbook, opened back with openpyxl (and calamine) and checked cell by cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from python_calamine import CalamineWorkbook
+
+from spendmap.outputs.workbook import GBP, GBP_PENCE, INT, SHARE
+
+from .conftest import FORMULA, HOSTILE, RUTLAND, WAKEFIELD, make_awards
+
+SHEETS = ["Summary", "Awards", "Small grants", "Duplication", "CRA allocation", "Notes"]
+
+
+@pytest.fixture(scope="module")
+def wakefield_book(rendered_site):
+    _, result, tables = rendered_site
+    path = result.profiles[WAKEFIELD].parent / "wakefield_grant_profile.xlsx"
+    return load_workbook(path), path, tables
+
+
+def test_sheets_and_layout(wakefield_book):
+    wb, _, _ = wakefield_book
+    assert wb.sheetnames == SHEETS
+    for name in SHEETS:
+        ws = wb[name]
+        assert ws.freeze_panes == "A2", name
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), name
+        assert ws["A1"].font.bold, name
+    aw = wb["Awards"]
+    assert aw.auto_filter.ref == "A1:S17"  # 19 columns, header + 16 awards
+    assert aw.column_dimensions["I"].width == 36  # recipient
+    assert aw.column_dimensions["G"].width == 40  # scheme
+
+
+def test_summary_cells(wakefield_book):
+    wb, _, tables = wakefield_book
+    ws = wb["Summary"]
+    rows = {ws.cell(r, 1).value: ws.cell(r, 2) for r in range(2, ws.max_row + 1)}
+    assert [ws["A1"].value, ws["B1"].value] == ["Figure", "Value"]
+    assert rows["Council"].value == "Wakefield"
+    assert rows["GSS code"].value == WAKEFIELD
+    assert rows["Financial year"].value == "2016-17"
+    assert rows["Grant awards"].value == 16 and rows["Grant awards"].number_format == INT
+    assert rows["Grant schemes"].value == 5
+    assert rows["Recipients"].value == 15
+    assert rows["Total grants"].value == 3_723_500 and rows["Total grants"].number_format == GBP
+    small = rows["Share of awards under £100k (all recipients)"]
+    assert small.value == pytest.approx(10 / 16) and small.number_format == SHARE
+    assert rows["Share of awards under £100k (the council itself)"].value == 0
+    assert rows["Duplication findings"].value == 2
+    cra = tables.cra_allocation
+    cra = cra[cra["la_code"] == WAKEFIELD]
+    assert rows["CRA identifiable spending allocated"].value == pytest.approx(cra["allocated_gbp"].sum())
+    assert rows["CRA per head"].value == pytest.approx(cra["per_head_gbp"].sum())
+    assert rows["CRA per head"].number_format == GBP_PENCE
+
+
+def test_award_rows_cell_by_cell(wakefield_book):
+    wb, _, _ = wakefield_book
+    ws = wb["Awards"]
+    header = [c.value for c in ws[1]]
+    assert header[:9] == ["Award id", "Award date", "Department", "Funder (as published)", "Managed by",
+                          "Scheme code", "Scheme", "Award title", "Recipient"]
+    expected = make_awards()
+    expected = expected[expected["la_code"] == WAKEFIELD].reset_index(drop=True)
+    col = {h: i + 1 for i, h in enumerate(header)}
+    for r, award in expected.iterrows():
+        row = r + 2
+        assert ws.cell(row, col["Award id"]).value == award["award_id"]
+        date = ws.cell(row, col["Award date"])
+        assert date.value == dt.datetime.combine(award["award_date"].date(), dt.time())
+        assert date.number_format == "yyyy-mm-dd"
+        assert ws.cell(row, col["Department"]).value == award["department"]
+        assert ws.cell(row, col["Scheme"]).value == award["scheme_title"]
+        assert ws.cell(row, col["Recipient"]).value == award["recipient_name"]  # verbatim, incl. hostile
+        assert ws.cell(row, col["Managed by"]).value is None
+        amount = ws.cell(row, col["Amount"])
+        assert amount.value == award["amount_gbp"] and amount.data_type == "n"
+        assert amount.number_format == GBP_PENCE
+        assert ws.cell(row, col["To the council"]).value == ("yes" if award["is_council_recipient"] else "no")
+        assert ws.cell(row, col["Source row"]).value == award["source_row"]
+    assert ws.max_row == 17
+
+
+def test_formula_like_text_is_stored_as_text(wakefield_book):
+    wb, path, _ = wakefield_book
+    ws = wb["Awards"]
+    recipients = {c.value: c for c in ws["I"][1:]}
+    for text in (FORMULA, "+44 Cycling CIC", "@Law Centre", "-Minus Trust"):
+        cell = recipients[text]
+        assert cell.data_type == "s", text  # never "f": it cannot run as a formula
+        assert cell.quotePrefix, text
+    assert recipients[HOSTILE].data_type == "s"
+    # The duplication sheet carries the same names inside joined lists.
+    dup = wb["Duplication"]
+    joined = [c.value for c in dup["G"][1:]]
+    assert any(FORMULA in v for v in joined)
+    # An independent reader sees text, not a formula.
+    book = CalamineWorkbook.from_path(str(path))
+    rows = book.get_sheet_by_name("Awards").to_python()
+    assert FORMULA in [r[8] for r in rows]
+
+
+def test_other_sheets(wakefield_book):
+    wb, _, tables = wakefield_book
+    sg = wb["Small grants"]
+    assert [c.value for c in sg[2]] == ["All recipients located in the council area", 16, 10, 0.625, 100_000]
+    assert [c.value for c in sg[3]] == ["The council itself", 2, 0, 0, 100_000]
+    assert sg["D2"].number_format == SHARE and sg["E2"].number_format == GBP
+    dup = wb["Duplication"]
+    assert dup.max_row == 3
+    assert [dup.cell(2, c).value for c in (1, 2, 3, 9, 10)] == [
+        "transport", "Within a department", "DfT", 11, 3_453_500]
+    cra = wb["CRA allocation"]
+    values = [cra.cell(r, 3).value for r in range(2, cra.max_row + 1)]
+    expected = tables.cra_allocation[tables.cra_allocation["la_code"] == WAKEFIELD]["allocated_gbp"]
+    assert sorted(values, reverse=True) == values  # largest first
+    assert sum(values) == pytest.approx(expected.sum())
+    assert cra["C2"].number_format == GBP
+    notes = wb["Notes"]
+    text = "\n".join(f"{notes.cell(r, 1).value}: {notes.cell(r, 2).value}" for r in range(2, notes.max_row + 1))
+    assert "HM Treasury, Country and Regional Analysis 2018: Open Government Licence v3.0" in text
+    assert "Small-grant threshold: Awards under £100k" in text
+    assert "Population: ONS mid-2020 estimates" in text
+
+
+def test_council_without_awards_workbook(rendered_site):
+    _, result, _ = rendered_site
+    wb = load_workbook(result.profiles[RUTLAND].parent / "rutland_grant_profile.xlsx")
+    ws = wb["Awards"]
+    assert ws.max_row == 3 and ws["A3"].value == "No grant awards were placed in Rutland."
+    notes = wb["Notes"]
+    assert notes["A2"].value == "No awards"
+    summary = {wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value
+               for r in range(2, wb["Summary"].max_row + 1)}
+    assert summary["Grant awards"] == 0 and summary["Total grants"] == 0
+    assert summary["CRA identifiable spending allocated"] > 0
+
+
+def test_workbook_frame_with_pandas(wakefield_book):
+    """The Awards sheet read as a table sums to the council's net total."""
+    _, path, _ = wakefield_book
+    df = pd.read_excel(path, sheet_name="Awards", engine="calamine")
+    assert len(df) == 16 and df["Amount"].sum() == 3_723_500

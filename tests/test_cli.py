@@ -1,0 +1,100 @@
+"""The command line as users meet it: exit codes, one-paragraph errors, no half-written output."""
+
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from spendmap.cli import main
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+
+def test_places_search_and_preset(capsys):
+    assert main(["places", "wakef"]) == 0
+    out = capsys.readouterr().out
+    assert "Wakefield" in out and "E08000036" in out and "Metropolitan district" in out
+    assert main(["places", "pfpp"]) == 0
+    assert "14 councils" in capsys.readouterr().out  # 13 pilots, East Sussex with Hastings
+
+
+def test_unknown_council_suggests_nearest(capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "--places", "Wakefeld", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No council matches 'Wakefeld'" in err and "Wakefield (E08000036)" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_malformed_year_is_exit_2(capsys):
+    assert main(["run", "--year", "2016/17"]) == 2
+    assert "write it as 2016-17" in capsys.readouterr().err
+
+
+def test_missing_file_is_exit_2(capsys, tmp_path):
+    assert main(["run", "--grants", str(tmp_path / "none.xlsx"), "--out", str(tmp_path / "o")]) == 2
+    assert "--grants does not exist" in capsys.readouterr().err
+
+
+def test_profile_before_any_run(capsys, tmp_path):
+    assert main(["profile", "Wakefield", "--out", str(tmp_path)]) == 2
+    assert "No run found" in capsys.readouterr().err
+
+
+def test_python_dash_m():
+    done = subprocess.run([sys.executable, "-m", "spendmap", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("spendmap ")
+
+
+@pytest.mark.flow
+def test_html_saved_as_ods_fails_cleanly(capsys, tmp_path, prefect_harness):
+    fake = tmp_path / "Government_Grants_Register_2022_to_2023.ods"
+    fake.write_text("<!DOCTYPE html><html><body>Sign in to GOV.UK</body></html>")
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", str(fake), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert fake.name in err and "HTML" in err and "Traceback" not in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.flow
+def test_wrong_year_for_register_fails_cleanly(capsys, tmp_path, prefect_harness):
+    out = tmp_path / "outputs"
+    assert main(["run", "--year", "2020-21", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is for 2016-17 (from its file name)" in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.flow
+def test_year_missing_from_cra_lists_years(capsys, tmp_path, prefect_harness):
+    register = tmp_path / "grants_2022-23.csv"
+    register.write_text(
+        "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\r\n"
+        "A1,Bus grant,\"£1,000\",01/05/2022,Wakefield Council,Department for Transport\r\n"
+    )
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", str(register), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2022-23" in err and "2013-14" in err and "2017-18" in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.flow
+def test_profile_of_wakefield_after_run(capsys, bundled_run):
+    awards = pd.read_parquet(bundled_run / "awards.parquet")
+    wakefield = awards[awards["la_code"] == "E08000036"]
+    assert main(["profile", "City of Wakefield MDC", "--out", str(bundled_run)]) == 0
+    out = capsys.readouterr().out
+    assert "Wakefield" in out and "E08000036" in out and "2016-17" in out
+    assert re.search(rf"│ Awards\s+│\s+{len(wakefield)} │", out)
+    assert re.search(r"│ Total awarded\s+│\s+£1\.4m │", out)  # £1,375,... from two DfT awards
+    assert round(wakefield["amount_gbp"].sum(), -5) == 1_400_000
+    assert "CRA identifiable spend allocated by population share" in out
+    assert "councils/wakefield/index.html" in out
+    assert main(["profile", "Wakefield", "--year", "2019-20", "--out", str(bundled_run)]) == 2
