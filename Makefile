@@ -13,7 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/spendmap run --offline --places pfpp --out outputs
+	$(BIN)/spendmap run --offline --out outputs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

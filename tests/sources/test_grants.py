@@ -290,21 +290,22 @@ def test_footnote_and_total_rows_are_rejected_not_summed_in(tmp_path):
 # ----------------------------------------------------------------------------- value parsers
 
 def test_parse_amounts():
-    s = pd.Series(["£1,234.50", "(1,000)", "-£50", "£-50", " 12 ", "GBP 7", 3.5, 4, None, "n/a", "1.2.3"],
-                  dtype=object)
+    s = pd.Series(["£1,234.50", "(1,000)", "-£50", "£-50", " 12 ", "GBP 7", 3.5, 4, "(£2,000.50)",
+                   None, "   ", "n/a", "1.2.3", "-"], dtype=object)
     values, bad = parse_amounts(s)
-    assert values.iloc[:8].tolist() == [1234.5, -1000.0, -50.0, -50.0, 12.0, 7.0, 3.5, 4.0]
-    assert values.iloc[8:].isna().all()
-    assert bad.iloc[:9].isna().all()
-    assert bad.iloc[9:].tolist() == ["'n/a'", "'1.2.3'"]
+    assert values.iloc[:9].tolist() == [1234.5, -1000.0, -50.0, -50.0, 12.0, 7.0, 3.5, 4.0, -2000.5]
+    assert values.iloc[9:].isna().all()
+    assert bad.iloc[:11].isna().all()  # numbers, blanks and whitespace are not "bad" text
+    assert bad.iloc[11:].tolist() == ["'n/a'", "'1.2.3'", "'-'"]
 
 
 def test_parse_dates():
     s = pd.Series([date(2020, 4, 1), datetime(2020, 4, 2, 10, 0), 43924.0, "2020-04-04",
-                   "2020-04-05T00:00:00Z", "06/04/2020", "43928", None, "not a date", 5.0], dtype=object)
+                   "2020-04-05T00:00:00Z", "06/04/2020", "43928", "2020-04-08T00:00:00+01:00",
+                   "9 April 2020", None, "not a date", 5.0, "2020-13-45"], dtype=object)
     out = parse_dates(s)
-    assert out.iloc[:7].tolist() == [pd.Timestamp(f"2020-04-0{d}") for d in range(1, 8)]
-    assert out.iloc[7:].isna().all()  # blank, junk, and a number too small to be an award date
+    assert out.iloc[:9].tolist() == [pd.Timestamp(f"2020-04-0{d}") for d in range(1, 10)]
+    assert out.iloc[9:].isna().all()  # blank, junk, and a number too small to be an award date
     assert str(out.dtype) == "datetime64[ns]"
 
 
@@ -346,3 +347,10 @@ def test_no_awards_sheet_lists_sheets(tmp_path):
         read_grants(path)
     msg = str(exc.value)
     assert "['Cover', 'Notes', 'Schemes']" in msg and "grants register" in msg
+
+
+def test_parse_dates_two_digit_years_and_implausible_dates():
+    s = pd.Series(["06/04/20", "1/2/0020", "0020-01-01", date(20, 1, 1), "31/12/2150"], dtype=object)
+    out = parse_dates(s)
+    assert out.iloc[0] == pd.Timestamp("2020-04-06")
+    assert out.iloc[1:].isna().all()  # years outside 1950-2099 are not award dates

@@ -46,7 +46,8 @@ def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
         ("Amount\u00a0 Awarded\n", "amount awarded"),
         ("Recipient Org : Location : 0 : Geographic Code", "recipient org:location:0:geographic code"),
         (None, ""),
-        (12.0, "12.0"),
+        (2016.0, "2016"),
+        (12.5, "12.5"),
     ],
 )
 def test_normalise_header(text, expected):

@@ -115,50 +115,26 @@ def _height(n_in_biggest_layer: int) -> int:
     return int(max(420, min(2600, 26 * n_in_biggest_layer + 80)))
 
 
-def _top_within(stats: pd.DataFrame, group: str | None, limit: int) -> pd.Series:
-    """Boolean mask over `stats` rows (columns n, gbp): in the top `limit` of their group by £ or by count.
+def _top(stats: dict, limit: int) -> set:
+    """Keys of `stats` ({key: [n, gbp]}) in the top `limit` by £ or by count.
 
     The diagram shows both weights, so an item kept for either ranking stays visible in both views.
+    Ties break by the other weight, then by key, so the choice is deterministic.
     """
-    if stats.empty:
-        return pd.Series(False, index=stats.index)
-    keys = [group] if group else []
-
-    def ranked(first: str, second: str) -> pd.Series:
-        order = stats.sort_values(keys + [first, second], ascending=[True] * len(keys) + [False, False],
-                                  kind="stable")
-        pos = order.groupby(group, sort=False).cumcount() if group else pd.Series(
-            range(len(order)), index=order.index)
-        return (pos < limit).reindex(stats.index)
-
-    return ranked("gbp", "n") | ranked("n", "gbp")
+    by_gbp = sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))[:limit]
+    by_n = sorted(stats, key=lambda k: (-stats[k][0], -stats[k][1], str(k)))[:limit]
+    return set(by_gbp) | set(by_n)
 
 
-def _scheme_key(df: pd.DataFrame) -> pd.Series:
-    code = df["scheme_code"].astype("string").str.strip()
-    title = df["scheme_title"].astype("string").str.strip()
-    fallback = df["title"].astype("string").str.strip()
-    key = code.where(code.notna() & (code != ""), "title:" + title.fillna(""))
-    key = key.where(key != "title:", "award:" + fallback.fillna("(no scheme)"))
-    return key
+def _clean(value: object) -> str:
+    """Stripped text, '' for missing."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
 
 
-def _scheme_label(df: pd.DataFrame) -> pd.Series:
-    title = df["scheme_title"].astype("string").str.strip()
-    code = df["scheme_code"].astype("string").str.strip()
-    label = title.where(title.notna() & (title != ""), code)
-    label = label.where(label.notna() & (label != ""), df["title"].astype("string"))
-    return label.fillna("(no scheme title)")
-
-
-def _recipient_key_label(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    name = df["recipient_name"].astype("string").str.strip().fillna("(no recipient name)")
-    rid = df["recipient_id"].astype("string").str.strip()
-    redacted = df["is_redacted"].astype("boolean").fillna(False)
-    key = rid.where(rid.notna() & (rid != ""), "name:" + name.str.lower())
-    key = key.where(~redacted, "redacted")
-    label = name.where(~redacted, "Redacted recipients")
-    return key, label
+def _column(df: pd.DataFrame, col: str) -> list:
+    return df[col].tolist() if col in df.columns else [None] * len(df)
 
 
 def grants_sankey(
@@ -174,32 +150,49 @@ def grants_sankey(
     "Other <dept> schemes (k)" node per department; recipients outside each scheme's top
     `recipients_per_scheme` fold into one "Other recipients (k)" node. Negative amounts are not drawn
     in the £ view (a Sankey cannot show them) and are counted in `notes`.
+
+    Aggregation is plain Python: one council's awards are few, and pandas' per-call overhead would
+    dominate rendering ~400 councils.
     """
-    b = _Builder()
     title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient"
     if awards.empty:
         fig = {"data": [], "layout": _layout(300)}
         return SankeyData(fig, title=title, notes=[f"No grant awards were placed in {place_name} for {fy}."])
 
-    df = pd.DataFrame(
-        {
-            "dept": awards["department"].astype("string").fillna("Unknown department"),
-            "scheme": _scheme_key(awards),
-            "scheme_label": _scheme_label(awards),
-            "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
-        }
-    )
-    df["recipient"], df["recipient_label"] = _recipient_key_label(awards)
-    df["scheme"] = df["dept"] + "|" + df["scheme"]
-    df["gbp_drawn"] = df["amount"].clip(lower=0)
-    total_n = len(df)
-    total_gbp = float(df["gbp_drawn"].sum())
+    rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
+    negative_n, negative_gbp = 0, 0.0
+    for dept, code, s_title, a_title, rid, rname, redacted, amount in zip(
+        _column(awards, "department"), _column(awards, "scheme_code"), _column(awards, "scheme_title"),
+        _column(awards, "title"), _column(awards, "recipient_id"), _column(awards, "recipient_name"),
+        _column(awards, "is_redacted"), _column(awards, "amount_gbp"), strict=True,
+    ):
+        dept = _clean(dept) or "Unknown department"
+        code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
+        scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
+        label = s_title or code or a_title or "(no scheme title)"
+        rname = _clean(rname) or "(no recipient name)"
+        if redacted is True:
+            r_key, r_label = "redacted", "Redacted recipients"
+        else:
+            r_key, r_label = (_clean(rid) or "name:" + rname.lower()), rname
+        try:
+            value = float(amount)
+        except (TypeError, ValueError):
+            value = 0.0
+        if value != value:  # NaN
+            value = 0.0
+        if value < 0:
+            negative_n += 1
+            negative_gbp += value
+        rows.append((dept, f"{dept}|{scheme}", label, r_key, r_label, max(value, 0.0)))
+
+    total_n = len(rows)
+    total_gbp = sum(r[5] for r in rows)
     notes: list[str] = []
-    negative = df["amount"] < 0
-    if negative.any():
+    if negative_n:
         notes.append(
-            f"{int(negative.sum())} award(s) with a negative amount ({format_gbp_full(df.loc[negative, 'amount'].sum())})"
-            " are counted in the number-of-awards view but not drawn in the £ view."
+            f"{negative_n} award(s) with a negative amount ({format_gbp_full(negative_gbp)}) are counted in "
+            "the number-of-awards view but not drawn in the £ view."
         )
 
     def share_text(n: float, gbp: float) -> str:
@@ -213,78 +206,88 @@ def grants_sankey(
             f"<br>{share_text(n, gbp)}"
         )
 
-    depts = df.groupby("dept").agg(n=("amount", "size"), gbp=("gbp_drawn", "sum")).sort_values(
-        "gbp", ascending=False
-    )
-    dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(depts.index)}
-    for row in depts.itertuples():
-        d = row.Index
-        b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(row.gbp)} · {format_count(row.n)} awards",
-               dept_colour[d], hover(str(d), row.n, row.gbp))
+    def add(stats: dict, key: object, gbp: float) -> None:
+        entry = stats.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += gbp
 
-    per_scheme = df.groupby("scheme", sort=False).agg(n=("amount", "size"), gbp=("gbp_drawn", "sum"))
-    keep_schemes = per_scheme.index[_top_within(per_scheme, None, max_schemes)]
-    df["scheme_kept"] = df["scheme"].isin(keep_schemes)
-    # Collapsed schemes: one node per department.
-    df["scheme_node"] = df["scheme"].where(df["scheme_kept"], "other|" + df["dept"])
+    dept_stats: dict = {}
+    scheme_stats: dict = {}
+    scheme_meta: dict = {}
+    for dept, scheme, label, _rk, _rl, gbp in rows:
+        add(dept_stats, dept, gbp)
+        add(scheme_stats, scheme, gbp)
+        scheme_meta.setdefault(scheme, (dept, label))
+    kept_schemes = _top(scheme_stats, max_schemes)
 
-    scheme_groups = df.groupby("scheme_node", sort=False)
-    scheme_stats = scheme_groups.agg(
-        n=("amount", "size"), gbp=("gbp_drawn", "sum"), dept=("dept", "first"),
-        label=("scheme_label", "first"), k=("scheme", "nunique"),
-    ).sort_values("gbp", ascending=False)
-    for row in scheme_stats.itertuples():
-        key = row.Index
-        if str(key).startswith("other|"):
-            name = f"Other {row.dept} schemes ({row.k})"
+    pair_stats: dict = {}
+    for _d, scheme, _l, r_key, _rl, gbp in rows:
+        if scheme in kept_schemes:
+            add(pair_stats, (scheme, r_key), gbp)
+    by_scheme: dict = {}
+    for (scheme, r_key), st in pair_stats.items():
+        by_scheme.setdefault(scheme, {})[r_key] = st
+    top_pairs = {(sch, r) for sch, recips in by_scheme.items() for r in _top(recips, recipients_per_scheme)}
+
+    # Node and link aggregates after grouping.
+    s_node_stats: dict = {}
+    s_node_members: dict = {}
+    r_node_stats: dict = {}
+    r_labels: dict = {}
+    other_recipients: set = set()
+    link_stats: dict = {}
+    for dept, scheme, _label, r_key, r_label, gbp in rows:
+        s_node = scheme if scheme in kept_schemes else f"other|{dept}"
+        r_node = r_key if (scheme, r_key) in top_pairs else "__other__"
+        if r_node == "__other__":
+            other_recipients.add(r_key)
+        add(s_node_stats, s_node, gbp)
+        s_node_members.setdefault(s_node, set()).add(scheme)
+        add(r_node_stats, r_node, gbp)
+        r_labels.setdefault(r_node, r_label)
+        add(link_stats, (s_node, r_node), gbp)
+
+    b = _Builder()
+    order = lambda stats: sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))  # noqa: E731
+    dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(order(dept_stats))}
+    for d in order(dept_stats):
+        n, gbp = dept_stats[d]
+        b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(gbp)} · {format_count(n)} awards", dept_colour[d],
+               hover(d, n, gbp))
+    s_names: dict = {}
+    for key in order(s_node_stats):
+        n, gbp = s_node_stats[key]
+        if key.startswith("other|"):
+            dept = key[len("other|"):]
+            name = f"Other {dept} schemes ({len(s_node_members[key])})"
             colour = OTHER_COLOUR
         else:
-            name = str(row.label)
-            colour = _rgba(dept_colour[row.dept], 0.85)
-        idx = b.node(f"scheme:{key}", f"{_text(_short(name))} · {format_gbp(row.gbp)} · {format_count(row.n)}",
-                     colour,
-                     hover(name, row.n, row.gbp))
-        b.link(b.index[f"dept:{row.dept}"], idx, row.n, row.gbp, _rgba(dept_colour[row.dept], 0.35),
-               f"{_text(row.dept)} → {_text(_short(name, 80))}<br>{format_count(row.n)} award(s) · "
-               f"{format_gbp_full(row.gbp)}<br>{share_text(row.n, row.gbp)}")
-
-    # Recipients: top per kept scheme; everything else into one "Other recipients" node.
-    kept = df[df["scheme_kept"]]
-    pairs = kept.groupby(["scheme", "recipient"], sort=False).agg(
-        n=("amount", "size"), gbp=("gbp_drawn", "sum")
-    ).reset_index()
-    pairs = pairs[_top_within(pairs, "scheme", recipients_per_scheme)]
-    top_pair = pd.MultiIndex.from_frame(pairs[["scheme", "recipient"]])
-    in_top = pd.MultiIndex.from_frame(df[["scheme", "recipient"]]).isin(top_pair)
-    df["recipient_node"] = df["recipient"].where(df["scheme_kept"].to_numpy() & in_top, "__other__")
-    others = df[df["recipient_node"] == "__other__"]
-    k_other = int(others["recipient"].nunique())
-
-    rec_stats = df.groupby("recipient_node", sort=False).agg(
-        n=("amount", "size"), gbp=("gbp_drawn", "sum"), label=("recipient_label", "first")
-    ).sort_values("gbp", ascending=False)
-    for row in rec_stats.itertuples():
-        key = row.Index
+            dept, name = scheme_meta[key]
+            colour = _rgba(dept_colour[dept], 0.85)
+        s_names[key] = (dept, name)
+        idx = b.node(f"scheme:{key}", f"{_text(_short(name))} · {format_gbp(gbp)} · {format_count(n)}",
+                     colour, hover(name, n, gbp))
+        b.link(b.index[f"dept:{dept}"], idx, n, gbp, _rgba(dept_colour[dept], 0.35),
+               f"{_text(dept)} → {_text(_short(name, 80))}<br>{format_count(n)} award(s) · "
+               f"{format_gbp_full(gbp)}<br>{share_text(n, gbp)}")
+    r_names: dict = {}
+    for key in order(r_node_stats):
+        n, gbp = r_node_stats[key]
         if key == "__other__":
-            name = f"Other recipients ({k_other})"
-            colour = OTHER_COLOUR
+            name, colour = f"Other recipients ({len(other_recipients)})", OTHER_COLOUR
         else:
-            name = str(row.label)
-            colour = "#3B6E8F"
-        b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(row.gbp)}", colour,
-               hover(name, row.n, row.gbp))
+            name, colour = r_labels[key], "#3B6E8F"
+        r_names[key] = name
+        b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, hover(name, n, gbp))
+    for s_node, r_node in order(link_stats):
+        n, gbp = link_stats[(s_node, r_node)]
+        dept, s_name = s_names[s_node]
+        b.link(b.index[f"scheme:{s_node}"], b.index[f"recipient:{r_node}"], n, gbp,
+               _rgba(dept_colour[dept], 0.3),
+               f"{_text(_short(s_name, 80))} → {_text(_short(r_names[r_node], 80))}<br>"
+               f"{format_count(n)} award(s) · {format_gbp_full(gbp)}<br>{share_text(n, gbp)}")
 
-    links = df.groupby(["scheme_node", "recipient_node"], sort=False).agg(
-        n=("amount", "size"), gbp=("gbp_drawn", "sum"), dept=("dept", "first")
-    ).reset_index().sort_values("gbp", ascending=False)
-    for row in links.itertuples(index=False):
-        s = b.index[f"scheme:{row.scheme_node}"]
-        t = b.index[f"recipient:{row.recipient_node}"]
-        b.link(s, t, row.n, row.gbp, _rgba(dept_colour[row.dept], 0.3),
-               f"{b.labels[s].split(' · ')[0]} → {b.labels[t].split(' · ')[0]}<br>"
-               f"{format_count(row.n)} award(s) · {format_gbp_full(row.gbp)}<br>{share_text(row.n, row.gbp)}")
-
-    biggest = max(len(depts), len(scheme_stats), len(rec_stats))
+    biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
     trace = {
         "type": "sankey",
         "arrangement": "snap",
@@ -305,33 +308,51 @@ def grants_sankey(
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
 
 
+def _float(value: object) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+    return out
+
+
+def _nansum(values: list[float]) -> float:
+    """Sum ignoring NaN; NaN when every value is NaN (unknown stays unknown)."""
+    known = [v for v in values if v == v]
+    return sum(known) if known else float("nan")
+
+
 def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
     """Department -> function -> council from one council's CRA allocation rows (£, per head in hover)."""
     title = f"Identifiable public spending allocated to {place_name}, {fy}: department → function → council"
     if cra.empty:
         fig = {"data": [], "layout": _layout(300)}
         return SankeyData(fig, title=title, notes=[f"No CRA allocation is available for {place_name} for {fy}."])
-    b = _Builder()
-    df = pd.DataFrame(
-        {
-            "dept": cra["department"].astype("string").fillna("Unknown department"),
-            "function": cra["function"].astype("string").fillna("Unknown function"),
-            "gbp": pd.to_numeric(cra["allocated_gbp"], errors="coerce").fillna(0.0),
-            "per_head": _num(cra, "per_head_gbp"),
-            "region_per_head": _num(cra, "region_per_head_gbp"),
-            "england_per_head": _num(cra, "england_per_head_gbp"),
-        }
-    )
+    region = next((_clean(r) for r in _column(cra, "region") if _clean(r)), "") or "the region"
+    # (dept, function) -> [gbp, per head, region per head, England per head] lists
+    pairs: dict = {}
+    for dept, func, gbp, ph, rph, eph in zip(
+        _column(cra, "department"), _column(cra, "function"), _column(cra, "allocated_gbp"),
+        _column(cra, "per_head_gbp"), _column(cra, "region_per_head_gbp"), _column(cra, "england_per_head_gbp"),
+        strict=True,
+    ):
+        key = (_clean(dept) or "Unknown department", _clean(func) or "Unknown function")
+        entry = pairs.setdefault(key, ([], [], [], []))
+        value = _float(gbp)
+        entry[0].append(0.0 if value != value else value)
+        entry[1].append(_float(ph))
+        entry[2].append(_float(rph))
+        entry[3].append(_float(eph))
+    summed = {k: (sum(v[0]), _nansum(v[1]), _nansum(v[2]), _nansum(v[3])) for k, v in pairs.items()}
+    negative = [v[0] for v in summed.values() if v[0] < 0]
     notes: list[str] = []
-    negative = df.groupby(["dept", "function"])["gbp"].sum()
-    negative = negative[negative < 0]
-    if len(negative):
+    if negative:
         notes.append(
             f"{len(negative)} department/function line(s) with net negative spending "
-            f"({format_gbp_full(negative.sum())}) are not drawn."
+            f"({format_gbp_full(sum(negative))}) are not drawn."
         )
-    total = float(df["gbp"].clip(lower=0).sum())
-    region = _first(cra, "region") or "the region"
+    drawn = {k: v for k, v in summed.items() if v[0] > 0}
+    total = sum(v[0] for v in drawn.values())
 
     def per_head_text(ph: float, rph: float, eph: float) -> str:
         return (
@@ -339,41 +360,47 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
             f" · {format_per_head(eph)} in England"
         )
 
-    pairs = df.groupby(["dept", "function"], sort=False).agg(
-        gbp=("gbp", "sum"), per_head=("per_head", "sum"), region_per_head=("region_per_head", "sum"),
-        england_per_head=("england_per_head", "sum"),
-    ).reset_index()
-    pairs = pairs[pairs["gbp"] > 0]
-    depts = pairs.groupby("dept")["gbp"].sum().sort_values(ascending=False)
-    funcs = pairs.groupby("function").agg(
-        gbp=("gbp", "sum"), per_head=("per_head", "sum"), region_per_head=("region_per_head", "sum"),
-        england_per_head=("england_per_head", "sum"),
-    ).sort_values("gbp", ascending=False)
-    dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(depts.index)}
-    share = lambda v: format_share(v / total if total else None)  # noqa: E731
+    def share(v: float) -> str:
+        return format_share(v / total if total else None)
 
-    for d, gbp in depts.items():
-        ph = float(pairs.loc[pairs["dept"] == d, "per_head"].sum())
+    depts: dict = {}
+    funcs: dict = {}
+    for (dept, func), (gbp, ph, rph, eph) in drawn.items():
+        d = depts.setdefault(dept, [0.0, []])
+        d[0] += gbp
+        d[1].append(ph)
+        f = funcs.setdefault(func, [0.0, [], [], []])
+        f[0] += gbp
+        f[1].append(ph)
+        f[2].append(rph)
+        f[3].append(eph)
+    dept_order = sorted(depts, key=lambda k: (-depts[k][0], k))
+    func_order = sorted(funcs, key=lambda k: (-funcs[k][0], k))
+    dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(dept_order)}
+    b = _Builder()
+    for d in dept_order:
+        gbp, phs = depts[d]
         b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(gbp)}", dept_colour[d],
-               f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>{format_per_head(ph)} per head")
-    for row in funcs.itertuples():
-        f = row.Index
-        b.node(f"function:{f}", f"{_text(_short(str(f)))} · {format_gbp(row.gbp)}", "#4D4D4D",
-               f"<b>{_text(f)}</b><br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
-               + per_head_text(row.per_head, row.region_per_head, row.england_per_head))
+               f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+               f"{format_per_head(_nansum(phs))} per head")
+    func_ph = {}
+    for f in func_order:
+        gbp, phs, rphs, ephs = funcs[f]
+        func_ph[f] = (_nansum(phs), _nansum(rphs), _nansum(ephs))
+        b.node(f"function:{f}", f"{_text(_short(f))} · {format_gbp(gbp)}", "#4D4D4D",
+               f"<b>{_text(f)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>" + per_head_text(*func_ph[f]))
     council = b.node(f"council:{place_name}", f"{_text(place_name)} · {format_gbp(total)}", "#1A1A1A",
                      f"<b>{_text(place_name)}</b><br>{format_gbp_full(total)} allocated"
-                     f"<br>{format_per_head(funcs['per_head'].sum())} per head")
-    for row in pairs.sort_values("gbp", ascending=False).itertuples(index=False):
-        b.link(b.index[f"dept:{row.dept}"], b.index[f"function:{row.function}"], 0, row.gbp,
-               _rgba(dept_colour[row.dept], 0.35),
-               f"{_text(row.dept)} → {_text(row.function)}<br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
-               + per_head_text(row.per_head, row.region_per_head, row.england_per_head))
-    for row in funcs.itertuples():
-        f = row.Index
-        b.link(b.index[f"function:{f}"], council, 0, row.gbp, "rgba(77,77,77,0.3)",
-               f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(row.gbp)} ({share(row.gbp)})<br>"
-               + per_head_text(row.per_head, row.region_per_head, row.england_per_head))
+                     f"<br>{format_per_head(_nansum([v[0] for v in func_ph.values()]))} per head")
+    for (dept, func), (gbp, ph, rph, eph) in sorted(drawn.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        b.link(b.index[f"dept:{dept}"], b.index[f"function:{func}"], 0, gbp, _rgba(dept_colour[dept], 0.35),
+               f"{_text(dept)} → {_text(func)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+               + per_head_text(ph, rph, eph))
+    for f in func_order:
+        gbp = funcs[f][0]
+        b.link(b.index[f"function:{f}"], council, 0, gbp, "rgba(77,77,77,0.3)",
+               f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+               + per_head_text(*func_ph[f]))
 
     trace = {
         "type": "sankey",
@@ -390,16 +417,3 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
     }
     fig = {"data": [trace], "layout": _layout(_height(max(len(depts), len(funcs))))}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
-
-
-def _num(df: pd.DataFrame, col: str) -> pd.Series:
-    if col not in df.columns:
-        return pd.Series(float("nan"), index=df.index)
-    return pd.to_numeric(df[col], errors="coerce")
-
-
-def _first(df: pd.DataFrame, col: str) -> str | None:
-    if col not in df.columns or df.empty:
-        return None
-    values = df[col].dropna()
-    return str(values.iloc[0]) if len(values) else None

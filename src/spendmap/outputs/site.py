@@ -186,6 +186,7 @@ class _CouncilJob:
     info: dict[str, Any]
     summary: dict[str, Any] | None
     awards: pd.DataFrame
+    awards_csv: pd.DataFrame  # the same rows, extract columns, formula-neutralised
     small: pd.DataFrame
     duplication: pd.DataFrame
     cra: pd.DataFrame
@@ -194,26 +195,34 @@ class _CouncilJob:
 
 
 def _cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
+    """CRA rows summed by function (plain Python: a council has ~100 rows). Per-head figures share one
+    population per council/region, so they add up across rows; all-unknown stays unknown."""
     if cra.empty:
         return [], {}
-    df = cra.copy()
-    for col in ("allocated_gbp", "per_head_gbp", "region_per_head_gbp", "england_per_head_gbp"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
-    df["function"] = df["function"].astype("string").fillna("Unknown function")
-    # Per-head figures share one population per council/region, so they add up across rows.
-    agg = df.groupby("function").agg(
-        gbp=("allocated_gbp", "sum"), per_head=("per_head_gbp", lambda s: s.sum(min_count=1)),
-        region_per_head=("region_per_head_gbp", lambda s: s.sum(min_count=1)),
-        england_per_head=("england_per_head_gbp", lambda s: s.sum(min_count=1)),
-    ).sort_values("gbp", ascending=False)
-    rows = [{"function": f, **{k: _num(v) for k, v in r.items()}} for f, r in agg.iterrows()]
-    totals = {
-        "cra_total": float(df["allocated_gbp"].sum()),
-        "cra_per_head": _num(df["per_head_gbp"].sum(min_count=1)),
-        "cra_region_per_head": _num(df["region_per_head_gbp"].sum(min_count=1)),
-        "cra_england_per_head": _num(df["england_per_head_gbp"].sum(min_count=1)),
+    cols = ("allocated_gbp", "per_head_gbp", "region_per_head_gbp", "england_per_head_gbp")
+    by_function: dict[str, list[list[float]]] = {}
+    totals: list[list[float]] = [[], [], [], []]
+    for func, *values in zip(cra["function"].tolist(), *(cra[c].tolist() for c in cols), strict=True):
+        entry = by_function.setdefault(_str(func) or "Unknown function", [[], [], [], []])
+        for i, v in enumerate(values):
+            number = _num(v)
+            if number is not None:
+                entry[i].append(number)
+                totals[i].append(number)
+
+    def add(values: list[float]) -> float | None:
+        return sum(values) if values else None
+
+    rows = [
+        {"function": f, "gbp": add(v[0]) or 0.0, "per_head": add(v[1]), "region_per_head": add(v[2]),
+         "england_per_head": add(v[3])}
+        for f, v in by_function.items()
+    ]
+    rows.sort(key=lambda r: (-r["gbp"], r["function"]))
+    return rows, {
+        "cra_total": add(totals[0]) or 0.0, "cra_per_head": add(totals[1]),
+        "cra_region_per_head": add(totals[2]), "cra_england_per_head": add(totals[3]),
     }
-    return rows, totals
 
 
 def _assumptions(ctx: Mapping[str, Any]) -> list[str]:
@@ -339,8 +348,7 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
 
     # CSV extract: every award placed here, canonical columns first, formula-neutralised text.
     # utf-8-sig so Excel (the tool councils open it with) reads £ and accents correctly.
-    extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
-    neutralise_frame(awards[extract_cols]).to_csv(folder / csv_name, index=False, encoding="utf-8-sig")
+    job.awards_csv.to_csv(folder / csv_name, index=False, encoding="utf-8-sig")
 
     all_small = next(r for r in small_rows if r["scope"] == "all_recipients")
     council_small = next(r for r in small_rows if r["scope"] == "council")
@@ -507,12 +515,18 @@ def render_site(
     info_by_code = {str(r["la_code"]): r for r in councils.to_dict("records")}
     summary_by_code = {str(r["la_code"]): r for r in summary.drop_duplicates("la_code").to_dict("records")}
     awards_by, small_by, dup_by, cra_by = _split(awards), _split(small), _split(dup), _split(cra)
+    # Neutralised once for the whole table (vectorised), then sliced per council.
+    extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
+    csv_frame = neutralise_frame(awards[extract_cols])
+    csv_by = _split(csv_frame)
+    empty_csv = csv_frame.iloc[0:0]
     empty_awards, empty_small, empty_dup, empty_cra = awards.iloc[0:0], small.iloc[0:0], dup.iloc[0:0], cra.iloc[0:0]
     jobs = [
         _CouncilJob(
             la_code=code, slug=slugs[code],
             info=info_by_code.get(code, {"la_name": _str(summary_by_code.get(code, {}).get("la_name"))}),
             summary=summary_by_code.get(code), awards=awards_by.get(code, empty_awards),
+            awards_csv=csv_by.get(code, empty_csv),
             small=small_by.get(code, empty_small), duplication=dup_by.get(code, empty_dup),
             cra=cra_by.get(code, empty_cra), ctx=ctx, out_dir=str(out_dir),
         )

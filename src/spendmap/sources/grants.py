@@ -126,7 +126,7 @@ _LOCATION_RE = re.compile(r"^(recipient|beneficiary)_location(?:_(\d+))?_code$")
 class GrantsRead:
     """The result of reading one grants register."""
 
-    awards: pd.DataFrame  # canonical columns (schemas.AWARD_DTYPES + AWARD_EXTRA_DTYPES) + declared extras
+    awards: pd.DataFrame  # schemas.AWARD_DTYPES + AWARD_EXTRA_DTYPES columns, via conform_awards
     rejects: pd.DataFrame  # schemas.REJECT_COLUMNS
     info: dict  # per-input facts for the run manifest
 
@@ -159,7 +159,7 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
     not_award = key["recipient_name"].isna() & key["department_raw"].isna()
     reason = reason.mask(not_award, _not_award_reasons(df, not_award))
-    amount_missing = df["amount_gbp"].isna()
+    amount_missing = amount.isna() & amount_bad.isna()
     reason = reason.mask(reason.isna() & amount_missing, "amount missing")
     reason = reason.mask(reason.isna() & amount_bad.notna(), "amount not a number: " + amount_bad)
     if "currency" in key:
@@ -257,7 +257,8 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         value = np.where(negative, -np.abs(value), value)
         out[is_text] = value
         shown = ("'" + t + "'").to_numpy(dtype=object, na_value=None)
-        bad_text = np.where(np.isnan(value), shown, None)
+        empty = (t == "").to_numpy(dtype=bool, na_value=True)  # whitespace only: missing, not bad
+        bad_text = np.where(np.isnan(value) & ~empty, shown, None)
         bad[is_text] = pd.array(bad_text, dtype="string")
     return pd.Series(out, index=s.index, dtype="float64"), bad
 
@@ -272,27 +273,37 @@ def _from_serial(serial: pd.Series) -> pd.Series:
     return (_EXCEL_EPOCH + pd.to_timedelta(serial, unit="D")).astype("datetime64[ns]")
 
 
+def _plausible(ts: pd.Series) -> np.ndarray:
+    """Dates in 1950-2099 as datetime64[ns]; anything else (year 20 from '06/04/20' read as %Y, a
+    typo'd 2106) is not an award date and becomes NaT (also avoids nanosecond overflow)."""
+    ts = pd.Series(ts)
+    ok = (ts.dt.year >= 1950) & (ts.dt.year <= 2099)
+    return ts.where(ok).astype("datetime64[ns]").to_numpy()
+
+
 def parse_dates(s: pd.Series) -> pd.Series:
     """Dates from date/datetime cells, Excel serial numbers, ISO strings or dd/mm/yyyy; NaT otherwise."""
     values, kinds = _values(s)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     is_dt = _kind_mask(kinds, _DATE_KINDS)
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(pd.Series(values[is_dt], dtype=object), errors="coerce").to_numpy(
-            dtype="datetime64[ns]")
+        out[is_dt] = _plausible(pd.to_datetime(pd.Series(values[is_dt], dtype=object), errors="coerce"))
     is_num = _kind_mask(kinds, _NUMBER_KINDS)
     if is_num.any():
         out[is_num] = _from_serial(pd.Series(values[is_num].astype("float64"))).to_numpy()
     is_text = ~_kind_mask(kinds, (_NONE,)) & ~is_dt & ~is_num
     if is_text.any():
         t = pd.Series(values[is_text], dtype="string").str.strip()
-        parsed = pd.to_datetime(t, format="ISO8601", errors="coerce", utc=True).dt.tz_convert(None)
-        parsed = parsed.astype("datetime64[ns]")
+        # ISO dates, with or without a time and zone: the calendar date as written (converting a
+        # '+01:00' midnight to UTC would move it to the day before).
+        iso = t.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", expand=False)
+        parsed = pd.Series(_plausible(pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")),
+                           index=t.index)
         for fmt in ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y"):
             todo = parsed.isna()
             if not todo.any():
                 break
-            parsed[todo] = pd.to_datetime(t[todo], format=fmt, errors="coerce")
+            parsed[todo] = _plausible(pd.to_datetime(t[todo], format=fmt, errors="coerce"))
         # A bare number typed as text in a CSV ('42826') is an Excel serial too.
         todo = parsed.isna() & t.str.fullmatch(r"\d{5}(\.\d+)?").fillna(False)
         if todo.any():

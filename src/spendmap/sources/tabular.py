@@ -67,7 +67,7 @@ def normalise_header(text: object) -> str:
     """Lower-case, trimmed, single-spaced header text without a leading '#' or spaces around ':'."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
-    s = str(text).replace("\u00a0", " ").replace("\ufeff", "")
+    s = _header_text(text).replace("\u00a0", " ").replace("\ufeff", "")
     s = re.sub(r"\s+", " ", s).strip().lower()
     s = s.lstrip("#").strip()
     return re.sub(r"\s*:\s*", ":", s)
@@ -147,6 +147,15 @@ _type_of = np.frompyfunc(type, 1, 1)
 _isspace = np.frompyfunc(str.isspace, 1, 1)
 
 
+def _header_text(value: object) -> str:
+    """A header cell as text: numbers typed as headers (a year column 2016) lose the '.0'."""
+    if _is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -189,7 +198,7 @@ def _build_frame(
         non_blank_rows = np.zeros(0, dtype=bool)
         col_has_data = np.zeros(width, dtype=bool)
 
-    headers = [("" if _is_blank(c) else str(c).strip()) for c in header_cells]
+    headers = [_header_text(c) for c in header_cells]
     headers += [""] * (width - len(header_cells))
     names: list[str] = []
     original: dict[str, str] = {}
