@@ -98,3 +98,27 @@ def test_profile_of_wakefield_after_run(capsys, bundled_run):
     assert "CRA identifiable spend allocated by population share" in out
     assert "councils/wakefield/index.html" in out
     assert main(["profile", "Wakefield", "--year", "2019-20", "--out", str(bundled_run)]) == 2
+
+
+@pytest.mark.flow
+def test_several_years_write_trends(tmp_path, prefect_harness):
+    header = "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\r\n"
+    (tmp_path / "grants_2015-16.csv").write_text(
+        header + 'A1,Bus grant,"£1,000",01/05/2015,Wakefield Council,Department for Transport\r\n'
+        'A2,Victims,"2,500",01/06/2015,Wakefield Council,Ministry of Justice\r\n'
+    )
+    (tmp_path / "grants_2016-17.csv").write_text(
+        header + 'B1,Bus grant,"£3,000",01/05/2016,Wakefield Council,Department for Transport\r\n'
+    )
+    out = tmp_path / "outputs"
+    args = ["run", "--years", "2015-16,2016-17", "--places", "Wakefield", "--out", str(out)]
+    for year in ("2015-16", "2016-17"):
+        args += ["--grants", str(tmp_path / f"grants_{year}.csv")]
+    assert main(args) == 0
+    trends = pd.read_csv(out / "trends.csv").set_index(["la_code", "fy"])
+    wakefield = trends.loc["E08000036"]
+    assert wakefield.loc["2015-16", "total_gbp"] == 3500 and wakefield.loc["2016-17", "total_gbp"] == 3000
+    assert wakefield.loc["2016-17", "change_total_gbp"] == -500
+    assert wakefield["cra_allocated_gbp"].gt(3e9).all()  # both years allocated from the CRA edition
+    assert len(trends) == 2 * 382
+    assert [p.name for p in (out / "councils").iterdir()] == ["wakefield"]  # pages for --places only

@@ -244,7 +244,7 @@ def grant_analytics(awards_path: str, fys: list[str], threshold: float, work_dir
 
 # --- writing ------------------------------------------------------------------------------------------
 
-# The published tables: name -> (file in the output folder or None for DuckDB-only, where it comes from).
+# Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
 CSV_TABLES = ("place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps")
 
 
@@ -265,13 +265,18 @@ def write_tables(work: dict, staging: Path) -> dict:
     awards = pd.read_parquet(work["classified"]["awards"])
     tables = {name: pd.read_parquet(p) for name, p in work["analytics"]["tables"].items()}
     tables["cra_allocation"] = pd.read_parquet(work["cra"]["allocation"])
+    if len(set(tables["place_summary"]["fy"])) > 1:
+        from spendmap.transforms.trends import council_trends
+
+        tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     rejects = collect_rejects(work_dir)
     files = {
         "awards.parquet": write_parquet(awards, staging / "awards.parquet"),
         "rejects.csv": write_csv(rejects, staging / "rejects.csv"),
     }
-    for name in CSV_TABLES:
-        files[f"{name}.csv"] = write_csv(tables[name], staging / f"{name}.csv")
+    for name in (*CSV_TABLES, "trends"):
+        if name in tables:
+            files[f"{name}.csv"] = write_csv(tables[name], staging / f"{name}.csv")
     files["spendmap.duckdb"] = write_duckdb(
         {"awards": awards, "rejects": rejects, "councils": load_councils(), **tables},
         staging / "spendmap.duckdb",

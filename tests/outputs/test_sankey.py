@@ -107,3 +107,17 @@ def test_cra_sankey_per_head_and_negative_lines():
     hover = " ".join(trace["node"]["customdata"])
     assert "per head here" in hover and "in Yorkshire and The Humber" in hover and "in England" in hover
     assert s.notes and "net negative" in s.notes[0]
+
+
+def test_cra_departments_beyond_the_largest_are_grouped():
+    cra = make_tables().cra_allocation
+    cra = cra[cra["la_code"] == WAKEFIELD]
+    s = cra_sankey(cra, "Wakefield", "2016-17", max_departments=2)
+    labels = s.figure["data"][0]["node"]["label"]
+    # DWP (£945m) and Health (£693m) kept; Transport and MoJ grouped.
+    assert [lbl.split(" · ")[0] for lbl in labels[:3]] == [
+        "Department for Work and Pensions", "Department of Health", "Other departments (2)"]
+    full = cra_sankey(cra, "Wakefield", "2016-17")
+    into = lambda fig: sum(fig["data"][0]["link"]["value"][i] for i, t in enumerate(  # noqa: E731
+        fig["data"][0]["link"]["target"]) if fig["data"][0]["node"]["label"][t].startswith("Wakefield"))
+    assert abs(into(s.figure) - into(full.figure)) < 1e-6  # grouping keeps the total

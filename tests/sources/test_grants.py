@@ -354,3 +354,20 @@ def test_parse_dates_two_digit_years_and_implausible_dates():
     out = parse_dates(s)
     assert out.iloc[0] == pd.Timestamp("2020-04-06")
     assert out.iloc[1:].isna().all()  # years outside 1950-2099 are not award dates
+
+
+def test_grantnav_xlsx_export(tmp_path):
+    header = ["Identifier", "Title", "Amount Awarded", "Award Date", "Recipient Org:Name",
+              "Recipient Org:Location:0:Geographic Code", "Recipient Org:Location:0:Geographic Code Type",
+              "Funding Org:Name", "Funding Org:Department"]
+    rows = [header,
+            ["360G-Y-1", "Grant", 1200, date(2021, 5, 4), "Luton Foodbank", "E06000032", "UA",
+             "Department for Levelling Up, Housing and Communities", None],
+            ["360G-Y-2", "Grant", 800, date(2021, 6, 4), "Hackney CVS", "E09000012", "LONB",
+             "Department for Levelling Up, Housing and Communities", None]]
+    path = _xlsx(tmp_path / "grantnav-2021-22.xlsx", {"grants": rows})
+    read = read_grants(path)
+    assert read.info["sheet"] == "grants" and read.info["fy"] == "2021-22"
+    assert read.awards["location_codes"].tolist() == ["E06000032", "E09000012"]
+    assert read.awards["location_code_types"].tolist() == ["UA", "LONB"]
+    assert read.awards["amount_gbp"].sum() == 2000

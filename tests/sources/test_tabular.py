@@ -197,3 +197,19 @@ def test_missing_required_columns_message(tmp_path):
     assert "sheet 'Awards'" in msg and "header on row 2" in msg
     assert "'amount'" in msg and "'recipient'" in msg and "'amount awarded'" in msg
     assert "['Identifier', 'Funding Org:Name', 'Value']" in msg
+
+
+def test_preferred_sheet_without_header_falls_back_to_header_search(tmp_path):
+    path = write_ods(tmp_path / "reg.ods", {
+        "#Awards": [["This sheet moved: see 'Data'"]],
+        "Data": [["Identifier", "Amount Awarded", "Recipient Org:Name"], ["A", 3.0, "R"]],
+    })
+    t = _read(path)
+    assert t.sheet == "Data" and t.frame["amount"].tolist() == [3.0]
+
+
+def test_csv_that_is_an_html_page(tmp_path):
+    path = tmp_path / "grants.csv"
+    path.write_text("<!DOCTYPE html>\n<html><body>Service unavailable</body></html>\n")
+    with pytest.raises(InputError, match="has a CSV name but looks like an HTML web page"):
+        _read(path)

@@ -322,8 +322,12 @@ def _nansum(values: list[float]) -> float:
     return sum(known) if known else float("nan")
 
 
-def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
-    """Department -> function -> council from one council's CRA allocation rows (£, per head in hover)."""
+def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int = 12) -> SankeyData:
+    """Department -> function -> council from one council's CRA allocation rows (£, per head in hover).
+
+    CRA names ~50 departments and pension schemes; beyond the largest `max_departments` they are
+    grouped into one "Other departments (k)" node so the diagram stays legible.
+    """
     title = f"Identifiable public spending allocated to {place_name}, {fy}: department → function → council"
     if cra.empty:
         fig = {"data": [], "layout": _layout(300)}
@@ -353,6 +357,18 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
         )
     drawn = {k: v for k, v in summed.items() if v[0] > 0}
     total = sum(v[0] for v in drawn.values())
+    dept_gbp: dict = {}
+    for (dept, _f), v in drawn.items():
+        dept_gbp[dept] = dept_gbp.get(dept, 0.0) + v[0]
+    if len(dept_gbp) > max_departments:
+        kept = set(sorted(dept_gbp, key=lambda k: (-dept_gbp[k], k))[:max_departments])
+        other = f"Other departments ({len(dept_gbp) - len(kept)})"
+        grouped: dict = {}
+        for (dept, func), v in drawn.items():
+            key = (dept if dept in kept else other, func)
+            prev = grouped.get(key)
+            grouped[key] = v if prev is None else tuple(_nansum([a, b_]) for a, b_ in zip(prev, v, strict=True))
+        drawn = grouped
 
     def per_head_text(ph: float, rph: float, eph: float) -> str:
         return (
@@ -376,7 +392,8 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str) -> SankeyData:
         f[3].append(eph)
     dept_order = sorted(depts, key=lambda k: (-depts[k][0], k))
     func_order = sorted(funcs, key=lambda k: (-funcs[k][0], k))
-    dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(dept_order)}
+    dept_colour = {d: (OTHER_COLOUR if d.startswith("Other departments (") else PALETTE[i % len(PALETTE)])
+                   for i, d in enumerate(dept_order)}
     b = _Builder()
     for d in dept_order:
         gbp, phs = depts[d]

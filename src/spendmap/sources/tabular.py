@@ -79,7 +79,8 @@ def _sheet_key(name: str) -> str:
 
 def _describe_content(path: Path) -> str:
     """What a file that could not be read as a spreadsheet looks like, in words."""
-    head = path.read_bytes()[:2048]
+    with path.open("rb") as f:
+        head = f.read(2048)
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive that is not a readable spreadsheet (it may be truncated or damaged)"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -97,7 +98,8 @@ def _describe_content(path: Path) -> str:
 
 
 def _is_workbook(path: Path) -> bool:
-    head = path.open("rb").read(8)
+    with path.open("rb") as f:
+        head = f.read(8)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
         return True
     return path.suffix.lower() in WORKBOOK_SUFFIXES
