@@ -22,9 +22,18 @@ from spendmap.outputs.site import RunContext, SiteTables, render_site
 from spendmap.sources.councils import load_councils
 
 DEPARTMENTS = ["DfT", "MoJ", "DLUHC", "DHSC", "DfE", "DWP", "BEIS", "DCMS", "HO", "DEFRA", "CO", "HMT"]
-FUNCTIONS = ["Transport", "Health", "Social protection", "Education and training", "Public order and safety",
-             "Housing and community amenities", "Economic affairs", "Environment protection",
-             "Recreation, culture and religion", "General public services"]
+FUNCTIONS = [
+    "Transport",
+    "Health",
+    "Social protection",
+    "Education and training",
+    "Public order and safety",
+    "Housing and community amenities",
+    "Economic affairs",
+    "Environment protection",
+    "Recreation, culture and religion",
+    "General public services",
+]
 
 
 def synthetic_tables(n_awards: int, seed: int = 2016) -> SiteTables:
@@ -35,36 +44,60 @@ def synthetic_tables(n_awards: int, seed: int = 2016) -> SiteTables:
     weights = 1.0 / np.arange(1, len(codes) + 1) ** 0.8
     weights /= weights.sum()
     la = rng.choice(codes, size=n_awards, p=weights)
-    dept = rng.choice(DEPARTMENTS, size=n_awards, p=np.linspace(3, 1, len(DEPARTMENTS)) / np.linspace(
-        3, 1, len(DEPARTMENTS)).sum())
+    dept = rng.choice(
+        DEPARTMENTS,
+        size=n_awards,
+        p=np.linspace(3, 1, len(DEPARTMENTS)) / np.linspace(3, 1, len(DEPARTMENTS)).sum(),
+    )
     scheme_no = rng.integers(0, 60, size=n_awards)
     recipient_no = (rng.pareto(1.2, size=n_awards) * 40).astype(int) % 5000
     amount = np.round(rng.lognormal(10.5, 1.8, size=n_awards), 2)
     is_council = rng.random(n_awards) < 0.05
     names = councils.set_index("la_code")["la_name"]
-    awards = pd.DataFrame({
-        "award_id": [f"GB-GOV-SYN-{i:06d}" for i in range(n_awards)], "fy": "2016-17",
-        "department": dept, "department_raw": dept,
-        "scheme_code": [f"{d}-{s:03d}" for d, s in zip(dept, scheme_no, strict=True)],
-        "scheme_title": [f"{d} programme {s}" for d, s in zip(dept, scheme_no, strict=True)],
-        "title": "Grant award", "recipient_id": [f"GB-CHC-{r:07d}" for r in recipient_no],
-        "recipient_name": [f"Recipient organisation number {r}" for r in recipient_no],
-        "recipient_postcode": "AB1 2CD", "is_redacted": False, "is_council_recipient": is_council,
-        "la_code": la, "la_name": pd.Series(la).map(names).to_numpy(), "geo_method": "postcode",
-        "amount_gbp": amount, "award_date": pd.Timestamp("2016-07-01"), "policy_area": "transport",
-        "source_file": "synthetic.xlsx", "source_sheet": "Awards", "source_row": np.arange(n_awards) + 2,
-    })
+    awards = pd.DataFrame(
+        {
+            "award_id": [f"GB-GOV-SYN-{i:06d}" for i in range(n_awards)],
+            "fy": "2016-17",
+            "department": dept,
+            "department_raw": dept,
+            "scheme_code": [f"{d}-{s:03d}" for d, s in zip(dept, scheme_no, strict=True)],
+            "scheme_title": [f"{d} programme {s}" for d, s in zip(dept, scheme_no, strict=True)],
+            "title": "Grant award",
+            "recipient_id": [f"GB-CHC-{r:07d}" for r in recipient_no],
+            "recipient_name": [f"Recipient organisation number {r}" for r in recipient_no],
+            "recipient_postcode": "AB1 2CD",
+            "is_redacted": False,
+            "is_council_recipient": is_council,
+            "la_code": la,
+            "la_name": pd.Series(la).map(names).to_numpy(),
+            "geo_method": "postcode",
+            "amount_gbp": amount,
+            "award_date": pd.Timestamp("2016-07-01"),
+            "policy_area": "transport",
+            "source_file": "synthetic.xlsx",
+            "source_sheet": "Awards",
+            "source_row": np.arange(n_awards) + 2,
+        }
+    )
     awards = schemas.conform_awards(awards)
     small = awards["amount_gbp"] < 100_000
     g = awards.assign(small=small).groupby("la_code")
-    ps = pd.DataFrame({"n_schemes": g["scheme_code"].nunique(), "n_recipients": g["recipient_id"].nunique(),
-                       "n_awards": g.size(), "total_gbp": g["amount_gbp"].sum(),
-                       "n_small_awards": g["small"].sum()}).reset_index()
+    ps = pd.DataFrame(
+        {
+            "n_schemes": g["scheme_code"].nunique(),
+            "n_recipients": g["recipient_id"].nunique(),
+            "n_awards": g.size(),
+            "total_gbp": g["amount_gbp"].sum(),
+            "n_small_awards": g["small"].sum(),
+        }
+    ).reset_index()
     ps["share_small"] = ps["n_small_awards"] / ps["n_awards"]
     ps["la_name"], ps["fy"] = ps["la_code"].map(names), "2016-17"
     sg = []
-    for scope, part in (("all_recipients", awards.assign(small=small)),
-                        ("council", awards.assign(small=small)[is_council])):
+    for scope, part in (
+        ("all_recipients", awards.assign(small=small)),
+        ("council", awards.assign(small=small)[is_council]),
+    ):
         gg = part.groupby("la_code")
         t = pd.DataFrame({"n_awards": gg.size(), "n_small": gg["small"].sum()}).reset_index()
         t["scope"], t["share_small"], t["threshold_gbp"] = scope, t["n_small"] / t["n_awards"], 100_000.0
@@ -72,12 +105,22 @@ def synthetic_tables(n_awards: int, seed: int = 2016) -> SiteTables:
     small_grants = pd.concat(sg)
     small_grants["la_name"], small_grants["fy"] = small_grants["la_code"].map(names), "2016-17"
     dup = ps[ps["n_awards"] > 50][["la_code", "la_name", "fy"]].assign(
-        policy_area="transport", kind="cross_department", departments="DfT; DLUHC", n_departments=2,
-        schemes="DfT programme 1; DLUHC programme 2", n_schemes=2, recipients="Recipient organisation number 1",
-        n_recipients=1, n_awards=5, total_gbp=250_000.0)
+        policy_area="transport",
+        kind="cross_department",
+        departments="DfT; DLUHC",
+        n_departments=2,
+        schemes="DfT programme 1; DLUHC programme 2",
+        n_schemes=2,
+        recipients="Recipient organisation number 1",
+        n_recipients=1,
+        n_awards=5,
+        total_gbp=250_000.0,
+    )
     pop = councils.set_index("la_code")["population_2020"].fillna(100_000)
     combos = [(d, f) for d in DEPARTMENTS for f in FUNCTIONS if rng.random() < 0.35]
-    cra = pd.DataFrame([(c, d, f) for c in codes for d, f in combos], columns=["la_code", "department", "function"])
+    cra = pd.DataFrame(
+        [(c, d, f) for c in codes for d, f in combos], columns=["la_code", "department", "function"]
+    )
     cra["fy"], cra["la_name"], cra["region"] = "2016-17", cra["la_code"].map(names), "Synthetic region"
     cra["population"] = cra["la_code"].map(pop)
     cra["region_population"] = 5_000_000
@@ -86,8 +129,14 @@ def synthetic_tables(n_awards: int, seed: int = 2016) -> SiteTables:
     cra["per_head_gbp"] = cra["region_per_head_gbp"]
     cra["england_per_head_gbp"] = cra["region_per_head_gbp"] * 1.05
     cra["is_aggregate"] = False
-    return SiteTables(councils=councils, awards=awards, place_summary=ps[schemas.PLACE_SUMMARY_COLUMNS],
-                      small_grants=small_grants, duplication=dup, cra_allocation=cra)
+    return SiteTables(
+        councils=councils,
+        awards=awards,
+        place_summary=ps[schemas.PLACE_SUMMARY_COLUMNS],
+        small_grants=small_grants,
+        duplication=dup,
+        cra_allocation=cra,
+    )
 
 
 def main() -> None:
@@ -107,15 +156,19 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
     workers = args.workers if args.workers is not None else "auto (2)"
     print("## Rendering the output folder (bench_render.py)\n")
-    print(f"Synthetic, deterministic data: {args.awards:,} awards over {len(result.profiles)} councils, "
-          f"{len(tables.cra_allocation):,} CRA rows; {os.cpu_count()} CPU cores, Python "
-          f"{platform.python_version()}, workers={workers}.\n")
+    print(
+        f"Synthetic, deterministic data: {args.awards:,} awards over {len(result.profiles)} councils, "
+        f"{len(tables.cra_allocation):,} CRA rows; {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, workers={workers}.\n"
+    )
     print("| what | value |\n|---|---|")
     print(f"| councils rendered (profile, 2 Sankeys, CSV, workbook each) | {len(result.profiles)} |")
     print(f"| wall time, whole folder | {seconds:.1f} s (target < 60 s) |")
     print(f"| files written | {result.n_files:,} |")
-    print(f"| total folder size | {result.bytes_written / 1e6:.1f} MB (plotly.min.js once: "
-          f"{plotly_js / 1e6:.1f} MB) |")
+    print(
+        f"| total folder size | {result.bytes_written / 1e6:.1f} MB (plotly.min.js once: "
+        f"{plotly_js / 1e6:.1f} MB) |"
+    )
     print(f"| mean per council | {1000 * seconds / max(1, len(result.profiles)):.0f} ms |")
 
 

@@ -30,17 +30,27 @@ def _browser_available() -> bool:
 def driver(tmp_path_factory: pytest.TempPathFactory):
     if not _browser_available():
         if os.environ.get("CI") == "true":
-            pytest.fail("Chromium/chromedriver missing in CI: .ci/run should install chromium and chromium-driver")
+            pytest.fail(
+                "Chromium/chromedriver missing in CI: .ci/run should install chromium and chromium-driver"
+            )
         pytest.skip("Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1366,900",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver"))
@@ -92,21 +102,27 @@ def _shot(driver, name: str) -> None:
 def test_index_search_filters_and_sorts(driver, rendered_site):
     out, result, _ = rendered_site
     _open(driver, result.index_path)
-    _wait(driver, "return document.querySelectorAll('#small-grants-chart .bars path, "
-                  "#small-grants-chart g.point').length > 0")
+    _wait(
+        driver,
+        "return document.querySelectorAll('#small-grants-chart .bars path, "
+        "#small-grants-chart g.point').length > 0",
+    )
     rows = driver.find_elements("css selector", "#councils tbody tr")
     assert len(rows) == len(result.slugs) > 300  # every council is listed
     box = driver.find_element("id", "council-search")
     box.send_keys("wakef")
-    visible = driver.execute_script("return [...document.querySelectorAll('#councils tbody tr')]"
-                                    ".filter(r => !r.hidden).map(r => r.querySelector('th').textContent.trim())")
+    visible = driver.execute_script(
+        "return [...document.querySelectorAll('#councils tbody tr')]"
+        ".filter(r => !r.hidden).map(r => r.querySelector('th').textContent.trim())"
+    )
     assert len(visible) == 1 and visible[0].startswith("Wakefield")
     assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
     box.clear()
     box.send_keys("E12000003")  # search does not match region codes, only names/codes of councils
     box.clear()
-    driver.execute_script("var b=document.getElementById('council-search'); b.value='';"
-                          "b.dispatchEvent(new Event('input'))")
+    driver.execute_script(
+        "var b=document.getElementById('council-search'); b.value='';b.dispatchEvent(new Event('input'))"
+    )
     # Sort by awards: largest first.
     driver.find_element("xpath", "//table[@id='councils']//th[.//button[text()='Awards']]/button").click()
     first = driver.execute_script("return document.querySelector('#councils tbody tr th').textContent.trim()")
@@ -159,7 +175,8 @@ def test_grants_sankey_draws_and_switches_weight(driver, rendered_site):
     after = driver.execute_script("return document.getElementById('sankey').data[0].link.value")
     assert after != before and max(after) == 3_250_000  # DfT -> Local Transport Plan
     labels = driver.execute_script(
-        "return [...document.querySelectorAll('.sankey-node text')].map(t => t.textContent)")
+        "return [...document.querySelectorAll('.sankey-node text')].map(t => t.textContent)"
+    )
     assert any(lbl.startswith(HOSTILE) for lbl in labels)  # shown as text, not run
     assert not _alert_open(driver)
     _shot(driver, "sankey_grants_wakefield.png")
@@ -170,6 +187,8 @@ def test_cra_sankey_draws(driver, rendered_site):
     out, result, _ = rendered_site
     _open(driver, result.profiles[WAKEFIELD].parent / "sankey_cra.html")
     _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
-    assert len(driver.find_elements("css selector", ".sankey-node")) == 4 + 4 + 1  # departments, functions, council
+    assert (
+        len(driver.find_elements("css selector", ".sankey-node")) == 4 + 4 + 1
+    )  # departments, functions, council
     _shot(driver, "sankey_cra_wakefield.png")
     assert _errors(driver) == []

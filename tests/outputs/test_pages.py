@@ -35,7 +35,7 @@ def test_index_lists_every_council_and_links_only_rendered_profiles(rendered_sit
 def test_index_key_figures_for_wakefield(rendered_site):
     out, _, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
-    row = html[html.index('href="councils/wakefield/index.html"'):]
+    row = html[html.index('href="councils/wakefield/index.html"') :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r'data-sort="([^"]*)"', row)
     ps = tables.place_summary.set_index("la_code").loc[WAKEFIELD]
@@ -62,20 +62,23 @@ def test_chart_data_embedded_safely(rendered_site):
 
 def test_profile_contents(rendered_site):
     out, result, _ = rendered_site
-    html = result.profiles[WAKEFIELD].read_text(encoding="utf-8")
+    html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
     assert "16 grant awards worth £3.7m from" in html and "5 grant schemes reached" in html
     assert 'src="sankey_grants.html"' in html and 'src="sankey_cra.html"' in html
     assert 'href="wakefield_awards.csv"' in html and 'href="wakefield_grant_profile.xlsx"' in html
     assert "Within a department" in html and "Across departments" in html
-    assert "proportion to population (ONS mid-2020 estimates)" in html
+    assert (
+        "the spending in Yorkshire and The Humber to Wakefield in proportion to population (ONS mid-2020"
+        in html
+    )
     assert "Yorkshire and The Humber per head" in html
     assert "No grant awards in the" not in html
 
 
 def test_profile_without_awards_states_it_and_shows_cra(rendered_site):
     out, result, tables = rendered_site
-    html = result.profiles[RUTLAND].read_text(encoding="utf-8")
-    assert "No grant awards in the 2016-17 grants register were placed in\nRutland" in html
+    html = " ".join(result.profiles[RUTLAND].read_text(encoding="utf-8").split())
+    assert "No grant awards in the 2016-17 grants register were placed in Rutland." in html
     assert "Public order and safety" in html  # CRA table still there
     grants = (result.profiles[RUTLAND].parent / "sankey_grants.html").read_text(encoding="utf-8")
     assert "No grant awards were placed in Rutland for 2016-17." in grants
@@ -93,18 +96,27 @@ def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
         assert "<b>bold</b>" not in text, page.name
         # Every <script ...> element is one of ours.
         scripts = re.findall(r"<script[^>]*>", text)
-        assert all(s in ('<script type="application/json" id="small-grants-data">',
-                         '<script type="application/json" id="sankey-data">',
-                         '<script src="../../assets/plotly.min.js">', '<script src="../../assets/spendmap.js">',
-                         '<script src="assets/plotly.min.js">', '<script src="assets/spendmap.js">')
-                   for s in scripts), scripts
+        assert all(
+            s
+            in (
+                '<script type="application/json" id="small-grants-data">',
+                '<script type="application/json" id="sankey-data">',
+                '<script src="../../assets/plotly.min.js">',
+                '<script src="../../assets/spendmap.js">',
+                '<script src="assets/plotly.min.js">',
+                '<script src="assets/spendmap.js">',
+            )
+            for s in scripts
+        ), scripts
     profile = (folder / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in profile
     sankey = (folder / "sankey_grants.html").read_text(encoding="utf-8")
     payload = re.search(r'id="sankey-data">(.*?)</script>', sankey, re.S).group(1)
     assert "<" not in payload and ">" not in payload and "&" not in payload
     figure = json.loads(payload)
-    assert any(lbl.startswith("&lt;script&gt;alert(1)&lt;/script&gt;") for lbl in figure["data"][0]["node"]["label"])
+    assert any(
+        lbl.startswith("&lt;script&gt;alert(1)&lt;/script&gt;") for lbl in figure["data"][0]["node"]["label"]
+    )
 
 
 def test_safe_json_escapes_script_breakers():
@@ -135,16 +147,20 @@ def test_csv_extract_is_formula_neutralised(rendered_site):
     names = set(csv["recipient_name"])
     assert "'" + FORMULA in names and "'+44 Cycling CIC" in names and "'@Law Centre" in names
     assert "'-Minus Trust" in names and HOSTILE in names  # HTML-ish text is harmless in a CSV
-    text_cols = [c for c, t in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES}.items() if t == "string"]
+    text_cols = [
+        c for c, t in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES}.items() if t == "string"
+    ]
     assert not any(v.startswith(("=", "+", "-", "@")) for col in text_cols for v in csv[col])
     assert pd.to_numeric(csv["amount_gbp"]).sum() == 3_723_500  # numbers stay numbers (incl. -2,000)
 
 
 def test_council_slugs_are_safe_unique_and_bounded():
-    councils = pd.DataFrame({
-        "la_code": ["E1", "E2", "E3", "E4", "E5", "E6"],
-        "la_name": ["../../etc/passwd", "a/b\\c", "Wakefield", "Wakefield", "x" * 300, "<script>"],
-    })
+    councils = pd.DataFrame(
+        {
+            "la_code": ["E1", "E2", "E3", "E4", "E5", "E6"],
+            "la_name": ["../../etc/passwd", "a/b\\c", "Wakefield", "Wakefield", "x" * 300, "<script>"],
+        }
+    )
     slugs = council_slugs(councils)
     assert len(set(slugs.values())) == 6
     for slug in slugs.values():
@@ -161,12 +177,16 @@ def test_unknown_place_is_an_input_error(tmp_path, site_tables, run_context):
 def test_empty_tables_still_render(tmp_path):
     councils = load_councils()
     tables = SiteTables(
-        councils=councils, awards=schemas.empty_awards(), place_summary=pd.DataFrame(),
-        small_grants=pd.DataFrame(), duplication=pd.DataFrame(), cra_allocation=pd.DataFrame(),
+        councils=councils,
+        awards=schemas.empty_awards(),
+        place_summary=pd.DataFrame(),
+        small_grants=pd.DataFrame(),
+        duplication=pd.DataFrame(),
+        cra_allocation=pd.DataFrame(),
     )
     result = render_site(tmp_path, tables, make_context(), places=[WAKEFIELD], workers=1)
-    html = result.profiles[WAKEFIELD].read_text(encoding="utf-8")
-    assert "No grant awards in the 2016-17 grants register were placed in\nWakefield" in html
+    html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    assert "No grant awards in the 2016-17 grants register were placed in Wakefield." in html
     assert "No CRA allocation is available for Wakefield in 2016-17." in html
     assert (result.profiles[WAKEFIELD].parent / "wakefield_grant_profile.xlsx").exists()
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -189,3 +209,12 @@ def test_rendering_in_a_process_pool_gives_the_same_pages(tmp_path, rendered_sit
         b = again.profiles[code].read_text(encoding="utf-8")
         assert a == b
     assert isinstance(again.index_path, Path)
+
+
+def test_small_grant_exclusions_and_plurals_are_stated(tmp_path, site_tables, run_context):
+    sg = site_tables.small_grants
+    site_tables.small_grants = sg.assign(n_zero_value=1, n_negative=1, n_redacted=0)
+    result = render_site(tmp_path, site_tables, run_context, places=["E07000062"], workers=1)  # Hastings
+    html = " ".join(result.profiles["E07000062"].read_text(encoding="utf-8").split())
+    assert "Not counted in these scopes: 1 zero-value award, 1 negative award." in html
+    assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings." in html

@@ -4,10 +4,14 @@ from spendmap.outputs.safe import neutralise_formula, neutralise_frame, slugify,
 
 
 def test_formula_prefixes_neutralised_numbers_kept():
-    df = pd.DataFrame({"name": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "Plain", None],
-                       "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0]})
+    df = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "Plain", None],
+            "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
     out = neutralise_frame(df)
-    assert out["name"].tolist()[:5] == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "Plain"]
+    assert out["name"].tolist()[:5] == ['\'=HYPERLINK("x")', "'+1", "'-2", "'@SUM(A1)", "Plain"]
     assert pd.isna(out["name"].iloc[5])
     assert out["amount"].tolist() == df["amount"].tolist()  # numbers stay numbers, negatives too
     assert neutralise_formula("=1+1") == "'=1+1" and neutralise_formula(-3) == -3

@@ -34,7 +34,9 @@ def test_grants_weights_and_conservation():
     out_n = sum(v for s_, v in zip(link["source"], counts, strict=True) if s_ in dept_idx)
     out_gbp = sum(v for s_, v in zip(link["source"], gbp, strict=True) if s_ in dept_idx)
     assert out_n == len(awards) == 16
-    assert out_gbp == awards["amount_gbp"].clip(lower=0).sum() == 3_725_500  # 195k bus + 3.25m LTP + 65.5k cycle + 155k victims + 60k legal
+    assert (
+        out_gbp == awards["amount_gbp"].clip(lower=0).sum() == 3_725_500
+    )  # 195k bus + 3.25m LTP + 65.5k cycle + 155k victims + 60k legal
     # Every scheme node passes on exactly what it receives, in both weights.
     for weights in (counts, gbp):
         inflow, outflow = defaultdict(float), defaultdict(float)
@@ -100,8 +102,9 @@ def test_cra_sankey_per_head_and_negative_lines():
     labels = trace["node"]["label"]
     assert len(labels) == 4 + 4 + 1
     council = labels.index(next(lbl for lbl in labels if lbl.startswith("Wakefield ·")))
-    into_council = sum(v for v, t in zip(trace["link"]["value"], trace["link"]["target"], strict=True)
-                       if t == council)
+    into_council = sum(
+        v for v, t in zip(trace["link"]["value"], trace["link"]["target"], strict=True) if t == council
+    )
     positive = cra.groupby(["department", "function"])["allocated_gbp"].sum().clip(lower=0).sum()
     assert abs(into_council - positive) < 1e-6
     hover = " ".join(trace["node"]["customdata"])
@@ -116,8 +119,16 @@ def test_cra_departments_beyond_the_largest_are_grouped():
     labels = s.figure["data"][0]["node"]["label"]
     # DWP (£945m) and Health (£693m) kept; Transport and MoJ grouped.
     assert [lbl.split(" · ")[0] for lbl in labels[:3]] == [
-        "Department for Work and Pensions", "Department of Health", "Other departments (2)"]
+        "Department for Work and Pensions",
+        "Department of Health",
+        "Other departments (2)",
+    ]
     full = cra_sankey(cra, "Wakefield", "2016-17")
-    into = lambda fig: sum(fig["data"][0]["link"]["value"][i] for i, t in enumerate(  # noqa: E731
-        fig["data"][0]["link"]["target"]) if fig["data"][0]["node"]["label"][t].startswith("Wakefield"))
+    into = lambda fig: sum(
+        fig["data"][0]["link"]["value"][i]
+        for i, t in enumerate(  # noqa: E731
+            fig["data"][0]["link"]["target"]
+        )
+        if fig["data"][0]["node"]["label"][t].startswith("Wakefield")
+    )
     assert abs(into(s.figure) - into(full.figure)) < 1e-6  # grouping keeps the total

@@ -64,8 +64,17 @@ def test_award_rows_cell_by_cell(wakefield_book):
     wb, _, _ = wakefield_book
     ws = wb["Awards"]
     header = [c.value for c in ws[1]]
-    assert header[:9] == ["Award id", "Award date", "Department", "Funder (as published)", "Managed by",
-                          "Scheme code", "Scheme", "Award title", "Recipient"]
+    assert header[:9] == [
+        "Award id",
+        "Award date",
+        "Department",
+        "Funder (as published)",
+        "Managed by",
+        "Scheme code",
+        "Scheme",
+        "Award title",
+        "Recipient",
+    ]
     expected = make_awards()
     expected = expected[expected["la_code"] == WAKEFIELD].reset_index(drop=True)
     col = {h: i + 1 for i, h in enumerate(header)}
@@ -115,7 +124,12 @@ def test_other_sheets(wakefield_book):
     dup = wb["Duplication"]
     assert dup.max_row == 3
     assert [dup.cell(2, c).value for c in (1, 2, 3, 9, 10)] == [
-        "transport", "Within a department", "DfT", 11, 3_453_500]
+        "transport",
+        "Within a department",
+        "DfT",
+        11,
+        3_453_500,
+    ]
     cra = wb["CRA allocation"]
     values = [cra.cell(r, 3).value for r in range(2, cra.max_row + 1)]
     expected = tables.cra_allocation[tables.cra_allocation["la_code"] == WAKEFIELD]["allocated_gbp"]
@@ -123,7 +137,9 @@ def test_other_sheets(wakefield_book):
     assert sum(values) == pytest.approx(expected.sum())
     assert cra["C2"].number_format == GBP
     notes = wb["Notes"]
-    text = "\n".join(f"{notes.cell(r, 1).value}: {notes.cell(r, 2).value}" for r in range(2, notes.max_row + 1))
+    text = "\n".join(
+        f"{notes.cell(r, 1).value}: {notes.cell(r, 2).value}" for r in range(2, notes.max_row + 1)
+    )
     assert "HM Treasury, Country and Regional Analysis 2018: Open Government Licence v3.0" in text
     assert "Small-grant threshold: Awards under £100k" in text
     assert "Population: ONS mid-2020 estimates" in text
@@ -136,8 +152,10 @@ def test_council_without_awards_workbook(rendered_site):
     assert ws.max_row == 3 and ws["A3"].value == "No grant awards were placed in Rutland."
     notes = wb["Notes"]
     assert notes["A2"].value == "No awards"
-    summary = {wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value
-               for r in range(2, wb["Summary"].max_row + 1)}
+    summary = {
+        wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value
+        for r in range(2, wb["Summary"].max_row + 1)
+    }
     assert summary["Grant awards"] == 0 and summary["Total grants"] == 0
     assert summary["CRA identifiable spending allocated"] > 0
 

@@ -74,7 +74,10 @@ def format_share(value: object, decimals: int = 0) -> str:
     share = float(value)  # type: ignore[arg-type]
     if not math.isfinite(share):
         return MISSING
-    return f"{share * 100:.{decimals}f}%"
+    # Half up (62.5% -> 63%), as readers round; Python's format would round half to even.
+    scale = 10**decimals
+    percent = math.floor(share * 100 * scale + 0.5 + 1e-9) / scale
+    return f"{percent:.{decimals}f}%"
 
 
 def format_per_head(value: object) -> str:

@@ -106,7 +106,7 @@ _INDEX = """{% extends "base.html" %}
 <p class="lead">{{ totals.n_awards|count }} grant awards worth {{ totals.total_gbp|gbp }} were placed in
 {{ totals.n_places|count }} councils. {% if ctx.n_unresolved_awards %}A further
 {{ ctx.n_unresolved_awards|count }} awards ({{ ctx.unresolved_gbp|gbp }}) could not be placed in any council
-and appear on no council page.{% endif %}
+and appear on no council page. {% endif %}
 Each council's page shows its grants by department, scheme and recipient, its small grants, overlapping
 funding, and its population-based share of HM Treasury's identifiable spending.</p>
 
@@ -210,9 +210,9 @@ _PROFILE = """{% extends "base.html" %}
 {% if p.county_name %} · part of {{ p.county_name }}{% endif %}</p>
 
 {% if p.n_awards %}
-<p class="lead">In {{ ctx.fy }}, {{ p.n_awards|count }} grant awards worth {{ p.total_gbp|gbp }} from
-{{ p.n_schemes|count }} grant schemes reached {{ p.n_recipients|count }} recipients located in
-{{ p.la_name }}.</p>
+<p class="lead">In {{ ctx.fy }}, {{ p.n_awards|count }} grant {{ p.n_awards|plural("award") }} worth
+{{ p.total_gbp|gbp }} from {{ p.n_schemes|count }} grant {{ p.n_schemes|plural("scheme") }} reached
+{{ p.n_recipients|count }} {{ p.n_recipients|plural("recipient") }} located in {{ p.la_name }}.</p>
 {% else %}
 <p class="notice" id="no-awards"><strong>No grant awards in the {{ ctx.fy }} grants register were placed in
 {{ p.la_name }}.</strong> That can mean no awards went to organisations located here, or that awards
@@ -250,6 +250,7 @@ could not be placed (see the assumptions below). The CRA allocation further down
 {% endfor %}
 </tbody>
 </table>
+{% if p.small_excluded %}<p class="small">Not counted in these scopes: {{ p.small_excluded }}.</p>{% endif %}
 </section>
 
 <section aria-labelledby="grants-h">
@@ -293,8 +294,8 @@ department funds it through several schemes or recipients (<em>within a departme
 <section aria-labelledby="cra-h">
 <h2 id="cra-h">Public spending allocated by population (CRA)</h2>
 <p class="notice">HM Treasury's Country and Regional Analysis reports only <strong>identifiable</strong>
-spending, by region. spendmap allocates {{ p.region or "the region" }}'s spending to {{ p.la_name }} in
-proportion to population{% if ctx.population_vintage %} ({{ ctx.population_vintage }}){% endif %}, so the
+spending, by region. spendmap allocates the spending in {{ p.region or "the region" }} to
+{{ p.la_name }} in proportion to population{% if ctx.population_vintage %} ({{ ctx.population_vintage }}){% endif %}, so the
 per-head figures here equal the region's by construction; differences from England reflect the region,
 not the council. It is only as accurate as departments' own regional attribution.{% if p.cra_aggregate %}
 As a county council, {{ p.la_name }}'s figures are the sum of its districts' allocations.{% endif %}</p>
@@ -382,8 +383,16 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+def plural(n: object, word: str) -> str:
+    """`word` or `word`+s to agree with the count n."""
+    try:
+        return word if int(float(n)) == 1 else word + "s"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return word + "s"
+
+
 _env.filters.update(
-    gbp=format_gbp, gbpfull=format_gbp_full, count=format_count, share=format_share,
+    plural=plural, gbp=format_gbp, gbpfull=format_gbp_full, count=format_count, share=format_share,
     perhead=format_per_head, json=safe_json,
 )
 

@@ -23,8 +23,22 @@ from spendmap.outputs.money import format_count, format_gbp, format_gbp_full, fo
 
 # Colour-blind-safe palette (Okabe–Ito plus extras) for departments; links take their department's hue.
 PALETTE = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8C6D31", "#6A3D9A",
-    "#B15928", "#1B9E77", "#7570B3", "#E7298A", "#66A61E", "#A6761D", "#1F78B4", "#33A02C",
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#8C6D31",
+    "#6A3D9A",
+    "#B15928",
+    "#1B9E77",
+    "#7570B3",
+    "#E7298A",
+    "#66A61E",
+    "#A6761D",
+    "#1F78B4",
+    "#33A02C",
 ]
 OTHER_COLOUR = "#8C8C8C"
 LABEL_MAX = 42
@@ -104,8 +118,11 @@ def _layout(height: int) -> dict:
     return {
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12,
-                 "color": "#1a1a1a"},
+        "font": {
+            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+            "size": 12,
+            "color": "#1a1a1a",
+        },
         "paper_bgcolor": "#ffffff",
         "hoverlabel": {"align": "left"},
     }
@@ -162,9 +179,15 @@ def grants_sankey(
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
     negative_n, negative_gbp = 0, 0.0
     for dept, code, s_title, a_title, rid, rname, redacted, amount in zip(
-        _column(awards, "department"), _column(awards, "scheme_code"), _column(awards, "scheme_title"),
-        _column(awards, "title"), _column(awards, "recipient_id"), _column(awards, "recipient_name"),
-        _column(awards, "is_redacted"), _column(awards, "amount_gbp"), strict=True,
+        _column(awards, "department"),
+        _column(awards, "scheme_code"),
+        _column(awards, "scheme_title"),
+        _column(awards, "title"),
+        _column(awards, "recipient_id"),
+        _column(awards, "recipient_name"),
+        _column(awards, "is_redacted"),
+        _column(awards, "amount_gbp"),
+        strict=True,
     ):
         dept = _clean(dept) or "Unknown department"
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
@@ -252,24 +275,38 @@ def grants_sankey(
     dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(order(dept_stats))}
     for d in order(dept_stats):
         n, gbp = dept_stats[d]
-        b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(gbp)} · {format_count(n)} awards", dept_colour[d],
-               hover(d, n, gbp))
+        b.node(
+            f"dept:{d}",
+            f"{_text(d)} · {format_gbp(gbp)} · {format_count(n)} awards",
+            dept_colour[d],
+            hover(d, n, gbp),
+        )
     s_names: dict = {}
     for key in order(s_node_stats):
         n, gbp = s_node_stats[key]
         if key.startswith("other|"):
-            dept = key[len("other|"):]
+            dept = key[len("other|") :]
             name = f"Other {dept} schemes ({len(s_node_members[key])})"
             colour = OTHER_COLOUR
         else:
             dept, name = scheme_meta[key]
             colour = _rgba(dept_colour[dept], 0.85)
         s_names[key] = (dept, name)
-        idx = b.node(f"scheme:{key}", f"{_text(_short(name))} · {format_gbp(gbp)} · {format_count(n)}",
-                     colour, hover(name, n, gbp))
-        b.link(b.index[f"dept:{dept}"], idx, n, gbp, _rgba(dept_colour[dept], 0.35),
-               f"{_text(dept)} → {_text(_short(name, 80))}<br>{format_count(n)} award(s) · "
-               f"{format_gbp_full(gbp)}<br>{share_text(n, gbp)}")
+        idx = b.node(
+            f"scheme:{key}",
+            f"{_text(_short(name))} · {format_gbp(gbp)} · {format_count(n)}",
+            colour,
+            hover(name, n, gbp),
+        )
+        b.link(
+            b.index[f"dept:{dept}"],
+            idx,
+            n,
+            gbp,
+            _rgba(dept_colour[dept], 0.35),
+            f"{_text(dept)} → {_text(_short(name, 80))}<br>{format_count(n)} award(s) · "
+            f"{format_gbp_full(gbp)}<br>{share_text(n, gbp)}",
+        )
     r_names: dict = {}
     for key in order(r_node_stats):
         n, gbp = r_node_stats[key]
@@ -282,10 +319,15 @@ def grants_sankey(
     for s_node, r_node in order(link_stats):
         n, gbp = link_stats[(s_node, r_node)]
         dept, s_name = s_names[s_node]
-        b.link(b.index[f"scheme:{s_node}"], b.index[f"recipient:{r_node}"], n, gbp,
-               _rgba(dept_colour[dept], 0.3),
-               f"{_text(_short(s_name, 80))} → {_text(_short(r_names[r_node], 80))}<br>"
-               f"{format_count(n)} award(s) · {format_gbp_full(gbp)}<br>{share_text(n, gbp)}")
+        b.link(
+            b.index[f"scheme:{s_node}"],
+            b.index[f"recipient:{r_node}"],
+            n,
+            gbp,
+            _rgba(dept_colour[dept], 0.3),
+            f"{_text(_short(s_name, 80))} → {_text(_short(r_names[r_node], 80))}<br>"
+            f"{format_count(n)} award(s) · {format_gbp_full(gbp)}<br>{share_text(n, gbp)}",
+        )
 
     biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
     trace = {
@@ -293,13 +335,21 @@ def grants_sankey(
         "arrangement": "snap",
         "valueformat": ",.0f",
         "node": {
-            "label": b.labels, "color": b.colours, "customdata": b.node_hover,
-            "hovertemplate": "%{customdata}<extra></extra>", "pad": 10, "thickness": 14,
+            "label": b.labels,
+            "color": b.colours,
+            "customdata": b.node_hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
+            "pad": 10,
+            "thickness": 14,
             "line": {"color": "#ffffff", "width": 0.5},
         },
         "link": {
-            "source": b.src, "target": b.dst, "value": b.count, "color": b.link_colour,
-            "customdata": b.link_hover, "hovertemplate": "%{customdata}<extra></extra>",
+            "source": b.src,
+            "target": b.dst,
+            "value": b.count,
+            "color": b.link_colour,
+            "customdata": b.link_hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
         },
     }
     fig = {"data": [trace], "layout": _layout(_height(biggest))}
@@ -331,13 +381,19 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
     title = f"Identifiable public spending allocated to {place_name}, {fy}: department → function → council"
     if cra.empty:
         fig = {"data": [], "layout": _layout(300)}
-        return SankeyData(fig, title=title, notes=[f"No CRA allocation is available for {place_name} for {fy}."])
+        return SankeyData(
+            fig, title=title, notes=[f"No CRA allocation is available for {place_name} for {fy}."]
+        )
     region = next((_clean(r) for r in _column(cra, "region") if _clean(r)), "") or "the region"
     # (dept, function) -> [gbp, per head, region per head, England per head] lists
     pairs: dict = {}
     for dept, func, gbp, ph, rph, eph in zip(
-        _column(cra, "department"), _column(cra, "function"), _column(cra, "allocated_gbp"),
-        _column(cra, "per_head_gbp"), _column(cra, "region_per_head_gbp"), _column(cra, "england_per_head_gbp"),
+        _column(cra, "department"),
+        _column(cra, "function"),
+        _column(cra, "allocated_gbp"),
+        _column(cra, "per_head_gbp"),
+        _column(cra, "region_per_head_gbp"),
+        _column(cra, "england_per_head_gbp"),
         strict=True,
     ):
         key = (_clean(dept) or "Unknown department", _clean(func) or "Unknown function")
@@ -367,7 +423,9 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
         for (dept, func), v in drawn.items():
             key = (dept if dept in kept else other, func)
             prev = grouped.get(key)
-            grouped[key] = v if prev is None else tuple(_nansum([a, b_]) for a, b_ in zip(prev, v, strict=True))
+            grouped[key] = (
+                v if prev is None else tuple(_nansum([a, b_]) for a, b_ in zip(prev, v, strict=True))
+            )
         drawn = grouped
 
     def per_head_text(ph: float, rph: float, eph: float) -> str:
@@ -392,44 +450,78 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
         f[3].append(eph)
     dept_order = sorted(depts, key=lambda k: (-depts[k][0], k))
     func_order = sorted(funcs, key=lambda k: (-funcs[k][0], k))
-    dept_colour = {d: (OTHER_COLOUR if d.startswith("Other departments (") else PALETTE[i % len(PALETTE)])
-                   for i, d in enumerate(dept_order)}
+    dept_colour = {
+        d: (OTHER_COLOUR if d.startswith("Other departments (") else PALETTE[i % len(PALETTE)])
+        for i, d in enumerate(dept_order)
+    }
     b = _Builder()
     for d in dept_order:
         gbp, phs = depts[d]
-        b.node(f"dept:{d}", f"{_text(d)} · {format_gbp(gbp)}", dept_colour[d],
-               f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
-               f"{format_per_head(_nansum(phs))} per head")
+        b.node(
+            f"dept:{d}",
+            f"{_text(d)} · {format_gbp(gbp)}",
+            dept_colour[d],
+            f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            f"{format_per_head(_nansum(phs))} per head",
+        )
     func_ph = {}
     for f in func_order:
         gbp, phs, rphs, ephs = funcs[f]
         func_ph[f] = (_nansum(phs), _nansum(rphs), _nansum(ephs))
-        b.node(f"function:{f}", f"{_text(_short(f))} · {format_gbp(gbp)}", "#4D4D4D",
-               f"<b>{_text(f)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>" + per_head_text(*func_ph[f]))
-    council = b.node(f"council:{place_name}", f"{_text(place_name)} · {format_gbp(total)}", "#1A1A1A",
-                     f"<b>{_text(place_name)}</b><br>{format_gbp_full(total)} allocated"
-                     f"<br>{format_per_head(_nansum([v[0] for v in func_ph.values()]))} per head")
+        b.node(
+            f"function:{f}",
+            f"{_text(_short(f))} · {format_gbp(gbp)}",
+            "#4D4D4D",
+            f"<b>{_text(f)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>" + per_head_text(*func_ph[f]),
+        )
+    council = b.node(
+        f"council:{place_name}",
+        f"{_text(place_name)} · {format_gbp(total)}",
+        "#1A1A1A",
+        f"<b>{_text(place_name)}</b><br>{format_gbp_full(total)} allocated"
+        f"<br>{format_per_head(_nansum([v[0] for v in func_ph.values()]))} per head",
+    )
     for (dept, func), (gbp, ph, rph, eph) in sorted(drawn.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        b.link(b.index[f"dept:{dept}"], b.index[f"function:{func}"], 0, gbp, _rgba(dept_colour[dept], 0.35),
-               f"{_text(dept)} → {_text(func)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
-               + per_head_text(ph, rph, eph))
+        b.link(
+            b.index[f"dept:{dept}"],
+            b.index[f"function:{func}"],
+            0,
+            gbp,
+            _rgba(dept_colour[dept], 0.35),
+            f"{_text(dept)} → {_text(func)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            + per_head_text(ph, rph, eph),
+        )
     for f in func_order:
         gbp = funcs[f][0]
-        b.link(b.index[f"function:{f}"], council, 0, gbp, "rgba(77,77,77,0.3)",
-               f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
-               + per_head_text(*func_ph[f]))
+        b.link(
+            b.index[f"function:{f}"],
+            council,
+            0,
+            gbp,
+            "rgba(77,77,77,0.3)",
+            f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            + per_head_text(*func_ph[f]),
+        )
 
     trace = {
         "type": "sankey",
         "arrangement": "snap",
         "node": {
-            "label": b.labels, "color": b.colours, "customdata": b.node_hover,
-            "hovertemplate": "%{customdata}<extra></extra>", "pad": 10, "thickness": 14,
+            "label": b.labels,
+            "color": b.colours,
+            "customdata": b.node_hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
+            "pad": 10,
+            "thickness": 14,
             "line": {"color": "#ffffff", "width": 0.5},
         },
         "link": {
-            "source": b.src, "target": b.dst, "value": b.gbp, "color": b.link_colour,
-            "customdata": b.link_hover, "hovertemplate": "%{customdata}<extra></extra>",
+            "source": b.src,
+            "target": b.dst,
+            "value": b.gbp,
+            "color": b.link_colour,
+            "customdata": b.link_hover,
+            "hovertemplate": "%{customdata}<extra></extra>",
         },
     }
     fig = {"data": [trace], "layout": _layout(_height(max(len(depts), len(funcs))))}

@@ -33,8 +33,13 @@ from spendmap.sources.councils import PFPP_CODES
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 CRA_EXTRA_COLUMNS = [
-    "region_code", "is_aggregate", "per_head_gbp", "region_per_head_gbp", "england_per_head_gbp",
-    "population_vintage", "population_source",
+    "region_code",
+    "is_aggregate",
+    "per_head_gbp",
+    "region_per_head_gbp",
+    "england_per_head_gbp",
+    "population_vintage",
+    "population_source",
 ]
 SCOPE_LABELS = {
     "all_recipients": "All recipients located in the council area",
@@ -42,8 +47,10 @@ SCOPE_LABELS = {
 }
 KIND_LABELS = {"cross_department": "Across departments", "within_department": "Within a department"}
 GEO_LABELS = {
-    "geo_code": "by an ONS code in the data", "council_match": "as the council itself",
-    "postcode": "by recipient postcode", "unresolved": "unresolved",
+    "geo_code": "by an ONS code in the data",
+    "council_match": "as the council itself",
+    "postcode": "by recipient postcode",
+    "unresolved": "unresolved",
 }
 # Caveats every page carries, before the run's own assumptions.
 OUTPUT_CAVEATS = [
@@ -91,9 +98,7 @@ class RunContext:
     small_threshold_gbp: float = 100_000.0
     population_vintage: str = ""
     assumptions: list[str] = field(default_factory=list)
-    generated_at: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    )
+    generated_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     n_unresolved_awards: int = 0
     unresolved_gbp: float = 0.0
     version: str = spendmap.__version__
@@ -214,14 +219,21 @@ def _cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str,
         return sum(values) if values else None
 
     rows = [
-        {"function": f, "gbp": add(v[0]) or 0.0, "per_head": add(v[1]), "region_per_head": add(v[2]),
-         "england_per_head": add(v[3])}
+        {
+            "function": f,
+            "gbp": add(v[0]) or 0.0,
+            "per_head": add(v[1]),
+            "region_per_head": add(v[2]),
+            "england_per_head": add(v[3]),
+        }
         for f, v in by_function.items()
     ]
     rows.sort(key=lambda r: (-r["gbp"], r["function"]))
     return rows, {
-        "cra_total": add(totals[0]) or 0.0, "cra_per_head": add(totals[1]),
-        "cra_region_per_head": add(totals[2]), "cra_england_per_head": add(totals[3]),
+        "cra_total": add(totals[0]) or 0.0,
+        "cra_per_head": add(totals[1]),
+        "cra_region_per_head": add(totals[2]),
+        "cra_england_per_head": add(totals[3]),
     }
 
 
@@ -246,11 +258,11 @@ def _grants_caption(ctx: Mapping[str, Any], name: str) -> list[str]:
 
 def _cra_caption(ctx: Mapping[str, Any], name: str, region: str) -> list[str]:
     source = ctx["cra_sources"] or "HM Treasury Country and Regional Analysis (CRA)"
-    vintage = f" ({ctx['population_vintage']})" if ctx.get("population_vintage") else ""
+    vintage = bool(ctx.get("population_vintage"))
     return [
         f"What it shows: identifiable public spending by department and function in {region or 'the region'},"
         f" allocated to {name} for {ctx['fy']}.",
-        f"Source: {source}; population{vintage}.",
+        f"Source: {source}" + (f"; population: {ctx['population_vintage']}" if vintage else "") + ".",
         "Caveats: only identifiable spending is included; the council's share is its share of the "
         "region's population, so per-head figures equal the region's by construction. The allocation is "
         "only as accurate as the departments' own regional attribution.",
@@ -277,23 +289,52 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
         part = job.small[job.small["scope"] == scope] if not job.small.empty else job.small
         row = part.iloc[0] if len(part) else {}
         share = _num(row.get("share_small")) if len(part) else None
-        small_rows.append({
-            "scope": scope, "scope_label": SCOPE_LABELS[scope], "label": SCOPE_LABELS[scope],
-            "n_awards": _num(row.get("n_awards"), 0) if len(part) else 0,
-            "n_small": _num(row.get("n_small"), 0) if len(part) else 0,
-            "share_small": share,
-            "threshold_gbp": _num(row.get("threshold_gbp"), ctx["small_threshold_gbp"]) if len(part)
-            else ctx["small_threshold_gbp"],
-            "bar_pct": round(100 * share, 1) if share is not None else 0,
-        })
+        small_rows.append(
+            {
+                "scope": scope,
+                "scope_label": SCOPE_LABELS[scope],
+                "label": SCOPE_LABELS[scope],
+                "n_awards": _num(row.get("n_awards"), 0) if len(part) else 0,
+                "n_small": _num(row.get("n_small"), 0) if len(part) else 0,
+                "share_small": share,
+                "threshold_gbp": _num(row.get("threshold_gbp"), ctx["small_threshold_gbp"])
+                if len(part)
+                else ctx["small_threshold_gbp"],
+                "bar_pct": round(100 * share, 1) if share is not None else 0,
+            }
+        )
+
+    # The analytics step may report what the small-grant scopes leave out (zero, negative, redacted).
+    excluded = []
+    if len(job.small):
+        first = job.small[job.small["scope"] == "all_recipients"]
+        for col, label in (
+            ("n_zero_value", "zero-value"),
+            ("n_negative", "negative"),
+            ("n_redacted", "redacted"),
+        ):
+            value = _num(first[col].iloc[0]) if col in first.columns and len(first) else None
+            if value:
+                excluded.append(f"{int(value):,} {label} award{'s' if value != 1 else ''}")
+    small_excluded = ", ".join(excluded)
 
     dup = job.duplication.copy()
     dup["kind_label"] = dup["kind"].map(lambda k: KIND_LABELS.get(_str(k), _str(k))) if len(dup) else []
     dup = dup.sort_values(["total_gbp"], ascending=False) if len(dup) else dup
     dup_rows = [
-        {k: (_str(r.get(k)) if k in ("policy_area", "departments", "schemes", "recipients") else r.get(k))
-         for k in ("policy_area", "departments", "schemes", "recipients", "n_schemes", "n_recipients",
-                   "n_awards", "total_gbp")}
+        {
+            k: (_str(r.get(k)) if k in ("policy_area", "departments", "schemes", "recipients") else r.get(k))
+            for k in (
+                "policy_area",
+                "departments",
+                "schemes",
+                "recipients",
+                "n_schemes",
+                "n_recipients",
+                "n_awards",
+                "total_gbp",
+            )
+        }
         | {"kind": r["kind_label"]}
         for r in dup.to_dict("records")
     ]
@@ -313,35 +354,58 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
     csv_name = f"{job.slug}_awards.csv"
     xlsx_name = f"{job.slug}_grant_profile.xlsx"
     p = {
-        "la_code": job.la_code, "la_name": name, "region": region,
+        "la_code": job.la_code,
+        "la_name": name,
+        "region": region,
         "tier_text": _str(info.get("la_type_name")) or _str(info.get("tier")).capitalize() or "Council",
         "county_name": _str(info.get("county_name")),
-        "n_awards": n_awards, "n_schemes": _num(s.get("n_schemes")), "n_recipients": _num(s.get("n_recipients")),
-        "total_gbp": total_gbp, "share_small": _num(s.get("share_small")),
-        "small": small_rows, "dup_rows": dup_rows, "cra_rows": cra_rows, "cra_aggregate": is_aggregate,
-        "cra_total": cra_totals.get("cra_total"), "cra_per_head": cra_totals.get("cra_per_head"),
+        "n_awards": n_awards,
+        "n_schemes": _num(s.get("n_schemes")),
+        "n_recipients": _num(s.get("n_recipients")),
+        "total_gbp": total_gbp,
+        "share_small": _num(s.get("share_small")),
+        "small": small_rows,
+        "small_excluded": small_excluded,
+        "dup_rows": dup_rows,
+        "cra_rows": cra_rows,
+        "cra_aggregate": is_aggregate,
+        "cra_total": cra_totals.get("cra_total"),
+        "cra_per_head": cra_totals.get("cra_per_head"),
         "cra_region_per_head": cra_totals.get("cra_region_per_head"),
         "cra_england_per_head": cra_totals.get("cra_england_per_head"),
-        "grants_sankey": not grants.is_empty, "grants_height": grants.figure["layout"]["height"] + 360,
+        "grants_sankey": not grants.is_empty,
+        "grants_height": grants.figure["layout"]["height"] + 360,
         "cra_height": cra_fig.figure["layout"]["height"] + 320,
-        "geo_counts": geo_counts, "csv_name": csv_name, "xlsx_name": xlsx_name,
+        "geo_counts": geo_counts,
+        "csv_name": csv_name,
+        "xlsx_name": xlsx_name,
     }
     (folder / "index.html").write_text(
         pages.render_profile(ctx, p=p, assumptions=assumptions), encoding="utf-8"
     )
     (folder / "sankey_grants.html").write_text(
         pages.render_sankey(
-            ctx, place=name, title=grants.title, figure=grants.figure,
-            weights=not grants.is_empty, empty=grants.notes[0] if grants.is_empty else "",
-            caption=_grants_caption(ctx, name), notes=[] if grants.is_empty else grants.notes,
+            ctx,
+            place=name,
+            title=grants.title,
+            figure=grants.figure,
+            weights=not grants.is_empty,
+            empty=grants.notes[0] if grants.is_empty else "",
+            caption=_grants_caption(ctx, name),
+            notes=[] if grants.is_empty else grants.notes,
         ),
         encoding="utf-8",
     )
     (folder / "sankey_cra.html").write_text(
         pages.render_sankey(
-            ctx, place=name, title=cra_fig.title, figure=cra_fig.figure,
-            weights=False, empty=cra_fig.notes[0] if cra_fig.is_empty else "",
-            caption=_cra_caption(ctx, name, region), notes=[] if cra_fig.is_empty else cra_fig.notes,
+            ctx,
+            place=name,
+            title=cra_fig.title,
+            figure=cra_fig.figure,
+            weights=False,
+            empty=cra_fig.notes[0] if cra_fig.is_empty else "",
+            caption=_cra_caption(ctx, name, region),
+            notes=[] if cra_fig.is_empty else cra_fig.notes,
         ),
         encoding="utf-8",
     )
@@ -353,14 +417,25 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
     all_small = next(r for r in small_rows if r["scope"] == "all_recipients")
     council_small = next(r for r in small_rows if r["scope"] == "council")
     summary_rows = [
-        ("Council", name, "text"), ("GSS code", job.la_code, "text"), ("Type", p["tier_text"], "text"),
-        ("Region or nation", region, "text"), ("Financial year", ctx["fy"], "text"),
-        ("Grant awards", n_awards, "int"), ("Grant schemes", p["n_schemes"], "int"),
-        ("Recipients", p["n_recipients"], "int"), ("Total grants", total_gbp, "gbp"),
-        (f"Share of awards under {format_gbp(ctx['small_threshold_gbp'])} (all recipients)",
-         all_small["share_small"], "share"),
-        (f"Share of awards under {format_gbp(ctx['small_threshold_gbp'])} (the council itself)",
-         council_small["share_small"], "share"),
+        ("Council", name, "text"),
+        ("GSS code", job.la_code, "text"),
+        ("Type", p["tier_text"], "text"),
+        ("Region or nation", region, "text"),
+        ("Financial year", ctx["fy"], "text"),
+        ("Grant awards", n_awards, "int"),
+        ("Grant schemes", p["n_schemes"], "int"),
+        ("Recipients", p["n_recipients"], "int"),
+        ("Total grants", total_gbp, "gbp"),
+        (
+            f"Share of awards under {format_gbp(ctx['small_threshold_gbp'])} (all recipients)",
+            all_small["share_small"],
+            "share",
+        ),
+        (
+            f"Share of awards under {format_gbp(ctx['small_threshold_gbp'])} (the council itself)",
+            council_small["share_small"],
+            "share",
+        ),
         ("Duplication findings", len(dup_rows), "int"),
         ("CRA identifiable spending allocated", p["cra_total"], "gbp"),
         ("CRA per head", p["cra_per_head"], "gbp_pence"),
@@ -368,9 +443,13 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
         ("CRA per head, England", p["cra_england_per_head"], "gbp_pence"),
         ("Generated", ctx["generated_at"], "text"),
     ]
-    notes = [(s_.get("name", "Source"), "; ".join(
-        x for x in (s_.get("licence", ""), s_.get("url", ""), s_.get("note", "")) if x
-    ) or "—") for s_ in ctx.get("sources", [])]
+    notes = [
+        (
+            s_.get("name", "Source"),
+            "; ".join(x for x in (s_.get("licence", ""), s_.get("url", ""), s_.get("note", "")) if x) or "—",
+        )
+        for s_ in ctx.get("sources", [])
+    ]
     if ctx.get("population_vintage"):
         notes.append(("Population", str(ctx["population_vintage"])))
     notes.append(("Small-grant threshold", f"Awards under {format_gbp(ctx['small_threshold_gbp'])}"))
@@ -399,19 +478,26 @@ def _copy_assets(out_dir: Path) -> None:
 
 
 def _index_rows(
-    councils: pd.DataFrame, summary: pd.DataFrame, small: pd.DataFrame, dup: pd.DataFrame,
-    cra: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str],
+    councils: pd.DataFrame,
+    summary: pd.DataFrame,
+    small: pd.DataFrame,
+    dup: pd.DataFrame,
+    cra: pd.DataFrame,
+    slugs: Mapping[str, str],
+    rendered: set[str],
 ) -> list[dict[str, Any]]:
     base = councils.set_index("la_code")
     summ = summary.drop_duplicates("la_code").set_index("la_code") if len(summary) else summary
     shares = (
         small.pivot_table(index="la_code", columns="scope", values="share_small", aggfunc="first")
-        if len(small) else pd.DataFrame()
+        if len(small)
+        else pd.DataFrame()
     )
     n_dup = dup.groupby("la_code").size() if len(dup) else pd.Series(dtype=int)
     per_head = (
         pd.to_numeric(cra["per_head_gbp"], errors="coerce").groupby(cra["la_code"]).sum(min_count=1)
-        if len(cra) else pd.Series(dtype=float)
+        if len(cra)
+        else pd.Series(dtype=float)
     )
     rows = []
     for code, slug in slugs.items():
@@ -420,20 +506,38 @@ def _index_rows(
         name = _str(info.get("la_name")) or _str(s.get("la_name")) or code
         region = _str(info.get("region_name")) or _str(info.get("nation"))
         tier = _str(info.get("tier"))
-        share_all = _num(shares.at[code, "all_recipients"]) if code in shares.index and "all_recipients" in shares else None
-        share_council = _num(shares.at[code, "council"]) if code in shares.index and "council" in shares else None
+        share_all = (
+            _num(shares.at[code, "all_recipients"])
+            if code in shares.index and "all_recipients" in shares
+            else None
+        )
+        share_council = (
+            _num(shares.at[code, "council"]) if code in shares.index and "council" in shares else None
+        )
         ph = _num(per_head.get(code))
-        rows.append({
-            "la_code": code, "la_name": name, "region": region, "tier": tier,
-            "href": f"councils/{slug}/index.html" if code in rendered else "",
-            "n_awards": int(_num(s.get("n_awards"), 0) or 0), "n_schemes": int(_num(s.get("n_schemes"), 0) or 0),
-            "n_recipients": int(_num(s.get("n_recipients"), 0) or 0), "total_gbp": _num(s.get("total_gbp"), 0.0),
-            "share_all": share_all, "share_all_sort": -1 if share_all is None else share_all,
-            "share_council": share_council, "share_council_sort": -1 if share_council is None else share_council,
-            "n_dup": int(n_dup.get(code, 0)), "cra_per_head": ph, "cra_per_head_sort": -1 if ph is None else ph,
-            "search": " ".join([name, code, region, _str(info.get("official_name")), _str(info.get("county_name"))]
-                               ).lower(),
-        })
+        rows.append(
+            {
+                "la_code": code,
+                "la_name": name,
+                "region": region,
+                "tier": tier,
+                "href": f"councils/{slug}/index.html" if code in rendered else "",
+                "n_awards": int(_num(s.get("n_awards"), 0) or 0),
+                "n_schemes": int(_num(s.get("n_schemes"), 0) or 0),
+                "n_recipients": int(_num(s.get("n_recipients"), 0) or 0),
+                "total_gbp": _num(s.get("total_gbp"), 0.0),
+                "share_all": share_all,
+                "share_all_sort": -1 if share_all is None else share_all,
+                "share_council": share_council,
+                "share_council_sort": -1 if share_council is None else share_council,
+                "n_dup": int(n_dup.get(code, 0)),
+                "cra_per_head": ph,
+                "cra_per_head_sort": -1 if ph is None else ph,
+                "search": " ".join(
+                    [name, code, region, _str(info.get("official_name")), _str(info.get("county_name"))]
+                ).lower(),
+            }
+        )
     rows.sort(key=lambda r: r["la_name"].lower())
     return rows
 
@@ -445,15 +549,22 @@ def _chart_data(rows: list[dict[str, Any]], small: pd.DataFrame, threshold: floa
         if scope not in schemas.SMALL_GRANT_SCOPES:
             continue
         by_code.setdefault(_str(r["la_code"]), {})[scope] = {
-            "n_awards": int(_num(r.get("n_awards"), 0) or 0), "n_small": int(_num(r.get("n_small"), 0) or 0),
+            "n_awards": int(_num(r.get("n_awards"), 0) or 0),
+            "n_small": int(_num(r.get("n_small"), 0) or 0),
             "share_small": _num(r.get("share_small")),
         }
     councils = []
     for row in rows:
         scopes = by_code.get(row["la_code"])
         if scopes:
-            councils.append({"la_code": row["la_code"], "la_name": row["la_name"],
-                             "pilot": row["la_code"] in PFPP_CODES, "scopes": scopes})
+            councils.append(
+                {
+                    "la_code": row["la_code"],
+                    "la_name": row["la_name"],
+                    "pilot": row["la_code"] in PFPP_CODES,
+                    "scopes": scopes,
+                }
+            )
     return {"threshold_label": format_gbp(threshold), "councils": councils}
 
 
@@ -483,10 +594,22 @@ def render_site(
     out_dir = Path(out_dir)
     fy = ctx_obj.fy
 
-    councils = _ensure(tables.councils, ["la_code", "la_name", "tier", "region_name", "nation",
-                                         "county_name", "la_type_name", "official_name"])
-    awards = _this_year(schemas.conform_awards(tables.awards) if tables.awards is not None
-                        else schemas.empty_awards(), fy)
+    councils = _ensure(
+        tables.councils,
+        [
+            "la_code",
+            "la_name",
+            "tier",
+            "region_name",
+            "nation",
+            "county_name",
+            "la_type_name",
+            "official_name",
+        ],
+    )
+    awards = _this_year(
+        schemas.conform_awards(tables.awards) if tables.awards is not None else schemas.empty_awards(), fy
+    )
     summary = _this_year(_ensure(tables.place_summary, schemas.PLACE_SUMMARY_COLUMNS), fy)
     small = _this_year(_ensure(tables.small_grants, schemas.SMALL_GRANTS_COLUMNS), fy)
     dup = _this_year(_ensure(tables.duplication, schemas.DUPLICATION_COLUMNS), fy)
@@ -509,8 +632,9 @@ def render_site(
     _copy_assets(out_dir)
     ctx = asdict(ctx_obj)
     ctx["grants_sources"] = ctx_obj.source_names("grants")
-    ctx["cra_sources"] = "; ".join(x for x in (ctx_obj.source_names("cra"), ctx_obj.source_names("population"))
-                                   if x)
+    ctx["cra_sources"] = "; ".join(
+        x for x in (ctx_obj.source_names("cra"), ctx_obj.source_names("population")) if x
+    )
 
     info_by_code = {str(r["la_code"]): r for r in councils.to_dict("records")}
     summary_by_code = {str(r["la_code"]): r for r in summary.drop_duplicates("la_code").to_dict("records")}
@@ -520,15 +644,25 @@ def render_site(
     csv_frame = neutralise_frame(awards[extract_cols])
     csv_by = _split(csv_frame)
     empty_csv = csv_frame.iloc[0:0]
-    empty_awards, empty_small, empty_dup, empty_cra = awards.iloc[0:0], small.iloc[0:0], dup.iloc[0:0], cra.iloc[0:0]
+    empty_awards, empty_small, empty_dup, empty_cra = (
+        awards.iloc[0:0],
+        small.iloc[0:0],
+        dup.iloc[0:0],
+        cra.iloc[0:0],
+    )
     jobs = [
         _CouncilJob(
-            la_code=code, slug=slugs[code],
+            la_code=code,
+            slug=slugs[code],
             info=info_by_code.get(code, {"la_name": _str(summary_by_code.get(code, {}).get("la_name"))}),
-            summary=summary_by_code.get(code), awards=awards_by.get(code, empty_awards),
+            summary=summary_by_code.get(code),
+            awards=awards_by.get(code, empty_awards),
             awards_csv=csv_by.get(code, empty_csv),
-            small=small_by.get(code, empty_small), duplication=dup_by.get(code, empty_dup),
-            cra=cra_by.get(code, empty_cra), ctx=ctx, out_dir=str(out_dir),
+            small=small_by.get(code, empty_small),
+            duplication=dup_by.get(code, empty_dup),
+            cra=cra_by.get(code, empty_cra),
+            ctx=ctx,
+            out_dir=str(out_dir),
         )
         for code in chosen
     ]
@@ -556,12 +690,14 @@ def render_site(
         "total_gbp": float(pd.to_numeric(summary["total_gbp"], errors="coerce").sum()) if len(summary) else 0,
         "n_places": n_places,
     }
-    pilots = [{"la_code": c, "la_name": r["la_name"]} for c in PFPP_CODES
-              for r in rows if r["la_code"] == c]
+    pilots = [{"la_code": c, "la_name": r["la_name"]} for c in PFPP_CODES for r in rows if r["la_code"] == c]
     index_path = out_dir / "index.html"
     index_path.write_text(
         pages.render_index(
-            ctx, rows=rows, totals=totals, pilots=pilots,
+            ctx,
+            rows=rows,
+            totals=totals,
+            pilots=pilots,
             regions=sorted({r["region"] for r in rows if r["region"]}),
             tiers=sorted({r["tier"] for r in rows if r["tier"]}),
             chart_data=_chart_data(rows, small, ctx_obj.small_threshold_gbp),

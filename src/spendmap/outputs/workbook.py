@@ -75,35 +75,54 @@ class Col:
 
 
 AWARD_SHEET_COLUMNS = [
-    Col("award_id", "Award id", width=22), Col("award_date", "Award date", "date", 12),
-    Col("department", "Department", width=12), Col("department_raw", "Funder (as published)", width=32),
-    Col("managing_body", "Managed by", width=24), Col("scheme_code", "Scheme code", width=16),
-    Col("scheme_title", "Scheme", width=40), Col("title", "Award title", width=40),
-    Col("recipient_name", "Recipient", width=36), Col("recipient_id", "Recipient id", width=20),
-    Col("recipient_postcode", "Postcode", width=10), Col("is_council_recipient", "To the council", "bool", 10),
-    Col("is_redacted", "Redacted", "bool", 10), Col("geo_method", "Placed by", width=14),
-    Col("policy_area", "Policy area", width=24), Col("amount_gbp", "Amount", "gbp_pence", 16),
-    Col("source_file", "Source file", width=28), Col("source_sheet", "Source sheet", width=14),
+    Col("award_id", "Award id", width=22),
+    Col("award_date", "Award date", "date", 12),
+    Col("department", "Department", width=12),
+    Col("department_raw", "Funder (as published)", width=32),
+    Col("managing_body", "Managed by", width=24),
+    Col("scheme_code", "Scheme code", width=16),
+    Col("scheme_title", "Scheme", width=40),
+    Col("title", "Award title", width=40),
+    Col("recipient_name", "Recipient", width=36),
+    Col("recipient_id", "Recipient id", width=20),
+    Col("recipient_postcode", "Postcode", width=10),
+    Col("is_council_recipient", "To the council", "bool", 10),
+    Col("is_redacted", "Redacted", "bool", 10),
+    Col("geo_method", "Placed by", width=14),
+    Col("policy_area", "Policy area", width=24),
+    Col("amount_gbp", "Amount", "gbp_pence", 16),
+    Col("source_file", "Source file", width=28),
+    Col("source_sheet", "Source sheet", width=14),
     Col("source_row", "Source row", "int", 10),
 ]
 SMALL_SHEET_COLUMNS = [
-    Col("scope_label", "Scope", width=34), Col("n_awards", "Awards", "int", 10),
-    Col("n_small", "Small awards", "int", 12), Col("share_small", "Share small", "share", 12),
+    Col("scope_label", "Scope", width=34),
+    Col("n_awards", "Awards", "int", 10),
+    Col("n_small", "Small awards", "int", 12),
+    Col("share_small", "Share small", "share", 12),
     Col("threshold_gbp", "Threshold", "gbp", 12),
 ]
 DUPLICATION_SHEET_COLUMNS = [
-    Col("policy_area", "Policy area", width=26), Col("kind_label", "Kind", width=20),
-    Col("departments", "Departments", width=24), Col("n_departments", "Departments (n)", "int", 10),
-    Col("schemes", "Schemes", width=50), Col("n_schemes", "Schemes (n)", "int", 10),
-    Col("recipients", "Recipients", width=50), Col("n_recipients", "Recipients (n)", "int", 10),
-    Col("n_awards", "Awards", "int", 10), Col("total_gbp", "Total", "gbp", 14),
+    Col("policy_area", "Policy area", width=26),
+    Col("kind_label", "Kind", width=20),
+    Col("departments", "Departments", width=24),
+    Col("n_departments", "Departments (n)", "int", 10),
+    Col("schemes", "Schemes", width=50),
+    Col("n_schemes", "Schemes (n)", "int", 10),
+    Col("recipients", "Recipients", width=50),
+    Col("n_recipients", "Recipients (n)", "int", 10),
+    Col("n_awards", "Awards", "int", 10),
+    Col("total_gbp", "Total", "gbp", 14),
 ]
 CRA_SHEET_COLUMNS = [
-    Col("department", "Department", width=30), Col("function", "Function", width=34),
-    Col("allocated_gbp", "Allocated", "gbp", 16), Col("per_head_gbp", "Per head", "gbp_pence", 12),
+    Col("department", "Department", width=30),
+    Col("function", "Function", width=34),
+    Col("allocated_gbp", "Allocated", "gbp", 16),
+    Col("per_head_gbp", "Per head", "gbp_pence", 12),
     Col("region_per_head_gbp", "Region per head", "gbp_pence", 14),
     Col("england_per_head_gbp", "England per head", "gbp_pence", 14),
-    Col("population", "Population", "int", 12), Col("region", "Region", width=22),
+    Col("population", "Population", "int", 12),
+    Col("region", "Region", width=22),
     Col("region_population", "Region population", "int", 16),
 ]
 
@@ -214,12 +233,20 @@ def _table_sheet(name: str, df: pd.DataFrame, columns: Sequence[Col], empty_note
     return sheet
 
 
-def _pairs_sheet(name: str, headers: tuple[str, str], widths: list[float],
-                 rows: Sequence[tuple[str, Any, str]], wrap: bool = False) -> _Sheet:
+def _pairs_sheet(
+    name: str,
+    headers: tuple[str, str],
+    widths: list[float],
+    rows: Sequence[tuple[str, Any, str]],
+    wrap: bool = False,
+) -> _Sheet:
     out = [_header_row(headers)]
     for r, (label, value, kind) in enumerate(rows, start=2):
-        value_xml = (text_xml(f"B{r}", str(value), _S_WRAP) if wrap and kind == "text" and not _is_missing(value)
-                     else cell_xml(f"B{r}", value, kind))
+        value_xml = (
+            text_xml(f"B{r}", str(value), _S_WRAP)
+            if wrap and kind == "text" and not _is_missing(value)
+            else cell_xml(f"B{r}", value, kind)
+        )
         out.append(f'<row r="{r}">{text_xml(f"A{r}", label)}{value_xml}</row>')
     return _Sheet(name, widths, out, 2, n_table_rows=len(rows) + 1)
 
@@ -305,8 +332,12 @@ def write_workbook(
         _pairs_sheet("Summary", ("Figure", "Value"), [44, 40], summary),
         _table_sheet("Awards", awards, AWARD_SHEET_COLUMNS, f"No grant awards were placed in {place_name}."),
         _table_sheet("Small grants", small_grants, SMALL_SHEET_COLUMNS, "No small-grant figures."),
-        _table_sheet("Duplication", duplication, DUPLICATION_SHEET_COLUMNS,
-                     f"No duplication findings for {place_name}."),
+        _table_sheet(
+            "Duplication",
+            duplication,
+            DUPLICATION_SHEET_COLUMNS,
+            f"No duplication findings for {place_name}.",
+        ),
         _table_sheet("CRA allocation", cra, CRA_SHEET_COLUMNS, f"No CRA allocation for {place_name}."),
         _pairs_sheet("Notes", ("Note", "Detail"), [28, 110], [(h, t, "text") for h, t in notes], wrap=True),
     ]
