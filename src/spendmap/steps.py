@@ -193,6 +193,14 @@ def allocate_cra(cra_path: str, population_path: str, fys: list[str], units: str
     from spendmap.transforms.allocation import conservation_checks
 
     cra = read_cra(cra_path, units=units)
+    missing = [fy for fy in fys if fy not in cra.years]
+    if missing:
+        raise InputError(
+            f"The CRA database {cra_path} has no {', '.join(missing)}: the years it holds are "
+            f"{', '.join(cra.years)}. Give an edition of HM Treasury's Country and Regional Analysis that "
+            "covers the run's years with --cra (the CRA published in year N covers about N-5 to N-1; "
+            "`spendmap fetch --list` shows where to find it), or run a year this edition covers."
+        )
     population = read_population(population_path)
     frames, vintages = [], {}
     for fy in fys:

@@ -117,12 +117,20 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
     )
     assert len(visible) == 1 and visible[0].startswith("Wakefield")
     assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
-    box.clear()
-    box.send_keys("E12000003")  # search does not match region codes, only names/codes of councils
-    box.clear()
+    # The region filter combines with the search; clearing the search shows the region's councils.
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", "region-filter")).select_by_visible_text("Yorkshire and The Humber")
+    assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
     driver.execute_script(
         "var b=document.getElementById('council-search'); b.value='';b.dispatchEvent(new Event('input'))"
     )
+    n_region = int(driver.find_element("id", "council-count").text.split()[1])
+    from spendmap.sources.councils import load_councils
+
+    councils = load_councils()
+    assert n_region == int((councils["region_name"] == "Yorkshire and The Humber").sum()) == 16
+    Select(driver.find_element("id", "region-filter")).select_by_visible_text("All regions and nations")
     # Sort by awards: largest first.
     driver.find_element("xpath", "//table[@id='councils']//th[.//button[text()='Awards']]/button").click()
     first = driver.execute_script("return document.querySelector('#councils tbody tr th').textContent.trim()")
@@ -134,6 +142,17 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
     driver.find_element("css selector", "input[name='sg-scope'][value='council']").click()
     names = driver.execute_script("return document.getElementById('small-grants-chart').data[0].y")
     assert set(names) == {"Wakefield", "Luton", "East Sussex"}  # Hastings has no awards to the council
+    # "The 40 councils with most awards": every council with awards in the scope, largest on top.
+    driver.find_element("css selector", "input[name='sg-set'][value='top']").click()
+    names = driver.execute_script("return document.getElementById('small-grants-chart').data[0].y")
+    assert names[-1] == "Wakefield" and set(names) == {"Wakefield", "Luton", "East Sussex"}
+    driver.find_element("css selector", "input[name='sg-scope'][value='all_recipients']").click()
+    driver.find_element("css selector", "input[name='sg-set'][value='pilots']").click()
+    driver.find_element(
+        "css selector", "input[name='sg-pilot'][value='E07000062']"
+    ).click()  # untick Hastings
+    names = driver.execute_script("return document.getElementById('small-grants-chart').data[0].y")
+    assert set(names) == {"Wakefield", "Luton", "East Sussex"}
     _shot(driver, "index.png")
     assert _errors(driver) == []
 

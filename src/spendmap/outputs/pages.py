@@ -1,3 +1,4 @@
+# ruff: noqa: E501 — the HTML templates below keep their natural line lengths.
 """HTML templates and rendering for the output folder (jinja2, autoescaped).
 
 Every piece of text from data goes through jinja2's autoescape; JSON embedded in a page goes through

@@ -53,17 +53,20 @@ GEO_LABELS = {
     "unresolved": "unresolved",
 }
 # Caveats every page carries, before the run's own assumptions.
-OUTPUT_CAVEATS = [
-    "A grant is placed where its recipient is recorded (its address or a code in the data). That is "
-    "often a head office, so it is not necessarily where the money is spent.",
-    "Redacted recipients are kept in the counts, grouped as 'Redacted recipients' in diagrams, and never "
-    "matched to a place by name.",
-    "CRA figures cover only identifiable spending (spending that benefits a region) and are allocated "
-    "from the region to councils in proportion to population; they are only as accurate as the "
-    "departments' own regional attribution.",
-]
 SANKEY_MAX_SCHEMES = 20
 SANKEY_RECIPIENTS_PER_SCHEME = 5
+SANKEY_MAX_CRA_DEPARTMENTS = 12
+# Caveats about the pages themselves, listed after the run's own assumptions (which carry the method:
+# placement by address, small-grant rule, CRA allocation by population).
+OUTPUT_CAVEATS = [
+    "Grant diagrams show each scheme's top recipients by £ or by number of awards and group the rest as "
+    "'Other recipients'; schemes beyond the largest are grouped per department; redacted recipients are "
+    "kept in the counts and grouped as 'Redacted recipients'. The CSV extract and workbook list every award.",
+    f"CRA diagrams show the {SANKEY_MAX_CRA_DEPARTMENTS} largest departments and group the rest; lines with "
+    "net negative spending cannot be drawn in a Sankey and are stated under the diagram.",
+    "In the CSV extracts, text that could run as a spreadsheet formula (starting =, +, - or @) is prefixed "
+    "with an apostrophe; the workbooks store such text as text.",
+]
 
 
 @dataclass
@@ -238,7 +241,7 @@ def _cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str,
 
 
 def _assumptions(ctx: Mapping[str, Any]) -> list[str]:
-    return OUTPUT_CAVEATS + [a for a in ctx.get("assumptions", []) if a]
+    return [a for a in ctx.get("assumptions", []) if a] + OUTPUT_CAVEATS
 
 
 def _grants_caption(ctx: Mapping[str, Any], name: str) -> list[str]:
@@ -343,7 +346,7 @@ def _render_council(job: _CouncilJob) -> tuple[str, str]:
     is_aggregate = bool(job.cra["is_aggregate"].fillna(False).astype(bool).any()) if len(job.cra) else False
 
     grants = sankey.grants_sankey(awards, name, ctx["fy"], SANKEY_MAX_SCHEMES, SANKEY_RECIPIENTS_PER_SCHEME)
-    cra_fig = sankey.cra_sankey(job.cra, name, ctx["fy"])
+    cra_fig = sankey.cra_sankey(job.cra, name, ctx["fy"], SANKEY_MAX_CRA_DEPARTMENTS)
     assumptions = _assumptions(ctx)
 
     geo_counts = []

@@ -125,7 +125,7 @@
       var most = Math.max.apply(null, [1].concat(list.map(function (c) { return c.scopes[scope].n_awards; })));
       var layout = {
         barmode: "stack", height: Math.max(260, 26 * list.length + 110),
-        margin: { l: 10, r: 20, t: 30, b: 40 }, legend: { orientation: "h", y: 1.08 },
+        margin: { l: 10, r: 20, t: 30, b: 40 }, legend: { orientation: "h", y: 1.08, traceorder: "normal" },
         xaxis: { title: { text: "Number of awards" }, automargin: true, tickformat: ",d",
                  dtick: most < 10 ? 1 : null, rangemode: "tozero" },
         yaxis: { automargin: true, type: "category" },
