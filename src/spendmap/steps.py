@@ -334,7 +334,7 @@ def site_context(manifest: dict) -> dict:
         "fy": fy,
         "sources": sources,
         "small_threshold_gbp": manifest["assumptions"]["small_threshold_gbp"],
-        "population_vintage": cra_note,
+        "population_vintage": cra_note.rstrip("."),
         "assumptions": assumptions,
         "n_unresolved_awards": geo["unresolved"]["awards"],
         "unresolved_gbp": geo["unresolved"]["amount_gbp"],

@@ -108,7 +108,7 @@ _INDEX = """{% extends "base.html" %}
 {{ totals.n_places|count }} councils. {% if ctx.n_unresolved_awards %}A further
 {{ ctx.n_unresolved_awards|count }} awards ({{ ctx.unresolved_gbp|gbp }}) could not be placed in any council
 and appear on no council page. {% endif %}
-Each council's page shows its grants by department, scheme and recipient, its small grants, overlapping
+ Each council's page shows its grants by department, scheme and recipient, its small grants, overlapping
 funding, and its population-based share of HM Treasury's identifiable spending.</p>
 
 <section aria-labelledby="small-grants-h">
@@ -299,7 +299,7 @@ spending, by region. spendmap allocates the spending in {{ p.region or "the regi
 {{ p.la_name }} in proportion to population{% if ctx.population_vintage %} ({{ ctx.population_vintage }}){% endif %}, so the
 per-head figures here equal the region's by construction; differences from England reflect the region,
 not the council. It is only as accurate as departments' own regional attribution.{% if p.cra_aggregate %}
-As a county council, {{ p.la_name }}'s figures are the sum of its districts' allocations.{% endif %}</p>
+ As a county council, {{ p.la_name }}'s figures are the sum of its districts' allocations.{% endif %}</p>
 {% if p.cra_rows %}
 <div class="table-wrap">
 <table class="data">

@@ -129,7 +129,7 @@ def _layout(height: int) -> dict:
 
 
 def _height(n_in_biggest_layer: int) -> int:
-    return int(max(420, min(2600, 26 * n_in_biggest_layer + 80)))
+    return int(max(480, min(3000, 34 * n_in_biggest_layer + 80)))
 
 
 def _top(stats: dict, limit: int) -> set:

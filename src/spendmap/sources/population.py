@@ -118,7 +118,10 @@ class VintageChoice:
             f"{self.fy}: mid-{self.vintage} population ({SOURCE_LABELS.get(self.source, self.source)}), {how}"
         )
         if self.fallback_codes:
-            text += f"; {len(self.fallback_codes)} councils not in that file use mySociety's 2020 population"
+            n = len(self.fallback_codes)
+            northern_ireland = all(c.startswith("N") for c in self.fallback_codes)
+            which = f"Northern Ireland's {n} councils" if northern_ireland else f"{n} councils"
+            text += f"; {which}, not in that file, use mySociety's 2020 population"
         if self.suspect_codes:
             text += (
                 f"; {len(self.suspect_codes)} councils differ from their 2020 population by more than "
