@@ -20,6 +20,8 @@ import pandas as pd
 from spendmap import schemas
 from spendmap.outputs.site import RunContext, SiteTables, render_site
 from spendmap.sources.councils import load_councils
+from spendmap.transforms.profiles import place_summary
+from spendmap.transforms.profiles import small_grants as small_grants_table
 
 DEPARTMENTS = ["DfT", "MoJ", "DLUHC", "DHSC", "DfE", "DWP", "BEIS", "DCMS", "HO", "DEFRA", "CO", "HMT"]
 FUNCTIONS = [
@@ -80,30 +82,9 @@ def synthetic_tables(n_awards: int, seed: int = 2016) -> SiteTables:
         }
     )
     awards = schemas.conform_awards(awards)
-    small = awards["amount_gbp"] < 100_000
-    g = awards.assign(small=small).groupby("la_code")
-    ps = pd.DataFrame(
-        {
-            "n_schemes": g["scheme_code"].nunique(),
-            "n_recipients": g["recipient_id"].nunique(),
-            "n_awards": g.size(),
-            "total_gbp": g["amount_gbp"].sum(),
-            "n_small_awards": g["small"].sum(),
-        }
-    ).reset_index()
-    ps["share_small"] = ps["n_small_awards"] / ps["n_awards"]
-    ps["la_name"], ps["fy"] = ps["la_code"].map(names), "2016-17"
-    sg = []
-    for scope, part in (
-        ("all_recipients", awards.assign(small=small)),
-        ("council", awards.assign(small=small)[is_council]),
-    ):
-        gg = part.groupby("la_code")
-        t = pd.DataFrame({"n_awards": gg.size(), "n_small": gg["small"].sum()}).reset_index()
-        t["scope"], t["share_small"], t["threshold_gbp"] = scope, t["n_small"] / t["n_awards"], 100_000.0
-        sg.append(t)
-    small_grants = pd.concat(sg)
-    small_grants["la_name"], small_grants["fy"] = small_grants["la_code"].map(names), "2016-17"
+    # The analytics step's own functions shape place_summary and small_grants.
+    ps = place_summary(awards, councils, fys=["2016-17"])
+    small_grants = small_grants_table(awards, councils, fys=["2016-17"])
     dup = ps[ps["n_awards"] > 50][["la_code", "la_name", "fy"]].assign(
         policy_area="transport",
         kind="cross_department",
