@@ -1,5 +1,7 @@
 """The command line as users meet it: exit codes, one-paragraph errors, no half-written output."""
 
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -122,3 +124,48 @@ def test_several_years_write_trends(tmp_path, prefect_harness):
     assert wakefield["cra_allocated_gbp"].gt(3e9).all()  # both years allocated from the CRA edition
     assert len(trends) == 2 * 382
     assert [p.name for p in (out / "councils").iterdir()] == ["wakefield"]  # pages for --places only
+
+
+@pytest.mark.flow
+def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, httpserver, monkeypatch):
+    """A register and an NSPL-layout lookup served by a real local HTTP server; awards placed by postcode."""
+    from pathlib import Path
+
+    header = "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Name,Recipient Org:Postal Code,"
+    register = header + "Funding Org:Name\r\n" + "".join(
+        f"{i},{title},{amount},01/05/2016,{name},{postcode},Ministry of Justice\r\n"
+        for i, (title, amount, name, postcode) in enumerate([
+            ("Victims", "5000", "Hastings Women's Aid", "tn34 3uy"),   # district of East Sussex
+            ("Victims", "7000", "Wakefield Rape Crisis", "WF1 2EB"),
+            ("Victims", "9000", "Aylesbury Centre", "HP198FF"),        # Buckinghamshire
+            ("Victims", "1000", "Island Trust", "GY1 1AA"),            # Guernsey: no UK council
+            ("Victims", "2000", "Nowhere Ltd", ""),
+        ])
+    )
+    nspl = (Path(__file__).parent / "fixtures" / "postcodes" / "nspl_sample.csv").read_bytes()
+    httpserver.expect_request("/grants_2016-17.csv").respond_with_data(register, content_type="text/csv")
+    httpserver.expect_request("/nspl.csv").respond_with_data(nspl, content_type="text/csv")
+    out = tmp_path / "outputs"
+    args = ["run", "--grants", httpserver.url_for("/grants_2016-17.csv"),
+            "--postcodes", httpserver.url_for("/nspl.csv"), "--places", "Hastings", "--out", str(out)]
+    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
+    assert main(args) == 0
+    awards = pd.read_parquet(out / "awards.parquet").set_index("award_id")
+    assert awards["geo_method"].to_dict() == {
+        "0": "postcode", "1": "postcode", "2": "postcode", "3": "unresolved", "4": "unresolved",
+    }
+    assert awards["la_code"].iloc[:3].tolist() == ["E07000062", "E08000036", "E06000060"]
+    assert awards.loc["0", "county_code"] == "E10000011"
+    manifest = json.loads((out / "run_manifest.json").read_text())
+    assert manifest["inputs"]["grants"][0]["url"] == httpserver.url_for("/grants_2016-17.csv")
+    assert manifest["inputs"]["postcodes"]["sha256"] == hashlib.sha256(nspl).hexdigest()
+    assert manifest["geo_methods"]["postcode"] == {"awards": 3, "amount_gbp": 21000.0}
+    summary = pd.read_csv(out / "place_summary.csv").set_index("la_code")
+    assert summary.loc["E07000062", "n_awards"] == 1 and summary.loc["E10000011", "n_awards"] == 0
+
+
+def test_fetch_list_names_the_releases(capsys):
+    assert main(["fetch", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "grants-register (for --grants)" in out and "nspl (for --postcodes)" in out
+    assert "2022 covers 2017-18 to 2021-22" in out

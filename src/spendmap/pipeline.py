@@ -196,7 +196,10 @@ def fetch_command(*, source: str | None, year: str | None, list_only: bool) -> N
 
         for name in known_source_names():
             meta = KNOWN_SOURCES[name]
-            print(f"{name}: {meta.get('description', '')}\n    {meta.get('url', '')}")
+            print(f"{name} (for {meta.get('used_as', '')}): {meta.get('description', '')}")
+            for release, info in meta.get("releases", {}).items():
+                years = f" covers {info['fy_first']} to {info['fy_last']}" if "fy_first" in info else ""
+                print(f"    {release}{years}: {info['url']}")
         return
     fetched = fetch_known(source, year=year, cache_dir=default_cache_dir())
     print(f"{fetched.path}  sha256 {fetched.sha256}  {fetched.bytes:,} bytes"

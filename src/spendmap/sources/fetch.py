@@ -422,8 +422,8 @@ def _describe(exc: Exception) -> str:
 # --------------------------------------------------------------------------------------------------
 # Known official releases (`spendmap fetch --source NAME`)
 #
-# Each release's `url` is a page whose text was checked in a public copy (see docs/assumptions/
-# fetching.md). None of the direct file addresses (assets.publishing.service.gov.uk, ONS portal
+# Each release's `url` is a page whose text was checked in a public copy (see docs/assumptions.md,
+# "Fetching sources"). None of the direct file addresses (assets.publishing.service.gov.uk, ONS portal
 # downloads) could be checked, so every release is `direct: False`: fetch_known reads the landing
 # page and follows the link to the data file whose name matches `link_patterns`.
 
