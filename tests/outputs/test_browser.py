@@ -211,3 +211,28 @@ def test_cra_sankey_draws(driver, rendered_site):
     )  # departments, functions, council
     _shot(driver, "sankey_cra_wakefield.png")
     assert _errors(driver) == []
+
+
+@pytest.mark.flow
+def test_bundled_run_folder_opens_offline(driver, bundled_run):
+    """The folder `spendmap run` wrote from the real bundled data: index, a profile and both Sankeys."""
+    _open(driver, bundled_run / "index.html")
+    _wait(driver, "return document.querySelectorAll('table tbody tr').length > 0")
+    rows = driver.execute_script("return document.querySelectorAll('table tbody tr').length")
+    assert rows >= 382
+    _shot(driver, "bundled_index.png")
+    assert _errors(driver) == []
+    birmingham = bundled_run / "councils" / "birmingham"
+    _open(driver, birmingham / "index.html")
+    assert "Birmingham" in driver.find_element("css selector", "h1").text
+    assert _errors(driver) == []
+    for page in ("sankey_grants.html", "sankey_cra.html"):
+        _open(driver, birmingham / page)
+        _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
+        _shot(driver, f"bundled_birmingham_{page.replace('.html', '.png')}")
+        assert _errors(driver) == []
+    # No request may leave the machine: every script and stylesheet is a file:// path (or inline data:).
+    sources = driver.execute_script(
+        "return [...document.querySelectorAll('script[src], link[href]')].map(e => e.src || e.href)"
+    )
+    assert sources and all(s.startswith(("file://", "data:")) for s in sources)
