@@ -1,3 +1,6 @@
+"""`python -m spendmap`: the same command line as the `spendmap` script."""
+
 from spendmap.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())
