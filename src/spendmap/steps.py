@@ -354,6 +354,7 @@ def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
         small_grants=pd.read_parquet(work_dir / "small_grants.parquet"),
         duplication=pd.read_parquet(work_dir / "duplication.parquet"),
         cra_allocation=pd.read_parquet(work_dir / "cra_allocation.parquet"),
+        national_overlaps=pd.read_parquet(work_dir / "national_scheme_overlaps.parquet"),
     )
     result = render(staging, tables, context, places)
     return {

@@ -108,3 +108,15 @@ def test_prefect_recorded_a_completed_flow_run(bundled_run):
             return [(r.name, r.state_type.value) for r in runs]
 
     assert any(state == "COMPLETED" for _, state in asyncio.run(states()))
+
+
+def test_index_shows_national_scheme_overlaps(bundled_run):
+    from spendmap.outputs.money import format_gbp
+
+    overlaps = pd.read_csv(bundled_run / "national_scheme_overlaps.csv")
+    year = overlaps[overlaps["fy"] == "2016-17"].sort_values("value_gbp", ascending=False)
+    assert len(year) > 10 and (year["n_departments"] >= 2).all()
+    html = (bundled_run / "index.html").read_text()
+    assert "Policy areas with schemes from several departments, 2016-17" in html
+    top = year.iloc[0]
+    assert f"<th scope=\"row\">{top['policy_area']}</th>" in html and format_gbp(top["value_gbp"]) in html

@@ -195,6 +195,33 @@ the assumptions.</p>
 </div>
 </section>
 
+<section aria-labelledby="national-h">
+<h2 id="national-h">Across departments nationally: policy areas funded by several departments</h2>
+{% if national.rows %}
+<p>From the Cabinet Office's grant scheme register for {{ ctx.fy }}: every scheme is classified by the
+same policy-area rules as the awards; these policy areas have schemes of two or more departments.
+Values are the schemes' stated value for the year.</p>
+<div class="table-wrap">
+<table class="data">
+<caption>Policy areas with schemes from several departments, {{ ctx.fy }}</caption>
+<thead><tr><th scope="col">Policy area</th><th scope="col" class="num">Departments</th>
+<th scope="col" class="num">Schemes</th><th scope="col" class="num">Value</th>
+<th scope="col">Value by department</th></tr></thead>
+<tbody>
+{% for r in national.rows %}
+<tr><th scope="row">{{ r.policy_area }}</th><td class="num">{{ r.n_departments|count }}</td>
+<td class="num">{{ r.n_schemes|count }}</td><td class="num">{{ r.value_gbp|gbp }}</td>
+<td>{{ r.department_values }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+</div>
+{% else %}
+<p>The bundled scheme registers cover {{ national.years|join(", ") or "no year" }}; none covers {{ ctx.fy }},
+so no national scheme-level view is shown for this year (see national_scheme_overlaps.csv).</p>
+{% endif %}
+</section>
+
 <section aria-labelledby="assumptions-h">
 <h2 id="assumptions-h">Assumptions and caveats</h2>
 <ul>{% for a in assumptions %}<li>{{ a }}</li>{% endfor %}</ul>

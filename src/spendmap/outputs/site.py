@@ -77,6 +77,7 @@ class SiteTables:
     awards: canonical awards (AWARD_DTYPES + AWARD_EXTRA_DTYPES) with la_code/la_name filled by geography.
     place_summary: PLACE_SUMMARY_COLUMNS. small_grants: SMALL_GRANTS_COLUMNS (scope all_recipients|council).
     duplication: DUPLICATION_COLUMNS. cra_allocation: CRA_ALLOCATION_COLUMNS + CRA_EXTRA_COLUMNS.
+    national_overlaps (optional): transforms.duplication.national_scheme_overlaps of the scheme registers.
     Tables may hold several years: only rows of `RunContext.fy` are used.
     """
 
@@ -86,6 +87,7 @@ class SiteTables:
     small_grants: pd.DataFrame
     duplication: pd.DataFrame
     cra_allocation: pd.DataFrame
+    national_overlaps: pd.DataFrame | None = None
 
 
 @dataclass
@@ -480,6 +482,35 @@ def _copy_assets(out_dir: Path) -> None:
         shutil.copyfile(ASSETS_DIR / name, assets / name)
 
 
+def _readable_values(joined: str) -> str:
+    """'DfE: 51730429451; BIS: 900000' -> 'DfE £51.7bn; BIS £900k'."""
+    parts = []
+    for item in joined.split("; "):
+        name, _, value = item.rpartition(": ")
+        try:
+            parts.append(f"{name} {format_gbp(float(value))}")
+        except ValueError:
+            parts.append(item)
+    return "; ".join(parts)
+
+
+def _national_rows(overlaps: pd.DataFrame | None, fy: str) -> dict[str, Any]:
+    """The scheme registers' policy areas funded by several departments, for the run's year."""
+    if overlaps is None or overlaps.empty:
+        return {"years": [], "rows": []}
+    years = sorted(overlaps["fy"].astype(str).unique())
+    this_year = overlaps[overlaps["fy"].astype(str) == fy].sort_values("value_gbp", ascending=False)
+    rows = [
+        {
+            "policy_area": r.policy_area, "departments": r.departments, "n_departments": r.n_departments,
+            "n_schemes": r.n_schemes, "value_gbp": r.value_gbp,
+            "department_values": _readable_values(str(r.department_values)),
+        }
+        for r in this_year.itertuples()
+    ]
+    return {"years": years, "rows": rows}
+
+
 def _index_rows(
     councils: pd.DataFrame,
     summary: pd.DataFrame,
@@ -704,6 +735,7 @@ def render_site(
             regions=sorted({r["region"] for r in rows if r["region"]}),
             tiers=sorted({r["tier"] for r in rows if r["tier"]}),
             chart_data=_chart_data(rows, small, ctx_obj.small_threshold_gbp),
+            national=_national_rows(tables.national_overlaps, fy),
             assumptions=_assumptions(ctx),
         ),
         encoding="utf-8",
