@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--grants", action="append", default=[], metavar="SRC",
                      help="grants register file or URL (repeatable; default: the bundled 2016-17 register)")
     run.add_argument("--cra", metavar="SRC", help="HMT CRA database (default: bundled CRA 2018)")
-    run.add_argument("--cra-units", choices=["thousands", "millions"], default="thousands",
-                     help="units of the CRA values (default: £ thousands, as HMT publishes)")
+    run.add_argument("--cra-units", choices=["thousands", "millions", "pounds"], default=None,
+                     help="units of the CRA values (default: as the file's notes say, else £ thousands)")
     run.add_argument("--population", metavar="SRC", help="ONS population (default: bundled mid-2020)")
     run.add_argument("--postcodes", metavar="SRC", help="ONS postcode lookup (NSPL/ONSPD layout)")
     run.add_argument("--places", metavar="P,...", help="councils to render pages for ('pfpp', codes, names)")

@@ -41,7 +41,9 @@ def classify_awards_task(awards_path: str, work_dir: str) -> dict:
 
 
 @task(name="allocate-cra", cache_policy=NO_CACHE)
-def allocate_cra_task(cra_path: str, population_path: str, fys: list[str], units: str, work_dir: str) -> dict:
+def allocate_cra_task(
+    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: str
+) -> dict:
     return steps.allocate_cra(cra_path, population_path, fys, units, Path(work_dir))
 
 
@@ -71,7 +73,7 @@ def spendmap_run(
     small_threshold_gbp: float = 100_000.0,
     out_dir: str = "outputs",
     offline: bool = False,
-    cra_units: str = "thousands",
+    cra_units: str | None = None,
     cache_dir: str | None = None,
 ) -> dict:
     """One run of spendmap: grants register(s) + CRA + population -> the output folder."""
@@ -132,7 +134,7 @@ def _run(config: RunConfig) -> dict:
             "assumptions": {
                 "small_threshold_gbp": config.small_threshold_gbp,
                 "population_vintages": cra_result["vintages"],
-                "cra_units": config.cra_units,
+                "cra_units": cra_result["summary"]["units"],
                 "cra_scope": "identifiable spend only, allocated to councils by population share",
             },
             "outputs": written["files"],

@@ -24,7 +24,7 @@ class RunConfig:
     small_threshold_gbp: float = DEFAULT_SMALL_THRESHOLD_GBP
     out_dir: str = "outputs"
     offline: bool = False
-    cra_units: str = "thousands"
+    cra_units: str | None = None  # None: the unit the CRA file states, else £ thousands
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:

@@ -181,7 +181,9 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
 # --- CRA ----------------------------------------------------------------------------------------------
 
 
-def allocate_cra(cra_path: str, population_path: str, fys: list[str], units: str, work_dir: Path) -> dict:
+def allocate_cra(
+    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
+) -> dict:
     """CRA identifiable spend allocated to every council by population share, for each run year.
 
     A run year the CRA edition does not hold is an InputError listing the years it has
