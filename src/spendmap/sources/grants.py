@@ -376,11 +376,11 @@ def _not_award_reasons(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
 def _financial_year(year: str | None, path: Path, raw: RawTable, dates: pd.Series) -> tuple[str, str]:
     if year is not None:
         return year, "--year"
-    fy = _fy_in_name(path.name)
+    fy = fy_from_text(path.name)
     if fy:
         return fy, "file name"
     if raw.sheet:
-        fy = _fy_in_name(raw.sheet)
+        fy = fy_from_text(raw.sheet)
         if fy:
             return fy, "sheet name"
     counts = dates.dropna().value_counts()
@@ -396,11 +396,6 @@ def _financial_year(year: str | None, path: Path, raw: RawTable, dates: pd.Serie
         + " does not say which financial year it covers: no year in the file or sheet name and no "
         "readable award dates. Give it with --year, e.g. --year 2022-23."
     )
-
-
-def _fy_in_name(name: str) -> str | None:
-    # GOV.UK names read '..._2016_to_2017...'; fy_from_text expects one separator between the years.
-    return fy_from_text(name.replace("_", " "))
 
 
 def _build_awards(df: pd.DataFrame, text: dict[str, pd.Series], amount: pd.Series,
