@@ -15,7 +15,8 @@ MISSING = "–"  # en dash: shown for a value that is not known (not for zero)
 _UNITS = ((1e9, "bn"), (1e6, "m"), (1e3, "k"))
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """None, NA, NaT or NaN: a value that is not known (as opposed to zero)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     try:
@@ -33,7 +34,7 @@ def _scaled(amount: float, divisor: float) -> str:
 
 def format_gbp(value: object) -> str:
     """Readable pounds: £3.9bn, £1.2m, £850k, £950, -£1.2m; `–` when unknown."""
-    if _is_missing(value):
+    if is_missing(value):
         return MISSING
     amount = float(value)  # type: ignore[arg-type]
     if not math.isfinite(amount):
@@ -53,7 +54,7 @@ def format_gbp(value: object) -> str:
 
 def format_gbp_full(value: object, pence: bool = False) -> str:
     """Exact pounds with thousands separators: £1,234,567 (or £1,234,567.89 with pence)."""
-    if _is_missing(value):
+    if is_missing(value):
         return MISSING
     amount = float(value)  # type: ignore[arg-type]
     sign = "-" if amount < 0 else ""
@@ -62,14 +63,14 @@ def format_gbp_full(value: object, pence: bool = False) -> str:
 
 def format_count(value: object) -> str:
     """A whole number with thousands separators; `–` when unknown."""
-    if _is_missing(value):
+    if is_missing(value):
         return MISSING
     return f"{int(round(float(value))):,}"  # type: ignore[arg-type]
 
 
 def format_share(value: object, decimals: int = 0) -> str:
     """A 0–1 share as a percentage (`0.7` -> `70%`); `–` when unknown (e.g. no awards to share)."""
-    if _is_missing(value):
+    if is_missing(value):
         return MISSING
     share = float(value)  # type: ignore[arg-type]
     if not math.isfinite(share):
@@ -82,7 +83,7 @@ def format_share(value: object, decimals: int = 0) -> str:
 
 def format_per_head(value: object) -> str:
     """Pounds per person: £1,234 per head for large values, £12.34 below £100."""
-    if _is_missing(value):
+    if is_missing(value):
         return MISSING
     amount = float(value)  # type: ignore[arg-type]
     if not math.isfinite(amount):

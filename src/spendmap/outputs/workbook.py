@@ -25,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from spendmap.outputs.money import is_missing
 from spendmap.outputs.safe import FORMULA_PREFIXES
 
 GBP = '"£"#,##0'
@@ -103,15 +104,6 @@ CRA_SHEET_COLUMNS = [
 ]
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 class _Cells:
     """Builds write-only cells for one sheet, styling only the cells that need it."""
 
@@ -145,7 +137,7 @@ class _Cells:
 
     def value(self, value: Any, kind: str, wrap: bool = False) -> Any:
         """One cell of the given kind (text|gbp|gbp_pence|int|share|date|bool|num); None when missing."""
-        if _is_missing(value):
+        if is_missing(value):
             return None
         if kind == "text":
             return self.text(value, wrap)

@@ -17,9 +17,8 @@ import pandas as pd
 from rapidfuzz import process
 
 from spendmap.errors import InputError
+from spendmap.transforms.names import normalise_text
 
-_PUNCTUATION = re.compile(r"[^\w\s]")
-_SPACES = re.compile(r"\s+")
 # Kind-of-council words, removed from the start or end of a name (longest first).
 _PREFIXES = [
     "metropolitan borough of", "royal borough of", "london borough of", "city and county of", "county of",
@@ -50,12 +49,11 @@ _NOT_A_COUNCIL_RE = re.compile(
 
 
 def normalise_council_name(names: pd.Series) -> pd.Series:
-    """Lowercase, '&' as 'and', punctuation removed, single spaces."""
-    text = names.astype("string").str.lower().str.replace("&", " and ", regex=False)
-    text = text.str.replace(_PUNCTUATION, " ", regex=True).str.replace(_SPACES, " ", regex=True)
+    """names.normalise_text (lower case, '&' as 'and', no punctuation), compass abbreviations spelt out."""
+    text = normalise_text(names).fillna("")
     for pattern, replacement in _ABBREVIATIONS.items():
         text = text.str.replace(pattern, replacement, regex=True)
-    return text.str.strip()
+    return text
 
 
 def _strip_kind_words(normalised: pd.Series) -> pd.Series:
