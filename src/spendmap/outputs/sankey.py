@@ -112,6 +112,31 @@ class _Builder:
         self.link_colour.append(colour)
         self.link_hover.append(hover)
 
+    def trace(self, values: list[float], **extra: object) -> dict:
+        """The plotly Sankey trace of the nodes and links built so far, links weighted by `values`."""
+        return {
+            "type": "sankey",
+            "arrangement": "snap",
+            **extra,
+            "node": {
+                "label": self.labels,
+                "color": self.colours,
+                "customdata": self.node_hover,
+                "hovertemplate": "%{customdata}<extra></extra>",
+                "pad": 10,
+                "thickness": 14,
+                "line": {"color": "#ffffff", "width": 0.5},
+            },
+            "link": {
+                "source": self.src,
+                "target": self.dst,
+                "value": values,
+                "color": self.link_colour,
+                "customdata": self.link_hover,
+                "hovertemplate": "%{customdata}<extra></extra>",
+            },
+        }
+
 
 def _layout(height: int) -> dict:
     # No plotly title: the page's <h1> carries it (plain text, escaped by the template).
@@ -330,28 +355,7 @@ def grants_sankey(
         )
 
     biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
-    trace = {
-        "type": "sankey",
-        "arrangement": "snap",
-        "valueformat": ",.0f",
-        "node": {
-            "label": b.labels,
-            "color": b.colours,
-            "customdata": b.node_hover,
-            "hovertemplate": "%{customdata}<extra></extra>",
-            "pad": 10,
-            "thickness": 14,
-            "line": {"color": "#ffffff", "width": 0.5},
-        },
-        "link": {
-            "source": b.src,
-            "target": b.dst,
-            "value": b.count,
-            "color": b.link_colour,
-            "customdata": b.link_hover,
-            "hovertemplate": "%{customdata}<extra></extra>",
-        },
-    }
+    trace = b.trace(b.count, valueformat=",.0f")
     fig = {"data": [trace], "layout": _layout(_height(biggest))}
     # Both weights travel with the figure; the page switches link.value between them.
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
@@ -503,26 +507,6 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
             + per_head_text(*func_ph[f]),
         )
 
-    trace = {
-        "type": "sankey",
-        "arrangement": "snap",
-        "node": {
-            "label": b.labels,
-            "color": b.colours,
-            "customdata": b.node_hover,
-            "hovertemplate": "%{customdata}<extra></extra>",
-            "pad": 10,
-            "thickness": 14,
-            "line": {"color": "#ffffff", "width": 0.5},
-        },
-        "link": {
-            "source": b.src,
-            "target": b.dst,
-            "value": b.gbp,
-            "color": b.link_colour,
-            "customdata": b.link_hover,
-            "hovertemplate": "%{customdata}<extra></extra>",
-        },
-    }
+    trace = b.trace(b.gbp)
     fig = {"data": [trace], "layout": _layout(_height(max(len(depts), len(funcs))))}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)

@@ -228,6 +228,7 @@ def _build_frame(
     return frame, [h for h in headers if h], original, blank_rows
 
 
+@paused_gc()
 def read_table(
     path: Path | str,
     *,
@@ -243,20 +244,6 @@ def read_table(
     Raises InputError (one paragraph) for a missing, empty or unreadable file, a workbook with no
     sheet holding a recognisable header, or a header lacking any of the `required` canonical columns.
     """
-    with paused_gc():
-        return _read_table(path, aliases=aliases, required=required, preferred_sheets=preferred_sheets,
-                           what=what, max_header_scan=max_header_scan)
-
-
-def _read_table(
-    path: Path | str,
-    *,
-    aliases: Mapping[str, str],
-    required: Iterable[str],
-    preferred_sheets: Sequence[str] = (),
-    what: str = "table",
-    max_header_scan: int = 40,
-) -> RawTable:
     path = Path(path)
     aliases = {normalise_header(k): v for k, v in aliases.items()}
     required = list(required)
