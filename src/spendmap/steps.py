@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +30,9 @@ from spendmap.transforms.geography import geo_method_counts, place_awards
 WORK_DIR_NAME = "_work"
 
 
+@lru_cache(maxsize=1)
 def council_index() -> CouncilIndex:
-    """The council name/code index built from the bundled mySociety lookups."""
+    """The council name/code index built from the bundled mySociety lookups (built once a process)."""
     return CouncilIndex.build(load_councils(), council_name_variants(), register_to_current_gss())
 
 
