@@ -42,3 +42,21 @@ def reconcile_grants(inputs: list[dict]) -> dict:
     }
     ok = all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
     return {"ok": ok, "totals": total, "per_input": per_input}
+
+
+def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[dict]) -> list[dict]:
+    """Rows (or CRA value cells) read = accepted + rejected for the CRA, population and scheme files."""
+    checks = [
+        {"input": cra["path"], "unit": "value cells", "read": cra["cells_read"],
+         "accepted": cra["cells_accepted"], "rejected": cra["cells_rejected"]},
+        {"input": population["path"], "unit": "rows", "read": population["rows_read"],
+         "accepted": population["rows_accepted"], "rejected": population["rows_rejected"]},
+    ]
+    checks += [
+        {"input": s["source_file"], "unit": "non-blank rows", "read": s["rows_read"] - s["blank_rows"],
+         "accepted": s["rows_accepted"], "rejected": s["rows_rejected"]}
+        for s in scheme_registers
+    ]
+    for check in checks:
+        check["reconciles"] = check["read"] == check["accepted"] + check["rejected"]
+    return checks

@@ -14,7 +14,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from spendmap import steps
-from spendmap.manifest import now_iso, package_versions, reconcile_grants
+from spendmap.manifest import now_iso, package_versions, reconcile_grants, reconcile_other_inputs
 from spendmap.run_config import RunConfig
 from spendmap.sources.fetch import default_cache_dir, resolve_source
 
@@ -123,11 +123,17 @@ def _run(config: RunConfig) -> dict:
             "financial_years": fys,
             "inputs": {
                 "grants": [{**f, **info} for f, info in zip(grants_files, read["inputs"], strict=True)],
-                "cra": {**cra_file, **cra_result["summary"]},
-                "population": {**population_file, **cra_result["population_summary"]},
+                "cra": {**cra_file, "reading": cra_result["summary"]},
+                "population": {**population_file, "reading": cra_result["population_summary"]},
                 "postcodes": postcodes_file,
             },
-            "reconciliation": reconcile_grants(read["inputs"]),
+            "reconciliation": {
+                **reconcile_grants(read["inputs"]),
+                "other_inputs": reconcile_other_inputs(
+                    cra_result["summary"], cra_result["population_summary"],
+                    classified["summary"]["scheme_registers"],
+                ),
+            },
             "geo_methods": geo,
             "classification": classified["summary"],
             "analytics": analytics["summary"],

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -42,6 +43,11 @@ def test_manifest_reconciles_with_the_register(bundled_run):
     assert totals["rows_read"] == 3351 == totals["rows_accepted"] + totals["rows_rejected"]
     assert totals["amount_in_gbp"] == 3_920_986_733
     assert sum(m["awards"] for m in manifest["geo_methods"].values()) == 3351
+    other = {Path(c["input"]).name: c for c in manifest["reconciliation"]["other_inputs"]}
+    assert all(c["reconciles"] for c in other.values())
+    assert other["CRA_2018_Database_for_Publication_rvsd.xlsx"]["read"] == 21135 * 5  # rows x year columns
+    assert other["ons_mid2020_population_by_lad.csv"]["read"] == 380
+    assert other["government-grant-schemes-2014-15.csv"]["rejected"] == 1
     assert manifest["package_versions"]["prefect"] == "3.8.8"
     vintage = manifest["assumptions"]["population_vintages"]["2016-17"]
     assert vintage["vintage"] == 2020 and vintage["wanted_vintage"] == 2016
