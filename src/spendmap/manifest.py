@@ -60,3 +60,37 @@ def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[d
     for check in checks:
         check["reconciles"] = check["read"] == check["accepted"] + check["rejected"]
     return checks
+
+
+def build_manifest(
+    *, config: dict, started: str, fys: list[str], inputs: dict, read: dict, geo: dict,
+    classified: dict, analytics: dict, cra: dict, written: dict,
+) -> dict:
+    """run_manifest.json from the flow's step results (inputs: the resolved files by kind)."""
+    return {
+        "spendmap_run": {"started": started, "config": config},
+        "financial_years": fys,
+        "inputs": {
+            "grants": [{**f, **info} for f, info in zip(inputs["grants"], read["inputs"], strict=True)],
+            "cra": {**inputs["cra"], "reading": cra["summary"]},
+            "population": {**inputs["population"], "reading": cra["population_summary"]},
+            "postcodes": inputs["postcodes"],
+        },
+        "reconciliation": {
+            **reconcile_grants(read["inputs"]),
+            "other_inputs": reconcile_other_inputs(
+                cra["summary"], cra["population_summary"], classified["summary"]["scheme_registers"]
+            ),
+        },
+        "geo_methods": geo,
+        "classification": classified["summary"],
+        "analytics": analytics["summary"],
+        "assumptions": {
+            "small_threshold_gbp": config["small_threshold_gbp"],
+            "population_vintages": cra["vintages"],
+            "cra_units": cra["summary"]["units"],
+            "cra_scope": "identifiable spend only, allocated to councils by population share",
+        },
+        "outputs": written["files"],
+        "package_versions": package_versions(),
+    }

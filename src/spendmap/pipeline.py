@@ -14,7 +14,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from spendmap import steps
-from spendmap.manifest import now_iso, package_versions, reconcile_grants, reconcile_other_inputs
+from spendmap.manifest import build_manifest, now_iso
 from spendmap.run_config import RunConfig
 from spendmap.sources.fetch import default_cache_dir, resolve_source
 
@@ -118,34 +118,13 @@ def _run(config: RunConfig) -> dict:
 
         work = {"read": read, "classified": classified, "analytics": analytics, "cra": cra_result}
         written = write_tables_task(work, str(staging))
-        manifest = {
-            "spendmap_run": {"started": started, "config": config.to_dict()},
-            "financial_years": fys,
-            "inputs": {
-                "grants": [{**f, **info} for f, info in zip(grants_files, read["inputs"], strict=True)],
-                "cra": {**cra_file, "reading": cra_result["summary"]},
-                "population": {**population_file, "reading": cra_result["population_summary"]},
-                "postcodes": postcodes_file,
-            },
-            "reconciliation": {
-                **reconcile_grants(read["inputs"]),
-                "other_inputs": reconcile_other_inputs(
-                    cra_result["summary"], cra_result["population_summary"],
-                    classified["summary"]["scheme_registers"],
-                ),
-            },
-            "geo_methods": geo,
-            "classification": classified["summary"],
-            "analytics": analytics["summary"],
-            "assumptions": {
-                "small_threshold_gbp": config.small_threshold_gbp,
-                "population_vintages": cra_result["vintages"],
-                "cra_units": cra_result["summary"]["units"],
-                "cra_scope": "identifiable spend only, allocated to councils by population share",
-            },
-            "outputs": written["files"],
-            "package_versions": package_versions(),
-        }
+        manifest = build_manifest(
+            config=config.to_dict(), started=started, fys=fys,
+            inputs={"grants": grants_files, "cra": cra_file, "population": population_file,
+                    "postcodes": postcodes_file},
+            read=read, geo=geo, classified=classified, analytics=analytics, cra=cra_result,
+            written=written,
+        )
         context = steps.site_context(manifest)
         site = render_site_task(str(staging), context, place_codes)
         manifest["outputs"].update(site["files"])
