@@ -327,7 +327,12 @@ def site_context(manifest: dict) -> dict:
         "Awards are placed at the recipient's registered address (or the council itself when the recipient "
         "is a council); that is not necessarily where the money is spent.",
         f"{geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be "
-        "placed in a council and are counted in run_manifest.json, not in any council.",
+        "placed in a council and are counted in run_manifest.json, not in any council."
+        + (
+            "" if inputs["postcodes"] else
+            " No postcode lookup was given (--postcodes with the ONS NSPL), so only awards to councils "
+            "themselves and awards carrying an ONS council code could be placed."
+        ),
         f"Small grants are awards under £{manifest['assumptions']['small_threshold_gbp']:,.0f}; zero-value "
         "and redacted awards are excluded from the small-grant test.",
         "CRA figures are identifiable spending only, allocated to councils by their share of the "

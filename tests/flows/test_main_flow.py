@@ -126,3 +126,5 @@ def test_index_shows_national_scheme_overlaps(bundled_run):
     assert "Policy areas with schemes from several departments, 2016-17" in html
     top = year.iloc[0]
     assert f"<th scope=\"row\">{top['policy_area']}</th>" in html and format_gbp(top["value_gbp"]) in html
+    # The page says why most awards are unplaced in the bundled run.
+    assert "No postcode lookup was given" in html and "2,901 awards" in html
