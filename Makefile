@@ -25,4 +25,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 clean:
-	rm -rf $(VENV) outputs/*/ outputs/*.html
+	rm -rf $(VENV)
+	find outputs -mindepth 1 ! -name README.md -exec rm -rf {} +
