@@ -496,7 +496,7 @@ def list_lines() -> list[str]:
         for release in spec.releases.values():
             covers = release.covers()
             note = "" if release.checked or not release.path else "  (address by pattern, not yet seen)"
-            lines.append(f"    {release.key}{'  ' + covers if covers else ''}: {page_url(release)}{note}")
+            lines.append(f"    {release.key}{' ' + covers if covers else ''}: {page_url(release)}{note}")
     return lines
 
 
