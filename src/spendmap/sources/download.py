@@ -299,28 +299,27 @@ def _workbook_problem(path: Path) -> str | None:
 def _text_problem(path: Path) -> str | None:
     """A CSV decodes as UTF-8, or else as Windows-1252. A file that is UTF-8 throughout but ends in
     the middle of a character was cut short (Windows-1252 would decode anything and hide that)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                decoder.decode(chunk)
-    except UnicodeDecodeError:
-        return _cp1252_problem(path)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    utf8 = _decode_failure(path, "utf-8-sig")
+    if utf8 == "end":
         return "it ends in the middle of a character; the download was cut short"
+    if utf8 == "middle" and _decode_failure(path, "cp1252"):
+        return "it does not decode as text (UTF-8 or Windows-1252); it may be damaged"
     return None
 
 
-def _cp1252_problem(path: Path) -> str | None:
-    decoder = codecs.getincrementaldecoder("cp1252")()
+def _decode_failure(path: Path, encoding: str) -> str | None:
+    """Where decoding `path` fails: "middle", "end" (an incomplete last character) or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(_CHUNK), b""):
                 decoder.decode(chunk)
     except UnicodeDecodeError:
-        return "it does not decode as text (UTF-8 or Windows-1252); it may be damaged"
+        return "middle"
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "end"
     return None
 
 
