@@ -326,7 +326,8 @@ def test_csv_cut_mid_character_without_content_length_is_not_cached(httpserver, 
     # A Windows-1252 CSV ('£' is byte 0xA3) is whole too: not UTF-8, but it decodes.
     cp1252 = "Identifier,Amount\nGB-1,£100\n".encode("cp1252")
     httpserver.expect_request("/w.csv").respond_with_handler(_no_length(cp1252, "text/csv"))
-    assert resolve_source(httpserver.url_for("/w.csv"), cache_dir=tmp_path, expect="csv", **FAST).bytes == 29
+    windows = resolve_source(httpserver.url_for("/w.csv"), cache_dir=tmp_path, expect="csv", **FAST)
+    assert windows.bytes == len(cp1252)
 
 
 def test_cached_file_that_no_longer_reads_is_evicted_and_downloaded_again_once(httpserver, tmp_path):
