@@ -19,7 +19,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from spendmap.sources.download import default_cache_dir, now_iso, read_json, write_json_atomic
-from spendmap.sources.releases import CATALOGUE, check_release, fetch_release
+from spendmap.sources.releases import CATALOGUE, ReleaseNotPublished, check_release, fetch_release
 
 WATCHED_SOURCE = "grants-register"
 STATE_FILE = Path("schedule") / "processed.json"
@@ -42,8 +42,12 @@ def _artifact_key(fy: str, what: str) -> str:
 
 @task(name="check-release", cache_policy=NO_CACHE, retries=0)
 def check_task(fy: str, cache_dir: str) -> dict[str, Any]:
-    """What the Content API says about the register of `fy`, and whether it was already processed."""
-    check = check_release(WATCHED_SOURCE, fy, cache_dir=Path(cache_dir))
+    """What the Content API says about the register of `fy`, and whether it was already processed.
+    A release not published yet is an answer ({"published": False}), not a failure."""
+    try:
+        check = check_release(WATCHED_SOURCE, fy, cache_dir=Path(cache_dir))
+    except ReleaseNotPublished as exc:
+        return {"published": False, "reason": str(exc), "new": False}
     done = _state(Path(cache_dir)).get(fy) or {}
     attachment = check.attachment.to_dict() if check.attachment else {}
     processed = (
@@ -51,7 +55,7 @@ def check_task(fy: str, cache_dir: str) -> dict[str, Any]:
         and done.get("public_updated_at") == check.public_updated_at
         and done.get("url") == attachment.get("url")
     )
-    return {**check.to_dict(), "new": check.changed or not processed}
+    return {**check.to_dict(), "published": True, "new": check.changed or not processed}
 
 
 @task(name="fetch-release", cache_policy=NO_CACHE)
@@ -83,13 +87,23 @@ def check_releases(
     cache_dir: str | None = None,
 ) -> dict[str, str]:
     """For each watched year: a new release is fetched and processed into `out_root/<year>`; an
-    unchanged one is recorded and skipped. Returns {year: "processed" | "unchanged"}."""
+    unchanged (or not yet published) one is recorded and skipped.
+    Returns {year: "processed" | "unchanged" | "not published"}."""
     logger = get_run_logger()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     options = {"places": places, "cra": cra, "population": population, "postcodes": postcodes}
     outcome: dict[str, str] = {}
     for fy in years or [newest_year()]:
         check = check_task(fy, str(cache))
+        if not check["published"]:
+            create_markdown_artifact(
+                key=_artifact_key(fy, "check"),
+                markdown=f"# The {WATCHED_SOURCE} release for {fy} is not published yet\n\n"
+                f"{check['reason']}\n",
+                description=f"Release check for {fy}: not published yet",
+            )
+            outcome[fy] = "not published"
+            continue
         if not check["new"]:
             create_markdown_artifact(
                 key=_artifact_key(fy, "check"),

@@ -51,6 +51,10 @@ ZIP = "application/zip"
 _SUFFIX_TYPES = {".ods": ODS, ".xlsx": XLSX, ".xls": XLS, ".csv": CSV, ".zip": ZIP}
 
 
+class ReleaseNotPublished(InputError):
+    """The Content API has no publication at the release's path (404/410): not published yet."""
+
+
 @dataclass(frozen=True)
 class Release:
     """One release: a GOV.UK publication path (`path`) or, off GOV.UK, a page to download by hand."""
@@ -368,7 +372,7 @@ def check_release(
             etag=etag or state.get("etag"), last_modified=last_modified or state.get("last_modified"),
         )
     if resp.status_code in (404, 410):
-        raise InputError(
+        raise ReleaseNotPublished(
             f"GOV.UK has no publication at {page} (the Content API answered HTTP {resp.status_code} for "
             f"{api}): the {name} {release.key} release is not published yet, or has moved. Find it on "
             f"GOV.UK and pass its file as {spec.used_as} PATH."
