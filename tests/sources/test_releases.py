@@ -182,3 +182,24 @@ def test_fetch_list_shows_the_catalogue_without_doubled_ranges(capsys):
     assert "2024 covers 2019-20 to 2023-24: https://www.gov.uk/government/statistics/" in out
     assert "government-grants-statistics-2016-to-2017" in out
     assert "arcgis.com/sharing/rest/content/items/<ITEM_ID>/data" in out
+
+
+def test_postcodes_accepts_the_ons_portal_item_download_address(httpserver, tmp_path):
+    # The ONS Open Geography Portal serves an edition at .../content/items/<ITEM_ID>/data: no file name
+    # in the address, a zip of CSVs in the body (here the 11-row NSPL sample, zipped as the NSPL is).
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from spendmap.sources.postcodes import load_postcode_lookup
+
+    sample = Path(__file__).parents[1] / "fixtures" / "postcodes" / "nspl_sample.csv"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Data/NSPL_FEB_2024_UK.csv", sample.read_bytes())
+    item = "/sharing/rest/content/items/0123456789abcdef0123456789abcdef/data"
+    httpserver.expect_request(item).respond_with_data(buf.getvalue(), content_type="application/zip")
+    table, fetched = load_postcode_lookup(httpserver.url_for(item), cache_dir=tmp_path)
+    assert fetched.path.name == "data" and fetched.bytes == len(buf.getvalue())
+    assert len(table) == 11
+    assert table.set_index("postcode_key").loc["WF12EB", "laua"] == "E08000036"  # Wakefield

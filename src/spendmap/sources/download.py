@@ -250,7 +250,8 @@ def check_whole(path: Path, expect: str | None = None, name: str | None = None) 
                 names = zf.namelist()
         except (zipfile.BadZipFile, OSError) as exc:
             return f"it is not a whole zip archive ({exc}); the download was probably cut short"
-        if wants_sheet and any(n.endswith((".xml", "mimetype")) for n in names):
+        # An Office Open XML or OpenDocument package (not, say, the NSPL zip of CSVs) must also open.
+        if wants_sheet and ("[Content_Types].xml" in names or "mimetype" in names):
             return _workbook_problem(path)
         return None
     if head.startswith(_OLE2_MAGIC):
@@ -376,10 +377,14 @@ def sweep_stale_parts(cache_dir: Path) -> list[Path]:
     for part in (Path(cache_dir) / "downloads").glob(f"*/{PART_PREFIX}*"):
         m = re.match(rf"{re.escape(PART_PREFIX)}(\d+)-", part.name)
         pid = int(m.group(1)) if m else None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        try:
+            age = time.time() - part.stat().st_mtime
+        except OSError:
             continue
-        if pid == os.getpid():
-            continue  # this process's own download in progress (another thread)
+        # A live owner keeps its part (a download in progress), unless the part is a day old: the pid
+        # has then been reused by another process.
+        if pid is not None and _alive(pid) and age < 86_400:
+            continue
         part.unlink(missing_ok=True)
         removed.append(part)
         try:
