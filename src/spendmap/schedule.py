@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from spendmap.sources.download import default_cache_dir, now_iso, read_json, write_json_atomic
+from spendmap.sources.cache import default_cache_dir, now_iso, read_json, write_json_atomic
 from spendmap.sources.releases import CATALOGUE, ReleaseNotPublished, check_release, fetch_release
 
 WATCHED_SOURCE = "grants-register"

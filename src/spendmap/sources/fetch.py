@@ -1,4 +1,5 @@
-"""Facade kept for existing imports: downloading lives in `download`, official releases in `releases`."""
+"""Facade kept for existing imports: the cache lives in `cache`, downloading in `download`, official
+releases in `releases`."""
 
 from spendmap.sources.download import (
     MANIFEST_NAME,

@@ -24,19 +24,21 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from spendmap.errors import DownloadError, InputError
 from spendmap.fiscal_year import fy_start_year
-from spendmap.sources.download import (
+from spendmap.sources.cache import (
     FetchedFile,
-    HttpPolicy,
     default_cache_dir,
+    now_iso,
+    read_json,
+    record_in_manifest,
+    write_json_atomic,
+)
+from spendmap.sources.download import (
+    HttpPolicy,
     http_get,
     http_session,
     looks_like_html,
     make_retry,
-    now_iso,
-    read_json,
-    record_in_manifest,
     resolve_source,
-    write_json_atomic,
 )
 
 GOVUK_ENV = "SPENDMAP_GOVUK_URL"
