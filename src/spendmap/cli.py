@@ -55,12 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     places = sub.add_parser("places", help="list or search councils")
     places.add_argument("query", nargs="?", help="part of a name, a GSS code, or 'pfpp'")
 
-    fetch = sub.add_parser("fetch", help="download official releases into the local cache")
-    fetch.add_argument("--year", help="financial year of the release, e.g. 2022-23")
-    fetch.add_argument("--source", help="which release (see `spendmap fetch --list`)")
-    fetch.add_argument("--list", action="store_true", help="list the known releases")
+    fetch = sub.add_parser("fetch", help="download official releases (found via the GOV.UK Content API)")
+    fetch.add_argument("--year", help="financial year of the release, e.g. 2022-23 (default: the newest)")
+    fetch.add_argument("--source", help="which source (see `spendmap fetch --list`), e.g. grants-register")
+    fetch.add_argument("--list", action="store_true", help="list the sources and releases known")
 
-    serve = sub.add_parser("serve", help="register the scheduled deployments with a Prefect server")
+    serve = sub.add_parser("serve", help="serve the scheduled release check (needs a Prefect server)")
     serve.add_argument("--cron", default="0 6 * * 1", help="schedule (default: Mondays 06:00)")
     return parser
 
@@ -124,14 +124,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from spendmap.pipeline import fetch_command
+    from spendmap.sources.releases import fetch_command
 
     fetch_command(source=args.source, year=args.year, list_only=args.list)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from spendmap.pipeline import serve_deployments
+    from spendmap.schedule import serve_deployments
 
     serve_deployments(cron=args.cron)
     return 0
