@@ -255,7 +255,7 @@ def test_cp1252_cr_only_csv_with_pound_strings(tmp_path):
         4: "amount missing",
         5: "amount not a number: 'about 5k'",
         6: "currency is not GBP: EUR",
-        7: "duplicate award identifier",
+        7: "duplicate award id (also in grants_2018-19.csv row 2)",
     }
     info = read.info
     assert info["rows_read"] == 6 and info["rows_accepted"] + info["rows_rejected"] == 6

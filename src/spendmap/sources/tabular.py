@@ -13,6 +13,8 @@ import gc
 import io
 import itertools
 import re
+import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,10 +79,32 @@ def _sheet_key(name: str) -> str:
     return name.strip().lstrip("#").strip().lower()
 
 
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+# An Office workbook saved with a password is an OLE container holding this stream instead of the zip.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def is_password_protected(path: Path) -> bool:
+    """An encrypted .xlsx (OLE container with an EncryptedPackage) or .ods (manifest encryption-data)."""
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(_OLE_MAGIC):
+        return _ENCRYPTED_STREAM in path.read_bytes()
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                return b"encryption-data" in z.read("META-INF/manifest.xml")
+        except (KeyError, zipfile.BadZipFile, OSError):
+            return False
+    return False
+
+
 def _describe_content(path: Path) -> str:
     """What a file that could not be read as a spreadsheet looks like, in words."""
     with path.open("rb") as f:
         head = f.read(2048)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16 text"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive that is not a readable spreadsheet (it may be truncated or damaged)"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -106,6 +130,9 @@ def _is_workbook(path: Path) -> bool:
 
 
 def _decode_csv(path: Path, data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export: UTF-16 with a byte-order mark.
+        return data.decode("utf-16", errors="replace")
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
     try:
@@ -120,7 +147,7 @@ def _read_csv_rows(path: Path, what: str) -> list[list[object]]:
     head = data[:2048]
     text = _decode_csv(path, data)
     looks_html = text.lstrip().lower().startswith(("<!doctype html", "<html"))
-    if head.startswith(b"PK\x03\x04") or b"\x00" in head or looks_html:
+    if head.startswith(b"PK\x03\x04") or "\x00" in text[:2048] or looks_html:
         raise InputError(
             f"The {what} '{path}' has a CSV name but looks like {_describe_content(path)}: "
             "download the file again or export it as CSV."
@@ -128,7 +155,17 @@ def _read_csv_rows(path: Path, what: str) -> list[list[object]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # newline='' keeps csv's own handling of CR, LF and CRLF (and of line breaks inside quotes).
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [row for row in reader]
+    # A field of any length is read (csv's default limit, 131,072 characters, is process-wide: restored).
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        return [row for row in reader]
+    except csv.Error as err:
+        raise InputError(
+            f"The {what} '{path}' is not a well-formed CSV file at line {reader.line_num} ({err}): "
+            "export it again as CSV."
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _count_matches(row: Sequence[object], aliases: Mapping[str, str]) -> int:
@@ -251,9 +288,21 @@ def read_table(
     if not path.exists():
         raise InputError(f"The {what} '{path}' does not exist: check the path.")
     if path.is_dir():
-        raise InputError(f"The {what} '{path}' is a folder, not a file.")
+        raise InputError(f"The {what} '{path}' is a folder, not a file: give the file inside it.")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"The {what} '{path}' cannot be read ({err.strerror}): check its permissions."
+        ) from None
     if path.stat().st_size == 0:
         raise InputError(f"The {what} '{path}' is empty (0 bytes): download or export it again.")
+    if is_password_protected(path):
+        raise InputError(
+            f"The {what} '{path}' is password-protected (encrypted), so it cannot be read: open it in "
+            "a spreadsheet program and save an unprotected copy (without a password), then give that."
+        )
 
     sheet_names: list[str] = []
     if _is_workbook(path):
