@@ -416,9 +416,12 @@ def _not_award_reasons(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
     if not mask.any():
         return out
     cells = df.loc[mask].drop(columns=["source_row"])
-    first = cells.bfill(axis=1).iloc[:, 0].astype("string").str.slice(0, 80)
-    out[mask] = ("not an award row (no recipient or funder; looks like a note, footnote or total: '"
-                 + first.fillna("") + "')")
+    # The first text cell ('Total', 'Source: ...') says what the row is better than a number does.
+    text = cells.map(lambda c: c if isinstance(c, str) and c.strip() else None)
+    first = text.bfill(axis=1).iloc[:, 0].fillna(cells.bfill(axis=1).iloc[:, 0])
+    first = first.astype("string").str.slice(0, 80)
+    out[mask] = ("not an award row (no funder, and no recipient or identifier; looks like a note, "
+                 "footnote or total: '" + first.fillna("") + "')")
     return out
 
 
