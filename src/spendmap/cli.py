@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_error(message: str) -> None:
-    print(textwrap.fill(f"spendmap: {message}", width=100), file=sys.stderr)
+    # Paths are never split at their hyphens, so a path in a message can be copied whole.
+    print(textwrap.fill(f"spendmap: {message}", width=100, break_on_hyphens=False, break_long_words=False),
+          file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import platform
@@ -84,7 +85,7 @@ def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
             continue
     csv.field_size_limit(sys.maxsize)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter))
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
