@@ -96,7 +96,8 @@ def test_bundled_register_counted_plainly():
 def written(tmp_path):
     src = tmp_path / "register 2021-22.csv"
     src.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
-                   "R-1,100,One Ltd,Home Office\nR-2,250,Two Ltd,Home Office\nR-3,oops,Three Ltd,Home Office\n"
+                   "R-1,100,One Ltd,Home Office\nR-2,250,Two Ltd,Home Office\n"
+                   "R-3,oops,Three Ltd,Home Office\n"
                    "Total,350,,\n")
     reads = _write_outputs([src], tmp_path)
     return tmp_path, _manifest_inputs(reads)

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--population", metavar="SRC", help="ONS population (default: bundled mid-2020)")
     run.add_argument("--postcodes", metavar="SRC", help="ONS postcode lookup (NSPL/ONSPD layout)")
     run.add_argument("--places", metavar="P,...", help="councils to render pages for ('pfpp', codes, names)")
-    run.add_argument("--small-threshold", type=_positive_gbp, default=DEFAULT_SMALL_THRESHOLD_GBP, metavar="GBP",
-                     help="awards under this are 'small' (default 100000)")
+    run.add_argument("--small-threshold", type=_positive_gbp, default=DEFAULT_SMALL_THRESHOLD_GBP,
+                     metavar="GBP", help="awards under this are 'small' (default 100000)")
     run.add_argument("--out", default="outputs", metavar="DIR", help="output folder (default: outputs)")
     run.add_argument("--offline", action="store_true", help="never download; URLs must be in the cache")
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from spendmap import __version__
 from spendmap.errors import SpendmapError
+from spendmap.text import is_blank
 
 PACKAGES = (
     "prefect", "pandas", "pyarrow", "python-calamine", "duckdb", "networkx", "plotly", "openpyxl",
@@ -64,10 +65,6 @@ def plain_amount(cell: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _blank(cell: object) -> bool:
-    return cell is None or (isinstance(cell, str) and not cell.strip())
-
-
 def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
     if sheet is not None:
         from python_calamine import CalamineWorkbook
@@ -93,7 +90,7 @@ def count_input(path: Path | str, sheet: str | None, header_row: int, amount_hea
     rows = _plain_rows(Path(path), sheet)
     header = [str(c).strip() if c is not None else "" for c in rows[header_row - 1]]
     col = header.index(amount_header)
-    data = [r for r in rows[header_row:] if not all(_blank(c) for c in r)]
+    data = [r for r in rows[header_row:] if not all(is_blank(c) for c in r)]
     amounts = (plain_amount(r[col]) if col < len(r) else None for r in data)
     return {"rows": len(data), "amount_gbp": math.fsum(a for a in amounts if a is not None)}
 

@@ -32,6 +32,7 @@ from spendmap.sources.councils import (
 from spendmap.transforms.council_names import CouncilIndex, resolve_places
 from spendmap.transforms.geography import geo_method_counts, place_awards
 
+
 @lru_cache(maxsize=1)
 def council_index() -> CouncilIndex:
     """The council name/code index built from the bundled mySociety lookups (built once a process)."""

@@ -143,7 +143,8 @@ def test_a_run_that_does_not_reconcile_is_not_published(tmp_path):
     out = _run_into(tmp_path / "outputs", {"index.html": "old"})
     staging = start_staging(out)
     (staging / "index.html").write_text("new")
-    (staging / "run_manifest.json").write_text(json.dumps({"spendmap_run": {}, "reconciliation": {"ok": False}}))
+    manifest = {"spendmap_run": {}, "reconciliation": {"ok": False}}
+    (staging / "run_manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(Exception, match="does not reconcile"):
         publish(staging, out)
     assert (out / "index.html").read_text() == "old" and not staging.exists()

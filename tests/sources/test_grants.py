@@ -377,7 +377,8 @@ def test_grantnav_xlsx_export(tmp_path):
 
 def test_total_footer_with_a_name_but_no_identifier_or_funder_is_rejected(tmp_path):
     """The issue's case: 'Total' under the recipient column, the register's sum in the amount column."""
-    rows = [MODERN_HEADER, _modern_row("T-1", 100.0, date(2022, 5, 1)), _modern_row("T-2", 50.0, date(2022, 5, 1))]
+    rows = [MODERN_HEADER, _modern_row("T-1", 100.0, date(2022, 5, 1)),
+            _modern_row("T-2", 50.0, date(2022, 5, 1))]
     footer = [None] * len(MODERN_HEADER)
     footer[MODERN_HEADER.index("Recipient Org:Name")] = "Total"
     footer[MODERN_HEADER.index("Amount Awarded")] = 150.0

@@ -25,6 +25,7 @@ from spendmap import schemas
 from spendmap.errors import InputError
 from spendmap.fiscal_year import format_fy, fy_from_text, fy_of_dates, fy_start_year
 from spendmap.sources.tabular import RawTable, normalise_header, paused_gc, read_table
+from spendmap.text import is_blank
 
 AWARD_SHEETS = ("#Awards", "Awards")
 # One award above this (in absolute value) is implausible: the largest in the 2016-17 register is
@@ -240,7 +241,7 @@ def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
     no_one = clean_text(df["recipient_name"]).isna() & clean_text(df["department_raw"]).isna()
     suspects = cells[no_one.to_numpy()]
     blank = [i for i, row in zip(suspects.index, suspects.itertuples(index=False), strict=True)
-             if all(c is None or (isinstance(c, str) and not c.strip()) for c in row)]
+             if all(is_blank(c) for c in row)]
     if not blank:
         return df
     raw.blank_rows_skipped += len(blank)

@@ -457,8 +457,8 @@ def population_for_councils(
     none = out[out["population"].isna() | (out["population"] <= 0)]
     if not none.empty:
         def listed(rows: pd.DataFrame) -> str:
-            return ", ".join(rows["la_code"] + " " + rows["la_name"] + " (" +
-                             rows["population"].map(lambda v: "none" if pd.isna(v) else f"{v:,.0f}").astype("string") + ")")
+            shown = rows["population"].map(lambda v: "none" if pd.isna(v) else f"{v:,.0f}").astype("string")
+            return ", ".join(rows["la_code"] + " " + rows["la_name"] + " (" + shown + ")")
 
         in_file = none[~missing.loc[none.index]]
         fallback_none = none[missing.loc[none.index]]

@@ -25,6 +25,7 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from spendmap.errors import InputError
+from spendmap.text import is_blank, normalise_label
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -67,16 +68,12 @@ def paused_gc() -> Iterator[None]:
 
 def normalise_header(text: object) -> str:
     """Lower-case, trimmed, single-spaced header text without a leading '#' or spaces around ':'."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    s = _header_text(text).replace("\u00a0", " ").replace("\ufeff", "")
-    s = re.sub(r"\s+", " ", s).strip().lower()
-    s = s.lstrip("#").strip()
+    s = normalise_label(text).lstrip("#").strip()
     return re.sub(r"\s*:\s*", ":", s)
 
 
 def _sheet_key(name: str) -> str:
-    return name.strip().lstrip("#").strip().lower()
+    return normalise_label(name).lstrip("#").strip()
 
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -188,15 +185,11 @@ _isspace = np.frompyfunc(str.isspace, 1, 1)
 
 def _header_text(value: object) -> str:
     """A header cell as text: numbers typed as headers (a year column 2016) lose the '.0'."""
-    if _is_blank(value):
+    if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _build_frame(
@@ -320,15 +313,15 @@ def read_table(
     else:
         rows = _read_csv_rows(path, what)
         sheet = None
-        if not any(any(not _is_blank(c) for c in r) for r in rows):
+        if not any(any(not is_blank(c) for c in r) for r in rows):
             raise InputError(f"The {what} '{path}' has no rows: it contains only blank lines.")
         header_idx, n = _best_header(rows, aliases, max_header_scan)
         if n < min(MIN_HEADER_MATCHES, len(set(aliases.values()))):
-            first = next((r for r in rows if any(not _is_blank(c) for c in r)), [])
+            first = next((r for r in rows if any(not is_blank(c) for c in r)), [])
             raise InputError(
                 f"The {what} '{path}' has no recognisable header row in its first {max_header_scan} "
                 f"lines: expected columns such as {expected_headers}; the first non-blank line is "
-                f"{[str(c) for c in first if not _is_blank(c)][:30]}."
+                f"{[str(c) for c in first if not is_blank(c)][:30]}."
             )
 
     frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
@@ -404,7 +397,7 @@ def _choose_sheet(
     for name in candidates + [n for n in sheet_names if n not in candidates]:
         # skip_empty_area=False keeps row 0 as the sheet's row 1, so source rows are real ones.
         head = load(name).to_python(skip_empty_area=False, nrows=max_header_scan)
-        if any(any(not _is_blank(c) for c in r) for r in head):
+        if any(any(not is_blank(c) for c in r) for r in head):
             all_empty = False
         idx, n = _best_header(head, aliases, max_header_scan)
         if n >= threshold and name in candidates:
