@@ -305,3 +305,23 @@ def test_a_run_that_does_not_reconcile_exits_1_and_publishes_nothing(capsys, tmp
     err = capsys.readouterr().err
     assert "does not reconcile" in err and "2 rows" in err and "nothing was published" in err
     assert (out / "run_manifest.json").read_text() == before and _leftovers(tmp_path) == []
+
+
+def test_unreadable_file_is_exit_2(capsys):
+    import shutil
+
+    import spendmap.pipeline  # noqa: F401 - imported while the venv is readable
+    from tests.helpers.users import open_folder, without_root
+
+    folder = open_folder()
+    try:
+        locked = folder / "grants_2016-17.csv"
+        _register(locked, [["A1", "Bus", "1000", "01/05/2016", "Wakefield Council", "DfT"]])
+        locked.chmod(0)
+        with without_root():
+            code = main(["run", "--grants", str(locked), "--out", str(folder / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and str(locked) in err and "cannot be read" in err and "Traceback" not in err
+        assert sorted(p.name for p in folder.iterdir()) == ["grants_2016-17.csv"]
+    finally:
+        shutil.rmtree(folder)

@@ -1,6 +1,5 @@
 """Preflight: every check that can fail a run fails it before any work, with exit 2 and nothing touched."""
 
-import os
 import shutil
 
 import pytest
@@ -9,6 +8,7 @@ from spendmap.errors import InputError
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 from spendmap.run_config import RunConfig
 from spendmap.steps import preflight
+from tests.helpers.users import open_folder, without_root
 
 
 def test_preflight_names_missing_file(tmp_path):
@@ -21,13 +21,17 @@ def test_preflight_says_a_folder_is_a_folder(tmp_path):
         preflight(RunConfig(grants=[str(tmp_path)], out_dir=str(tmp_path / "o")))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file whatever its permissions")
-def test_preflight_unreadable_file(tmp_path):
-    locked = tmp_path / "grants 2016-17.xlsx"
-    shutil.copy(reference_path(*BUNDLED_GRANTS), locked)
-    locked.chmod(0)
-    with pytest.raises(InputError, match="cannot be read"):
-        preflight(RunConfig(grants=[str(locked)], out_dir=str(tmp_path / "o")))
+def test_preflight_unreadable_file():
+    folder = open_folder()
+    try:
+        locked = folder / "grants 2016-17.xlsx"
+        shutil.copy(reference_path(*BUNDLED_GRANTS), locked)
+        locked.chmod(0)
+        config = RunConfig(grants=[str(locked)], out_dir=str(folder / "o"))
+        with without_root(), pytest.raises(InputError, match="--grants cannot be read.*Permission denied"):
+            preflight(config)
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_same_register_twice_is_refused_naming_both(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from spendmap.outputs.publish import (
     remove_stale_staging,
     start_staging,
 )
+from tests.helpers.users import open_folder, without_root
 
 REPO_OUTPUTS = Path(__file__).resolve().parents[2] / "outputs"
 
@@ -99,12 +101,16 @@ def test_file_device_home_and_root_are_refused(tmp_path):
     assert Path("/dev/null").is_char_device()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_parent_is_refused(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    with pytest.raises(InputError, match="not writable"):
-        check_out_dir(locked / "out")
+def test_unwritable_parent_is_refused():
+    folder = open_folder()
+    try:
+        locked = folder / "locked"
+        locked.mkdir(mode=0o555)
+        with without_root(), pytest.raises(InputError, match="not writable"):
+            check_out_dir(locked / "out")
+        assert list(locked.iterdir()) == []
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_repo_outputs_folder_is_spendmap_s():

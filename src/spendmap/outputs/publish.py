@@ -27,6 +27,7 @@ STAGING_MARKER = ".spendmap-staging"  # in every staging folder; holds the writi
 MANIFEST_NAME = "run_manifest.json"
 WORK_DIR_NAME = "_work"
 KEPT_FILES = ("README.md",)  # carried from the old output folder into the new one
+_EFFECTIVE = os.access in os.supports_effective_ids  # the permissions the process will really have
 
 _MARKER_TEXT = (
     "This folder was written by spendmap. `spendmap run --out` replaces a folder only when it holds\n"
@@ -79,10 +80,10 @@ def check_out_dir(out_dir: Path | str, inputs: Iterable[Path | str] = ()) -> Pat
             raise _refuse(given, "exists and is not a folder (it is a file, a device or a link to one).")
         if any(target.iterdir()) and not is_spendmap_folder(target):
             raise _refuse(given, "is a folder spendmap did not make, and it is not empty.")
-        if not os.access(target, os.W_OK | os.X_OK):
+        if not os.access(target, os.W_OK | os.X_OK, effective_ids=_EFFECTIVE):
             raise _refuse(given, "is not writable.")
     parent = next((p for p in target.parents if p.exists()), Path(target.anchor))
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK, effective_ids=_EFFECTIVE):
         raise InputError(
             f"--out {given}: its parent folder {parent} is not writable, so the output cannot be written "
             "there. Nothing was changed: choose a folder you can write to with --out."
