@@ -31,17 +31,20 @@ def _session_members(session_id: int) -> list[int]:
     return members
 
 
+def _start_run(tmp_path: Path, out: Path, **popen) -> subprocess.Popen:
+    """A real `spendmap run` in its own session (as a terminal gives it), with its own Prefect home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), SPENDMAP_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.Popen([sys.executable, "-m", "spendmap", "run", "--offline", "--out", str(out)],
+                            env=env, start_new_session=True, **popen)
+
+
 @pytest.mark.flow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_the_run_and_publishes_nothing(tmp_path, signum):
     out = tmp_path / "outputs"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), SPENDMAP_CACHE=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join(sys.path))
-    # Its own session, as a terminal would give it, so its children can be found afterwards.
-    run = subprocess.Popen([sys.executable, "-m", "spendmap", "run", "--offline", "--out", str(out)],
-                           env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+    run = _start_run(tmp_path, out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + STARTUP_LIMIT_S
         while not any(".partial-" in p.name for p in tmp_path.iterdir()):
@@ -69,3 +72,29 @@ def test_signal_stops_the_run_and_publishes_nothing(tmp_path, signum):
         if run.poll() is None:
             run.kill()
             run.communicate()
+
+
+@pytest.mark.flow
+def test_staging_left_by_kill_9_is_removed_by_the_next_run(tmp_path):
+    """kill -9 cannot be caught: the next run into the same --out removes what it left, and only that."""
+    from spendmap.outputs.publish import discard_staging, start_staging
+
+    out = tmp_path / "outputs"
+    run = _start_run(tmp_path, out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        while not (left := [p for p in tmp_path.iterdir() if ".partial-" in p.name]):
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=STOP_LIMIT_S)
+    finally:
+        for pid in _session_members(run.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert all(p.exists() for p in left) and not out.exists()
+    mine = tmp_path / f".outputs.partial-{run.pid}-user"  # its process is gone, but no mark: kept
+    mine.mkdir()
+    staging = start_staging(out)  # what the next run does first
+    discard_staging(staging)
+    assert not any(p.exists() for p in left) and mine.is_dir()
