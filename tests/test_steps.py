@@ -52,3 +52,16 @@ def test_out_above_an_input_is_refused(tmp_path):
         with pytest.raises(InputError, match="holds an input of this run"):
             preflight(RunConfig(grants=[str(grants)], out_dir=str(out)))
     assert grants.is_file()
+
+
+def test_ingest_refuses_the_same_download_twice(tmp_path):
+    """URLs are only files once downloaded: the same content under two cache names is refused too."""
+    from spendmap.steps import ingest_grants
+
+    body = "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\nA-1,10,One Ltd,Home Office\n"
+    first, second = tmp_path / "a_2016-17.csv", tmp_path / "b_2016-17.csv"
+    first.write_text(body)
+    second.write_text(body)
+    with pytest.raises(InputError, match="same file twice"):
+        ingest_grants([str(first), str(second)], [], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_2016-17.csv", "b_2016-17.csv"]

@@ -113,6 +113,7 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
     """
     from spendmap.sources.grants import read_grants
 
+    _refuse_same_file_twice([Path(p) for p in paths])  # again: downloads are only known by now
     frames, rejects, infos = [], [], []
     known_ids: dict[str, str] = {}  # award id -> 'FILE row N': a repeat in a later input is rejected
     for path in paths:
