@@ -131,3 +131,14 @@ def test_an_inflated_amount_fails(written):
     result = reconcile_written(inputs, out)
     assert not result["ok"]
     assert not result["per_input"][0]["amounts_reconcile"] and result["per_input"][0]["rows_reconcile"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le", "utf-16-be"])
+def test_plain_count_reads_every_encoding_the_reader_does(tmp_path, encoding):
+    src = tmp_path / "register 2021-22.csv"
+    src.write_bytes(("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+                     'E-1,"£1,000",Caf\u00e9 Ltd,Home Office\r\nE-2,x,Two Ltd,Home Office\r\n'
+                     f'E-3,5,Long Ltd,Home Office,"{"y" * 140_000}"\r\n').encode(encoding))
+    reads = _write_outputs([src], tmp_path)
+    result = reconcile_written(_manifest_inputs(reads), tmp_path)
+    assert result["ok"] and result["totals"]["rows_read"] == 3 and result["totals"]["amount_in_gbp"] == 1005.0

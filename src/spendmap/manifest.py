@@ -72,17 +72,21 @@ def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
         return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
             skip_empty_area=False)
     data = path.read_bytes()
-    for encoding in ("utf-8-sig", "utf-16", "cp1252"):
-        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    elif b"\x00" in data[:512]:  # UTF-16 without a byte-order mark: the zero bytes say which end
+        text = data.decode("utf-16-be" if data[:1] == b"\x00" else "utf-16-le")
+    else:
         try:
-            text = data.decode(encoding)
-            break
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            continue
-    csv.field_size_limit(sys.maxsize)
+            text = data.decode("cp1252", errors="replace")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    finally:
+        csv.field_size_limit(limit)
 
 
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:

@@ -486,6 +486,15 @@ def test_utf16_csv_is_read(tmp_path):
     assert read.awards["amount_gbp"].tolist() == [1234.0]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_csv_without_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "grants 2021-22.csv"
+    path.write_bytes(("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+                      "U-1,12,Ecole Trust,Home Office\r\n").encode(encoding))
+    read = read_grants(path)
+    assert read.awards["award_id"].tolist() == ["U-1"] and read.awards["amount_gbp"].tolist() == [12.0]
+
+
 def test_password_protected_ods_is_named_as_such(tmp_path):
     import zipfile
 

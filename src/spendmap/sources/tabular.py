@@ -130,6 +130,11 @@ def _decode_csv(path: Path, data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode text" export: UTF-16 with a byte-order mark.
         return data.decode("utf-16", errors="replace")
+    head = data[:512]
+    if len(head) >= 4 and not any(head[1::2]) and all(head[0::2]):
+        return data.decode("utf-16-le", errors="replace")  # UTF-16 without a mark: ASCII text, every
+    if len(head) >= 4 and not any(head[0::2]) and all(head[1::2]):
+        return data.decode("utf-16-be", errors="replace")  # other byte zero
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
     try:
