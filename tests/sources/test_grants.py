@@ -375,6 +375,15 @@ def test_grantnav_xlsx_export(tmp_path):
 
 # ----------------------------------------------------------------------------- totals never inflate
 
+SHORT_HEADER = "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+
+
+def _read_csv(tmp_path, rows: str, header: str = SHORT_HEADER, name: str = "grants 2021-22.csv"):
+    path = tmp_path / name
+    path.write_text(header + rows)
+    return read_grants(path)
+
+
 def test_total_footer_with_a_name_but_no_identifier_or_funder_is_rejected(tmp_path):
     """The issue's case: 'Total' under the recipient column, the register's sum in the amount column."""
     rows = [MODERN_HEADER, _modern_row("T-1", 100.0, date(2022, 5, 1)),
@@ -391,17 +400,14 @@ def test_total_footer_with_a_name_but_no_identifier_or_funder_is_rejected(tmp_pa
 
 
 def test_non_finite_amounts_are_rejected(tmp_path):
-    text = ("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
-            "N-1,1e400,Big Ltd,Home Office\nN-2,inf,Inf Ltd,Home Office\nN-3,-Infinity,Neg Ltd,Home Office\n"
-            "N-4,nan,NaN Ltd,Home Office\nN-5,10,Fine Ltd,Home Office\n")
-    path = tmp_path / "grants 2021-22.csv"
-    path.write_text(text)
-    read = read_grants(path)
+    read = _read_csv(tmp_path, "N-1,1e400,Big Ltd,Home Office\nN-2,inf,Inf Ltd,Home Office\n"
+                     "N-3,-Infinity,Neg Ltd,Home Office\nN-4,nan,NaN Ltd,Home Office\n"
+                     "N-5,10,Fine Ltd,Home Office\n")
     assert read.awards["award_id"].tolist() == ["N-5"]
     reasons = read.rejects.set_index("source_row")["reason"].to_dict()
     assert reasons[2] == "amount is not a finite number: 1e400"
-    assert reasons[3].startswith("amount not a number") or reasons[3].startswith("amount is not a finite")
-    assert set(reasons) == {2, 3, 4, 5}
+    assert [reasons[3], reasons[4], reasons[5]] == [
+        "amount not a number: 'inf'", "amount not a number: '-Infinity'", "amount not a number: 'nan'"]
     assert read.info["amount_in_gbp"] == 10.0 and read.info["amount_rejected_gbp"] == 0.0
     json.dumps(read.info, allow_nan=False)  # the manifest's part from this input is valid JSON
 
@@ -409,12 +415,8 @@ def test_non_finite_amounts_are_rejected(tmp_path):
 def test_amount_over_the_ceiling_is_kept_flagged_and_counted(tmp_path):
     from spendmap.sources.grants import AMOUNT_CEILING_GBP
 
-    text = ("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
-            f"C-1,{AMOUNT_CEILING_GBP * 4:.0f},Typo Ltd,Home Office\nC-2,{AMOUNT_CEILING_GBP:.0f},Edge Ltd,"
-            "Home Office\nC-3,-2e10,Minus Ltd,Home Office\n")
-    path = tmp_path / "grants 2021-22.csv"
-    path.write_text(text)
-    read = read_grants(path)
+    read = _read_csv(tmp_path, f"C-1,{AMOUNT_CEILING_GBP * 4:.0f},Typo Ltd,Home Office\n"
+                     f"C-2,{AMOUNT_CEILING_GBP:.0f},Edge Ltd,Home Office\nC-3,-2e10,Minus Ltd,Home Office\n")
     a = read.awards.set_index("award_id")
     assert a["amount_over_ceiling"].to_dict() == {"C-1": True, "C-2": False, "C-3": True}
     assert read.info["data_quality"]["amount_over_ceiling"] == 2
@@ -422,12 +424,11 @@ def test_amount_over_the_ceiling_is_kept_flagged_and_counted(tmp_path):
 
 
 def test_invalid_dates_are_kept_flagged_and_counted(tmp_path):
-    text = ("Identifier,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\n"
-            "D-1,10,31/02/2021,Feb Ltd,Home Office\nD-2,20,01/03/2021,March Ltd,Home Office\n"
-            "D-3,30,,No Date Ltd,Home Office\nD-4,40,soon,Vague Ltd,Home Office\n")
-    path = tmp_path / "grants 2020-21.csv"
-    path.write_text(text)
-    read = read_grants(path)
+    read = _read_csv(tmp_path, "D-1,10,31/02/2021,Feb Ltd,Home Office\n"
+                     "D-2,20,01/03/2021,March Ltd,Home Office\nD-3,30,,No Date Ltd,Home Office\n"
+                     "D-4,40,soon,Vague Ltd,Home Office\n",
+                     header="Identifier,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\n",
+                     name="grants 2020-21.csv")
     a = read.awards.set_index("award_id")
     assert len(a) == 4 and read.rejects.empty
     assert a["award_date_invalid"].fillna("").to_dict() == {"D-1": "31/02/2021", "D-2": "", "D-3": "",
@@ -453,11 +454,7 @@ def test_award_id_repeated_across_inputs_is_rejected_naming_the_first(tmp_path):
 
 
 def test_whitespace_only_rows_are_blank(tmp_path):
-    text = ("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
-            "W-1,10,One Ltd,Home Office\n  ,\t,   ,  \nW-2,20,Two Ltd,Home Office\n")
-    path = tmp_path / "grants 2021-22.csv"
-    path.write_text(text)
-    read = read_grants(path)
+    read = _read_csv(tmp_path, "W-1,10,One Ltd,Home Office\n  ,\t,   ,  \nW-2,20,Two Ltd,Home Office\n")
     assert read.info["rows_read"] == 2 and read.info["blank_rows_skipped"] == 1 and read.rejects.empty
 
 
