@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import textwrap
@@ -20,6 +21,18 @@ def _year_list(text: str) -> list[str]:
     for y in years:
         fy_start_year(y)
     return years
+
+
+def _positive_gbp(text: str) -> float:
+    """--small-threshold: a positive, finite number of pounds (nan, inf, 0 and -5 are refused)."""
+    try:
+        value = float(text.replace(",", "").lstrip("£"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive amount of pounds: give a number above 0, e.g. 100000")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--population", metavar="SRC", help="ONS population (default: bundled mid-2020)")
     run.add_argument("--postcodes", metavar="SRC", help="ONS postcode lookup (NSPL/ONSPD layout)")
     run.add_argument("--places", metavar="P,...", help="councils to render pages for ('pfpp', codes, names)")
-    run.add_argument("--small-threshold", type=float, default=DEFAULT_SMALL_THRESHOLD_GBP, metavar="GBP",
-                     help="awards under this are 'small' (default 100000)")
+    run.add_argument("--small-threshold", type=_positive_gbp, default=DEFAULT_SMALL_THRESHOLD_GBP,
+                     metavar="GBP", help="awards under this are 'small' (default 100000)")
     run.add_argument("--out", default="outputs", metavar="DIR", help="output folder (default: outputs)")
     run.add_argument("--offline", action="store_true", help="never download; URLs must be in the cache")
 
@@ -90,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_error(message: str) -> None:
-    print(textwrap.fill(f"spendmap: {message}", width=100), file=sys.stderr)
+    # Paths are never split at their hyphens, so a path in a message can be copied whole.
+    print(textwrap.fill(f"spendmap: {message}", width=100, break_on_hyphens=False, break_long_words=False),
+          file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -104,7 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         postcodes=args.postcodes, places=args.places, small_threshold_gbp=args.small_threshold,
         out_dir=args.out, offline=args.offline, cra_units=args.cra_units,
     )
-    result = run_pipeline(config)
+    from spendmap.outputs.publish import stop_on_signals
+
+    with stop_on_signals():
+        result = run_pipeline(config)
     print(result["index_html"])
     return 0
 
