@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,23 +16,11 @@ import pandas as pd
 from spendmap.errors import InputError
 from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
-from spendmap.sources.councils import (
-    PFPP_CODES,
-    council_name_variants,
-    gss_to_current_gss,
-    load_councils,
-    register_to_current_gss,
-)
-from spendmap.transforms.council_names import CouncilIndex, resolve_places
+from spendmap.sources.councils import PFPP_CODES, gss_to_current_gss, load_councils
+from spendmap.transforms.council_names import council_index, resolve_places
 from spendmap.transforms.geography import geo_method_counts, place_awards
 
 WORK_DIR_NAME = "_work"
-
-
-@lru_cache(maxsize=1)
-def council_index() -> CouncilIndex:
-    """The council name/code index built from the bundled mySociety lookups (built once a process)."""
-    return CouncilIndex.build(load_councils(), council_name_variants(), register_to_current_gss())
 
 
 def resolve_place_codes(places: str | None) -> list[str] | None:
@@ -192,9 +179,10 @@ def allocate_cra(
     (transforms.allocation), so a run never silently lacks its CRA pages.
     """
     from spendmap.sources.cra import read_cra
-    from spendmap.sources.population import population_for_councils, read_population
+    from spendmap.sources.population import read_population
     from spendmap.transforms.allocation import allocate_cra as allocate
     from spendmap.transforms.allocation import conservation_checks
+    from spendmap.transforms.population import population_for_councils
 
     cra = read_cra(cra_path, units=units)
     missing = [fy for fy in fys if fy not in cra.years]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 from rapidfuzz import process
@@ -134,6 +135,14 @@ class CouncilIndex:
         names = self.councils["la_name"].tolist()
         matches = process.extract(text, names, limit=limit, score_cutoff=50)
         return [f"{m[0]} ({self.councils['la_code'].iloc[m[2]]})" for m in matches]
+
+
+@lru_cache(maxsize=1)
+def council_index() -> CouncilIndex:
+    """The council name/code index built from the bundled mySociety lookups (built once a process)."""
+    from spendmap.sources.councils import council_name_variants, load_councils, register_to_current_gss
+
+    return CouncilIndex.build(load_councils(), council_name_variants(), register_to_current_gss())
 
 
 def _unambiguous(keys: pd.Series, codes: pd.Series) -> dict[str, str]:
