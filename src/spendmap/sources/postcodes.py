@@ -30,6 +30,7 @@ from spendmap.errors import InputError
 
 if TYPE_CHECKING:
     from spendmap.sources.fetch import FetchedFile
+    from spendmap.sources.postcode_directory import PostcodeDirectory
 
 POSTCODE_COLUMNS = ["postcode_key", "laua", "cty", "rgn", "ctry", "is_terminated"]
 LOOKUP_COLUMNS = ["postcode_key", "laua", "cty", "rgn", "ctry", "is_terminated", "postcode_status"]
@@ -179,6 +180,26 @@ def lookup_postcodes(postcodes: pd.Series, table: pd.DataFrame) -> pd.DataFrame:
     status[keys.isna()] = "blank"
     merged["postcode_status"] = status
     return merged[LOOKUP_COLUMNS]
+
+
+def directory_from_lookup(table: pd.DataFrame, source: str) -> PostcodeDirectory:
+    """A table from read_postcode_lookup as the compact directory every placement uses.
+
+    Postcodes whose district is a pseudo code keep where they are: the Channel Islands and the Isle of
+    Man (by country code) become L99999999 / M99999999, as in the built-in directory.
+    """
+    from spendmap.sources.postcode_directory import ATTRIBUTION, LICENCE, PostcodeDirectory
+
+    country = table["ctry"].astype("string").str[:1]
+    pseudo = country.map({"L": "L99999999", "M": "M99999999"}).astype("string")
+    laua = table["laua"].astype("string").fillna(pseudo)
+    short = table["postcode_key"].astype("string").str.len().between(5, 7)
+    info = {
+        "name": "ONS postcode lookup given with --postcodes", "source_file": Path(source).name,
+        "vintage": "as published in that file", "licence": LICENCE, "attribution": ATTRIBUTION,
+        "builtin": False, "rows_read": int(table.attrs.get("rows_read", len(table))),
+    }
+    return PostcodeDirectory.from_codes(table.loc[short, "postcode_key"], laua[short], info)
 
 
 def no_council_reason(ctry: str | None) -> str:
