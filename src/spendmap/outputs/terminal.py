@@ -159,8 +159,8 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
     n_unresolved = int(unresolved["n"].iloc[0])
     if n_unresolved:
         console.print(
-            f"Note: {n_unresolved:,} awards in this run could not be placed in any council (no ONS code, "
-            "council name or postcode match; give --postcodes with an ONS postcode lookup to place more)."
+            f"Note: {n_unresolved:,} awards in this run could not be placed in any council; unplaced.csv "
+            "lists each with its reason (no postcode, placeholder, postcode not found, ...)."
         )
     from spendmap.outputs.site import council_slugs
 

@@ -118,7 +118,8 @@ class CouncilIndex:
         excluded = full.str.contains(_NOT_A_COUNCIL_RE, regex=True).fillna(False)
         by_full = full.map(self.by_full_name).astype("string")
         has_council_word = full.str.contains(_COUNCIL_WORD_RE, regex=True).fillna(False)
-        by_core = _strip_kind_words(full).map(self.by_core_name).astype("string").where(has_council_word)
+        by_core = pd.Series(pd.NA, index=names.index, dtype="string")
+        by_core[has_council_word] = _strip_kind_words(full[has_council_word]).map(self.by_core_name)
         by_name = by_full.fillna(by_core).where(~excluded)
         return result.fillna(by_name)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from spendmap.schemas import COUNTY_AREA_COLUMNS, GEO_METHODS, UNPLACED_COLUMNS
@@ -56,8 +57,22 @@ _STATUS_REASON = {
 }
 
 
+def _per_distinct(frame: pd.DataFrame, fn) -> pd.DataFrame:
+    """fn applied once per distinct row of frame (registers repeat recipients and codes), mapped back."""
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(frame.astype("string").fillna("\x00")))
+    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    done = fn(frame.iloc[first].reset_index(drop=True))
+    return done.iloc[codes].set_axis(frame.index)
+
+
 def first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     """The first council-level ONS code in each "; "-joined list (by declared type or by pattern)."""
+    frame = pd.DataFrame({"codes": codes, "types": code_types})
+    found = _per_distinct(frame, lambda f: pd.DataFrame({"code": _first_council_code(f["codes"], f["types"])}))
+    return found["code"].rename(codes.name)
+
+
+def _first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     frame = pd.DataFrame(
         {
             "code": codes.fillna("").astype("string").str.split(";"),
@@ -88,14 +103,13 @@ def _to_current(codes: pd.Series, gss_to_current: dict[str, str]) -> pd.Series:
 def _split_successor(council: pd.Series, by_postcode: pd.Series, index: CouncilIndex) -> pd.Series:
     """For awards to a split council: the successor holding the award's postcode, else the successor
     holding the council's last headquarters."""
-    pairs = pd.DataFrame({"council": council, "postcode": by_postcode})
-    successors = pairs["council"].map({k: v[0] for k, v in index.split.items()})
+    rows = council.notna()
+    pairs = pd.DataFrame({"council": council[rows], "postcode": by_postcode[rows]})
+    predecessor = {succ: old for old, (successors, _) in index.split.items() for succ in successors}
     default = pairs["council"].map({k: v[1] for k, v in index.split.items()}).astype("string")
-    in_successor = pd.Series(
-        [isinstance(s, tuple) and p in s for s, p in zip(successors, pairs["postcode"], strict=True)],
-        index=council.index,
-    )  # one check per award to a split council (a few); the map above did the lookups
-    return pairs["postcode"].where(in_successor).fillna(default).astype("string")
+    in_successor = (pairs["postcode"].map(predecessor) == pairs["council"]).fillna(False).astype(bool)
+    chosen = pairs["postcode"].where(in_successor).fillna(default)
+    return chosen.reindex(council.index).astype("string")
 
 
 def _recipient_postcode(
@@ -108,10 +122,11 @@ def _recipient_postcode(
     """
     ident = postcodes["postcode_key"].fillna("sector:" + postcodes["sector_key"])
     source = by_postcode.notna() & ident.notna()
-    rid = awards["recipient_id"].astype("string").str.strip().str.upper()
+    relevant = source | wanted  # only these awards' recipients matter
+    rid = awards["recipient_id"].astype("string").str.strip().str.upper().where(relevant)
     keys = {
         "id": rid.where(rid != ""),
-        "name": normalise_org_name(awards["recipient_name"]),
+        "name": normalise_org_name(awards["recipient_name"].where(relevant)),
     }
     council = pd.Series(pd.NA, index=awards.index, dtype="string")
     conflict = pd.Series(False, index=awards.index)
@@ -154,9 +169,17 @@ def place_awards(
     county_of = councils.set_index("la_code")["county_code"]
 
     # 1. The recipient is a council: exact, then fuzzy names confirmed by the postcode.
-    by_org = index.match_org_ids(out["recipient_id"]).where(~redacted)
-    exact = index.match_recipients(out["recipient_name"], out["recipient_id"]).where(~redacted)
-    fuzzy = index.match_fuzzy(out["recipient_name"]).where(~redacted & exact.isna())
+    names = _per_distinct(
+        out[["recipient_name", "recipient_id"]],
+        lambda f: pd.DataFrame({
+            "org": index.match_org_ids(f["recipient_id"]),
+            "exact": index.match_recipients(f["recipient_name"], f["recipient_id"]),
+            "fuzzy": index.match_fuzzy(f["recipient_name"]),
+        }),
+    )
+    by_org = names["org"].where(~redacted)
+    exact = names["exact"].where(~redacted)
+    fuzzy = names["fuzzy"].where(~redacted & exact.isna())
     confirmed = by_pc_any.isna() | (by_pc_any == fuzzy) | (by_pc_any.map(county_of) == fuzzy)
     fuzzy = fuzzy.where(confirmed.fillna(False))
     council = exact.fillna(fuzzy).astype("string")
