@@ -86,7 +86,7 @@ def main() -> None:
           f"directory (seed {SEED}). Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, pandas {pd.__version__}; load average {load:.1f}. Best of 3.\n")
     print("| step | seconds |\n|---|---:|")
-    print(f"| first use: decode the package and write the cache ({size / 1e6:.1f} MB parquet) | {build:.2f} |")
+    print(f"| first use: decode the package, write the cache ({size / 1e6:.1f} MB parquet) | {build:.2f} |")
     print(f"| load the directory from its cache | {load_only:.3f} |")
     print(f"| **placing {len(awards):,} awards** (cache load + lookup + ladder + name index) | "
           f"**{best:.2f}** |")

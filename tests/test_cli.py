@@ -154,6 +154,7 @@ def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, htt
     assert awards["geo_method"].to_dict() == {
         "0": "postcode", "1": "postcode", "2": "postcode", "3": "unresolved", "4": "unresolved",
     }
+    assert awards.loc["3", "unplaced_reason"] == "outside_uk_councils"
     assert awards["la_code"].iloc[:3].tolist() == ["E07000062", "E08000036", "E06000060"]
     assert awards.loc["0", "county_code"] == "E10000011"
     manifest = json.loads((out / "run_manifest.json").read_text())

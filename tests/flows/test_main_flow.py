@@ -65,7 +65,17 @@ def test_awards_table_matches_the_workbook(bundled_run):
     assert (awards["amount_gbp"] == 0).sum() == 109
     assert set(awards["award_id"]) == set(sheet["Identifier"])
     assert awards["source_row"].min() == 2 and awards["source_row"].max() == 3352
-    assert awards["geo_method"].isin(["geo_code", "council_match", "postcode", "unresolved"]).all()
+    assert awards["geo_method"].value_counts().to_dict() == {  # derived in tests/transforms/test_geography
+        "postcode": 1494, "unresolved": 1373, "council_match": 469, "postcode_sector": 11,
+        "recipient_postcode": 4,
+    }
+    unplaced = pd.read_csv(bundled_run / "unplaced.csv")
+    assert len(unplaced) == 1373 and unplaced["reason"].notna().all()
+    manifest = json.loads((bundled_run / "run_manifest.json").read_text())
+    assert manifest["postcode_directory"]["package_version"] == "2026.1.1"
+    assert manifest["postcode_directory"]["vintage"] == "November 2025"
+    assert manifest["placement"]["placeholder_postcodes"] == 164
+    assert manifest["inputs"]["cra"]["reading"]["coverage"]["used"] is True
     assert awards["policy_area"].notna().all()
 
 

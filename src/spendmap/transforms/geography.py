@@ -68,7 +68,9 @@ def _per_distinct(frame: pd.DataFrame, fn) -> pd.DataFrame:
 def first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     """The first council-level ONS code in each "; "-joined list (by declared type or by pattern)."""
     frame = pd.DataFrame({"codes": codes, "types": code_types})
-    found = _per_distinct(frame, lambda f: pd.DataFrame({"code": _first_council_code(f["codes"], f["types"])}))
+    found = _per_distinct(
+        frame, lambda f: pd.DataFrame({"code": _first_council_code(f["codes"], f["types"])})
+    )
     return found["code"].rename(codes.name)
 
 
