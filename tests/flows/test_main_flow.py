@@ -84,7 +84,11 @@ def test_tables_cover_every_council(bundled_run):
     assert list(summary.columns) == PLACE_SUMMARY_COLUMNS and len(summary) == 382
     awards = pd.read_parquet(bundled_run / "awards.parquet")
     placed = awards[awards["la_code"].notna()]
-    assert summary["n_awards"].sum() == len(placed) == 450
+    assert summary["n_awards"].sum() == len(placed) == 1978  # every award counted once, in one council
+    counties = pd.read_csv(bundled_run / "county_areas.csv")
+    assert len(counties) == 21 and counties["n_awards_county_area"].sum() == (
+        placed["la_code"].isin(counties["la_code"]) | placed["county_code"].notna()
+    ).sum()
     assert summary["total_gbp"].sum() == pytest.approx(placed["amount_gbp"].sum(), abs=0.01)
     small = pd.read_csv(bundled_run / "small_grants.csv")
     assert list(small.columns[: len(SMALL_GRANTS_COLUMNS)]) == SMALL_GRANTS_COLUMNS
@@ -110,7 +114,8 @@ def test_duckdb_holds_the_same_tables(bundled_run):
     with duckdb.connect(str(bundled_run / "spendmap.duckdb"), read_only=True) as con:
         assert con.execute("select count(*), sum(amount_gbp) from awards").fetchone() == (3351, 3_920_986_733)
         names = {r[0] for r in con.execute("show tables").fetchall()}
-    assert {"awards", "rejects", "place_summary", "small_grants", "duplication", "cra_allocation"} <= names
+    assert {"awards", "rejects", "place_summary", "small_grants", "duplication", "cra_allocation", "unplaced",
+            "county_areas"} <= names
 
 
 def test_prefect_recorded_a_completed_flow_run(bundled_run):

@@ -59,8 +59,11 @@ _STATUS_REASON = {
 
 def _per_distinct(frame: pd.DataFrame, fn) -> pd.DataFrame:
     """fn applied once per distinct row of frame (registers repeat recipients and codes), mapped back."""
-    codes, _ = pd.factorize(pd.MultiIndex.from_frame(frame.astype("string").fillna("\x00")))
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for col in frame.columns:  # one integer per distinct row, from each column's factor codes
+        col_codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        combined = combined * (len(uniques) + 1) + col_codes + 1
+    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
     done = fn(frame.iloc[first].reset_index(drop=True))
     return done.iloc[codes].set_axis(frame.index)
 
@@ -98,6 +101,16 @@ def _first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     return first.reindex(codes.index).astype("string")
 
 
+def _match_councils(recipients: pd.DataFrame, index: CouncilIndex) -> pd.DataFrame:
+    """org, exact and fuzzy council matches of distinct recipients (fuzzy only where exact fails)."""
+    exact = index.match_recipients(recipients["recipient_name"], recipients["recipient_id"])
+    fuzzy = pd.Series(pd.NA, index=recipients.index, dtype="string")
+    todo = exact.isna()
+    fuzzy[todo] = index.match_fuzzy(recipients.loc[todo, "recipient_name"])
+    org = index.match_org_ids(recipients["recipient_id"])
+    return pd.DataFrame({"org": org, "exact": exact, "fuzzy": fuzzy})
+
+
 def _to_current(codes: pd.Series, gss_to_current: dict[str, str]) -> pd.Series:
     return codes.map(gss_to_current).astype("string")
 
@@ -130,19 +143,21 @@ def _recipient_postcode(
         "id": rid.where(rid != ""),
         "name": normalise_org_name(awards["recipient_name"].where(relevant)),
     }
-    council = pd.Series(pd.NA, index=awards.index, dtype="string")
-    conflict = pd.Series(False, index=awards.index)
     found = []
     for key in keys.values():  # two group-bys, one per kind of recipient key
         src = pd.DataFrame({"key": key[source], "ident": ident[source], "la": by_postcode[source]}).dropna()
         per = src.groupby("key").agg(n=("ident", "nunique"), la=("la", "first"))
-        n = key.map(per["n"]).where(wanted)
-        conflict |= (n > 1).fillna(False)
-        found.append(key.map(per["la"]).where(n == 1).astype("string"))
-    by_id, by_name = found
+        wanted_key = key[wanted]
+        n = wanted_key.map(per["n"])
+        found.append((n, wanted_key.map(per["la"]).where(n == 1).astype("string")))
+    (n_id, by_id), (n_name, by_name) = found
+    conflict = (n_id > 1).fillna(False) | (n_name > 1).fillna(False)
     conflict |= (by_id.notna() & by_name.notna() & (by_id != by_name)).fillna(False)
-    council = by_id.fillna(by_name).where(~conflict & wanted)
-    return council.astype("string"), conflict & wanted
+    council = by_id.fillna(by_name).where(~conflict)
+    return (
+        council.reindex(awards.index).astype("string"),
+        conflict.reindex(awards.index, fill_value=False).astype(bool),
+    )
 
 
 def place_awards(
@@ -173,11 +188,7 @@ def place_awards(
     # 1. The recipient is a council: exact, then fuzzy names confirmed by the postcode.
     names = _per_distinct(
         out[["recipient_name", "recipient_id"]],
-        lambda f: pd.DataFrame({
-            "org": index.match_org_ids(f["recipient_id"]),
-            "exact": index.match_recipients(f["recipient_name"], f["recipient_id"]),
-            "fuzzy": index.match_fuzzy(f["recipient_name"]),
-        }),
+        lambda f: _match_councils(f, index),
     )
     by_org = names["org"].where(~redacted)
     exact = names["exact"].where(~redacted)
