@@ -111,17 +111,28 @@ class CouncilIndex:
 
     def match_recipients(self, names: pd.Series, org_ids: pd.Series | None = None) -> pd.Series:
         """la_code of recipients that are councils (by org-id, else by name); <NA> for the rest."""
-        result = pd.Series(pd.NA, index=names.index, dtype="string")
+        return self.match_names(names, org_ids, fuzzy=False)["exact"]
+
+    def match_names(
+        self, names: pd.Series, org_ids: pd.Series | None = None, *, fuzzy: bool = True
+    ) -> pd.DataFrame:
+        """Columns org (by org-id), exact (org-id, else name) and fuzzy (`match_fuzzy`, only where exact
+        finds nothing): each a la_code or <NA>. Names are normalised once for all three."""
+        org = pd.Series(pd.NA, index=names.index, dtype="string")
         if org_ids is not None:
-            result = self.match_org_ids(org_ids)
+            org = self.match_org_ids(org_ids)
         full = normalise_council_name(names.fillna(""))
         excluded = full.str.contains(_NOT_A_COUNCIL_RE, regex=True).fillna(False)
         by_full = full.map(self.by_full_name).astype("string")
         has_council_word = full.str.contains(_COUNCIL_WORD_RE, regex=True).fillna(False)
         by_core = pd.Series(pd.NA, index=names.index, dtype="string")
         by_core[has_council_word] = _strip_kind_words(full[has_council_word]).map(self.by_core_name)
-        by_name = by_full.fillna(by_core).where(~excluded)
-        return result.fillna(by_name)
+        exact = org.fillna(by_full.fillna(by_core).where(~excluded))
+        found = pd.Series(pd.NA, index=names.index, dtype="string")
+        if fuzzy:
+            todo = exact.isna() & has_council_word & ~excluded
+            found[todo] = self._fuzzy(full[todo])
+        return pd.DataFrame({"org": org, "exact": exact, "fuzzy": found})
 
     def match_fuzzy(self, names: pd.Series) -> pd.Series:
         """la_code of misspelt or padded council names that the exact rungs miss; <NA> otherwise.
@@ -137,9 +148,13 @@ class CouncilIndex:
         candidate = ~full.str.contains(_NOT_A_COUNCIL_RE, regex=True).fillna(False) & full.str.contains(
             _COUNCIL_WORD_RE, regex=True
         ).fillna(False)
-        distinct = pd.Series(full[candidate].unique(), dtype="string")
+        return self._fuzzy(full[candidate]).reindex(names.index).astype("string")
+
+    def _fuzzy(self, full: pd.Series) -> pd.Series:
+        """match_fuzzy on normalised names that have a council word and are not excluded."""
+        distinct = pd.Series(full.unique(), dtype="string")
         if distinct.empty:
-            return pd.Series(pd.NA, index=names.index, dtype="string")
+            return pd.Series(pd.NA, index=full.index, dtype="string")
         head = _strip_kind_words(distinct.str.split(_COUNCIL_HEAD_RE, n=1, regex=True).str[0].str.strip())
         keys = pd.Series(list(self.by_core_name), dtype="string")
         key_codes = keys.map(self.by_core_name).to_numpy()
@@ -156,7 +171,7 @@ class CouncilIndex:
         ok = (best_score >= FUZZY_SCORE) & (other < best_score - FUZZY_MARGIN)
         found = pd.Series(np.where(ok, best_code, None), dtype="string").fillna(exact.astype("string"))
         by_name = dict(zip(distinct, found, strict=True))
-        return full.where(candidate).map(by_name).astype("string")
+        return full.map(by_name).astype("string")
 
     def match_org_ids(self, org_ids: pd.Series) -> pd.Series:
         """360Giving local-authority org-ids (GB-LAE-WKF, GB-LAS-ABD, GB-LAW-CRF, GB-PLA-...) -> la_code."""

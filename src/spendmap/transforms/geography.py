@@ -101,16 +101,6 @@ def _first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     return first.reindex(codes.index).astype("string")
 
 
-def _match_councils(recipients: pd.DataFrame, index: CouncilIndex) -> pd.DataFrame:
-    """org, exact and fuzzy council matches of distinct recipients (fuzzy only where exact fails)."""
-    exact = index.match_recipients(recipients["recipient_name"], recipients["recipient_id"])
-    fuzzy = pd.Series(pd.NA, index=recipients.index, dtype="string")
-    todo = exact.isna()
-    fuzzy[todo] = index.match_fuzzy(recipients.loc[todo, "recipient_name"])
-    org = index.match_org_ids(recipients["recipient_id"])
-    return pd.DataFrame({"org": org, "exact": exact, "fuzzy": fuzzy})
-
-
 def _to_current(codes: pd.Series, gss_to_current: dict[str, str]) -> pd.Series:
     return codes.map(gss_to_current).astype("string")
 
@@ -188,7 +178,7 @@ def place_awards(
     # 1. The recipient is a council: exact, then fuzzy names confirmed by the postcode.
     names = _per_distinct(
         out[["recipient_name", "recipient_id"]],
-        lambda f: _match_councils(f, index),
+        lambda f: index.match_names(f["recipient_name"], f["recipient_id"]),
     )
     by_org = names["org"].where(~redacted)
     exact = names["exact"].where(~redacted)
