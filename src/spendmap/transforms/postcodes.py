@@ -48,7 +48,7 @@ def _split(text: pd.Series) -> pd.DataFrame:
     """Outward and inward parts of upper-cased postcodes (one space at most), O/I fixed in the inward
     code's first character; `corrected` says whether a fix was made."""
     has_space = text.str.contains(" ", regex=False)
-    parts = text.str.split(" ", n=1, expand=True).reindex(columns=[0, 1])
+    parts = text.str.split(" ", n=1, expand=True).reindex(columns=[0, 1]).astype("string")
     nospace = text.str.replace(" ", "", regex=False)
     # Without a space: a full postcode's inward code is its last three characters; a cut-off one
     # (outward + digit + at most one letter) is split by shape.
@@ -60,7 +60,9 @@ def _split(text: pd.Series) -> pd.DataFrame:
     fixed_first = first.replace({"O": "0", "I": "1"})
     corrected = (first != fixed_first).fillna(False).astype(bool)
     inward = fixed_first + inward.str[1:]
-    return pd.DataFrame({"outward": outward, "inward": inward, "corrected": corrected})
+    return pd.DataFrame(
+        {"outward": outward.astype("string"), "inward": inward.astype("string"), "corrected": corrected}
+    )
 
 
 def clean_postcodes(postcodes: pd.Series) -> pd.DataFrame:
@@ -74,9 +76,8 @@ def clean_postcodes(postcodes: pd.Series) -> pd.DataFrame:
         .str.replace(r"[\s\u00a0\u200b\ufeff]+", " ", regex=True).str.strip()
     )
     squeezed = text.str.replace(" ", "", regex=False)
-    well_formed = squeezed.str.fullmatch(rf"{_OUTWARD}[0-9][A-Z]{{2}}").fillna(False) & (
-        text.str.count(" ") <= 1
-    ).fillna(False)
+    # Spaces anywhere in a whole postcode do not matter (`W F1 2EB`); only a cut-off one needs them.
+    well_formed = squeezed.str.fullmatch(rf"{_OUTWARD}[0-9][A-Z]{{2}}").fillna(False)
     key = squeezed.where(well_formed)
     sector = squeezed.str[:-2].where(well_formed)
     status = pd.Series("invalid", index=text.index, dtype="string").mask(well_formed, "full")
