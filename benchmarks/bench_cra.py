@@ -19,8 +19,9 @@ import time
 import pandas as pd
 
 from spendmap.sources.cra import read_cra
-from spendmap.sources.population import load_bundled_population, population_for_councils
+from spendmap.sources.population import load_bundled_population
 from spendmap.transforms.allocation import allocate_cra, conservation_checks
+from spendmap.transforms.population import population_for_councils
 
 TARGET_S = 5.0
 

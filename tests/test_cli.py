@@ -80,17 +80,27 @@ def test_wrong_year_for_register_fails_cleanly(capsys, tmp_path, prefect_harness
 
 
 @pytest.mark.flow
-def test_year_missing_from_cra_lists_years(capsys, tmp_path, prefect_harness):
+def test_year_missing_from_cra_still_runs(capsys, tmp_path, prefect_harness):
+    """A 2022-23 register with the bundled CRA 2018 edition (2013-14 to 2017-18): exit 0 with a warning,
+    the grants analysis and pages produced, no CRA rows, and the manifest and pages say why."""
     register = tmp_path / "grants_2022-23.csv"
     register.write_text(
         "Identifier,Title,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\r\n"
         "A1,Bus grant,\"£1,000\",01/05/2022,Wakefield Council,Department for Transport\r\n"
     )
     out = tmp_path / "outputs"
-    assert main(["run", "--grants", str(register), "--out", str(out)]) == 2
-    err = _err(capsys)
-    assert "2022-23" in err and "2013-14" in err and "2017-18" in err
-    assert not out.exists() and _leftovers(tmp_path) == []
+    assert main(["run", "--grants", str(register), "--places", "Wakefield", "--out", str(out)]) == 0
+    assert "Warning: The CRA edition given" in capsys.readouterr().out
+    manifest = json.loads((out / "run_manifest.json").read_text())
+    coverage = manifest["inputs"]["cra"]["reading"]["coverage"]
+    assert coverage["used"] is False and coverage["run_years_not_in_edition"] == ["2022-23"]
+    assert coverage["edition_years"][0] == "2013-14" and coverage["edition_years"][-1] == "2017-18"
+    assert len(pd.read_csv(out / "cra_allocation.csv")) == 0
+    summary = pd.read_csv(out / "place_summary.csv").set_index("la_code")
+    assert summary.loc["E08000036", "n_awards"] == 1
+    page = (out / "councils" / "wakefield" / "index.html").read_text()
+    assert "it has no 2022-23" in page and "give a newer edition with --cra" in page
+    assert _leftovers(tmp_path) == []
 
 
 @pytest.mark.flow
@@ -101,8 +111,11 @@ def test_profile_of_wakefield_after_run(capsys, bundled_run):
     out = capsys.readouterr().out
     assert "Wakefield" in out and "E08000036" in out and "2016-17" in out
     assert re.search(rf"│ Awards\s+│\s+{len(wakefield)} │", out)
-    assert re.search(r"│ Total awarded\s+│\s+£1\.4m │", out)  # £1,375,... from two DfT awards
-    assert round(wakefield["amount_gbp"].sum(), -5) == 1_400_000
+    # Ten DfT awards: two to the council, eight to bus and community-transport operators placed by postcode.
+    assert len(wakefield) == 10 and wakefield["recipient_name"].nunique() == 9
+    assert re.search(r"│ Recipients located there\s+│\s+9 │", out)
+    assert re.search(r"│ Total awarded\s+│\s+£4\.8m │", out)
+    assert round(wakefield["amount_gbp"].sum(), -5) == 4_800_000
     assert "CRA identifiable spend allocated by population share" in out
     assert "councils/wakefield/index.html" in out
     assert main(["profile", "Wakefield", "--year", "2019-20", "--out", str(bundled_run)]) == 2
@@ -160,6 +173,7 @@ def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, htt
     assert awards["geo_method"].to_dict() == {
         "0": "postcode", "1": "postcode", "2": "postcode", "3": "unresolved", "4": "unresolved",
     }
+    assert awards.loc["3", "unplaced_reason"] == "outside_uk_councils"
     assert awards["la_code"].iloc[:3].tolist() == ["E07000062", "E08000036", "E06000060"]
     assert awards.loc["0", "county_code"] == "E10000011"
     manifest = json.loads((out / "run_manifest.json").read_text())

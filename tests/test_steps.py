@@ -2,6 +2,7 @@
 
 import shutil
 
+import pandas as pd
 import pytest
 
 from spendmap.errors import InputError
@@ -65,3 +66,25 @@ def test_ingest_refuses_the_same_download_twice(tmp_path):
     with pytest.raises(InputError, match="same file twice"):
         ingest_grants([str(first), str(second)], [], tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_2016-17.csv", "b_2016-17.csv"]
+
+
+def test_run_year_outside_the_cra_edition_still_runs(tmp_path, capsys):
+    """2020-21 is not in the bundled CRA 2018 edition: no allocation rows (columns kept), a warning, and
+    coverage saying which years the edition holds."""
+    from spendmap.paths import BUNDLED_CRA, BUNDLED_POPULATION, reference_path
+    from spendmap.schemas import CRA_ALLOCATION_COLUMNS
+    from spendmap.steps import allocate_cra
+
+    result = allocate_cra(
+        str(reference_path(*BUNDLED_CRA)), str(reference_path(*BUNDLED_POPULATION)), ["2020-21"], None,
+        tmp_path,
+    )
+    coverage = result["summary"]["coverage"]
+    assert coverage["used"] is False and coverage["run_years_not_in_edition"] == ["2020-21"]
+    assert coverage["edition_years"] == ["2013-14", "2014-15", "2015-16", "2016-17", "2017-18"]
+    assert "give a newer edition with --cra" in coverage["note"]
+    allocation = pd.read_parquet(result["allocation"])
+    assert len(allocation) == 0
+    assert list(allocation.columns)[: len(CRA_ALLOCATION_COLUMNS)] == CRA_ALLOCATION_COLUMNS
+    assert result["vintages"]["2020-21"]["vintage"] == 2020  # the population note still stands
+    assert "Warning: The CRA edition given" in capsys.readouterr().out

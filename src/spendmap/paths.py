@@ -36,3 +36,4 @@ BUNDLED_SCHEMES = (
 MYSOCIETY_COUNCILS = ("mysociety_la", "uk_local_authorities_current.csv")
 MYSOCIETY_NAMES = ("mysociety_la", "lookup_name_to_registry.csv")
 MYSOCIETY_GSS = ("mysociety_la", "lookup_gss_to_registry.csv")
+SPLIT_COUNCILS = ("council_successors", "split_councils.csv")

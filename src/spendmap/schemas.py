@@ -27,7 +27,7 @@ AWARD_DTYPES: dict[str, str] = {
     "la_code": "string",  # GSS code of the current council the award is placed in
     "la_name": "string",
     "region_code": "string",  # ONS region (E12...) or nation (S92/W92/N92) code
-    "geo_method": "string",  # geo_code | council_match | postcode | unresolved
+    "geo_method": "string",  # one of GEO_METHODS
     "amount_gbp": "float64",
     "award_date": "datetime64[ns]",
     "policy_area": "string",
@@ -53,9 +53,31 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "county_code": "string",  # GSS of the county council when la_code is a two-tier district
     "award_date_invalid": "string",  # the Award Date as written when it is not a real date (31/02/2021)
     "amount_over_ceiling": "boolean",  # |amount| above grants.AMOUNT_CEILING_GBP: implausible, kept
+    # How the council rung matched (org_id, name, fuzzy_name, split_successor) or corrected (an O/I typo
+    # fixed in the postcode); empty otherwise.
+    "geo_detail": "string",
+    # What the postcode lookup found: transforms.postcodes.POSTCODE_STATUSES.
+    "postcode_status": "string",
+    # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.
+    "unplaced_reason": "string",
 }
 
-GEO_METHODS = ("geo_code", "council_match", "postcode", "unresolved")
+# The placement ladder, in order (transforms.geography).
+GEO_METHODS = (
+    "council_match", "geo_code", "postcode", "postcode_sector", "recipient_postcode", "unresolved",
+)
+# unplaced.csv: every unresolved award, with its reason in words.
+UNPLACED_COLUMNS = [
+    "award_id", "fy", "department", "scheme_title", "recipient_id", "recipient_name", "recipient_postcode",
+    "postcode_status", "amount_gbp", "unplaced_reason", "reason", "source_file", "source_sheet",
+    "source_row",
+]
+# county_areas.csv: two-tier areas, the county council's own awards beside those in its districts.
+COUNTY_AREA_COLUMNS = [
+    "la_code", "la_name", "fy", "n_awards_county_council", "total_gbp_county_council",
+    "n_awards_in_districts", "total_gbp_in_districts", "n_recipients_in_districts",
+    "n_awards_county_area", "total_gbp_county_area",
+]
 
 PLACE_SUMMARY_COLUMNS = [
     "la_code", "la_name", "fy", "n_schemes", "n_recipients", "n_awards", "total_gbp",

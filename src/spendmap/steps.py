@@ -7,7 +7,7 @@ between them, so every step is testable without Prefect and Prefect's caching ne
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -22,21 +22,9 @@ from spendmap.outputs.publish import (  # noqa: F401 - the flow calls these thro
 )
 from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
-from spendmap.sources.councils import (
-    PFPP_CODES,
-    council_name_variants,
-    gss_to_current_gss,
-    load_councils,
-    register_to_current_gss,
-)
-from spendmap.transforms.council_names import CouncilIndex, resolve_places
+from spendmap.sources.councils import PFPP_CODES, gss_to_current_gss, load_councils
+from spendmap.transforms.council_names import council_index, resolve_places
 from spendmap.transforms.geography import geo_method_counts, place_awards
-
-
-@lru_cache(maxsize=1)
-def council_index() -> CouncilIndex:
-    """The council name/code index built from the bundled mySociety lookups (built once a process)."""
-    return CouncilIndex.build(load_councils(), council_name_variants(), register_to_current_gss())
 
 
 def resolve_place_codes(places: str | None) -> list[str] | None:
@@ -142,23 +130,58 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
     return {"awards": str(awards_path), "rejects": str(rejects_path), "inputs": infos, "fys": fys}
 
 
-def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> dict:
-    """Place every award in a council (geo_method ladder); return counts by method."""
-    awards = pd.read_parquet(awards_path)
-    postcode_district, postcode_statuses = None, {}
+def load_postcode_directory(postcode_source: str | None):
+    """The directory placement uses: a --postcodes file (NSPL/ONSPD layout), else the built-in ONS one."""
     if postcode_source:
-        from spendmap.sources.postcodes import lookup_postcodes, read_postcode_lookup
+        from spendmap.sources.postcodes import directory_from_lookup, read_postcode_lookup
 
-        found = lookup_postcodes(awards["recipient_postcode"], read_postcode_lookup(postcode_source))
-        postcode_district = found["laua"]
-        awards["postcode_status"] = found["postcode_status"]
-        postcode_statuses = {str(k): int(v) for k, v in found["postcode_status"].value_counts().items()}
-    placed = place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), postcode_district)
+        return directory_from_lookup(read_postcode_lookup(postcode_source), postcode_source)
+    from spendmap.sources.postcode_directory import load_builtin_directory
+
+    return load_builtin_directory()
+
+
+def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> dict:
+    """Place every award in a council (geo_method ladder); write the placed awards, unplaced awards and
+    the two-tier county figures; return counts by method and postcode status.
+
+    postcode_source None means the built-in ONS postcode directory (sources.postcode_directory).
+    """
+    from spendmap.transforms.postcodes import lookup_postcodes
+
+    awards = pd.read_parquet(awards_path)
+    directory = load_postcode_directory(postcode_source)
+    found = lookup_postcodes(awards["recipient_postcode"], directory)
+    placed = conform_awards(
+        place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)
+    )
     path = work_dir / "awards_placed.parquet"
-    conform_awards(placed).to_parquet(path, index=False)
-    return {
-        "awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": postcode_statuses
+    placed.to_parquet(path, index=False)
+    statuses = {str(k): int(v) for k, v in placed["postcode_status"].value_counts().items()}
+    reasons = {str(k): int(v) for k, v in placed["unplaced_reason"].value_counts().items()}
+    details = {str(k): int(v) for k, v in placed["geo_detail"].value_counts().items()}
+    placement = {
+        "postcode_directory": {**directory.info, "postcodes": len(directory)},
+        "placement": {
+            "postcode_statuses": statuses, "unplaced_reasons": reasons, "geo_details": details,
+            "placeholder_postcodes": statuses.get("placeholder", 0),
+            "councils_with_awards": int(placed["la_code"].nunique()),
+            "split_council_rule": SPLIT_COUNCIL_RULE,
+        },
     }
+    (work_dir / "placement.json").write_text(json.dumps(placement, indent=2, default=str))
+    return {
+        "awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": statuses,
+        **placement,
+    }
+
+
+SPLIT_COUNCIL_RULE = (
+    "An award to a council abolished and split between successors (Cumbria: Cumberland, Westmorland and "
+    "Furness; Northamptonshire: North and West Northamptonshire) is placed, whole, in the successor "
+    "holding the recipient's address: the award's postcode when it lies in one of them, else the "
+    "abolished council's last headquarters (Carlisle: Cumberland; Northampton: West Northamptonshire)."
+)
 
 
 # --- departments and policy areas ---------------------------------------------------------------------
@@ -197,45 +220,70 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
 def allocate_cra(
     cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
 ) -> dict:
-    """CRA identifiable spend allocated to every council by population share, for each run year.
+    """CRA identifiable spend allocated to every council by population share, for each run year the CRA
+    edition holds.
 
-    A run year the CRA edition does not hold is an InputError listing the years it has
-    (transforms.allocation), so a run never silently lacks its CRA pages.
+    A run year the edition does not hold is not an error: the grants analysis still runs; the
+    allocation has no rows for that year, and `summary["coverage"]` says which years the edition covers
+    and how to give a newer one (pages and the manifest show it).
     """
+    from spendmap.schemas import CRA_ALLOCATION_COLUMNS
     from spendmap.sources.cra import read_cra
-    from spendmap.sources.population import population_for_councils, read_population
+    from spendmap.sources.population import read_population
+    from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS, conservation_checks
     from spendmap.transforms.allocation import allocate_cra as allocate
-    from spendmap.transforms.allocation import conservation_checks
+    from spendmap.transforms.population import population_for_councils
 
     cra = read_cra(cra_path, units=units)
+    covered = [fy for fy in fys if fy in cra.years]
     missing = [fy for fy in fys if fy not in cra.years]
-    if missing:
-        raise InputError(
-            f"The CRA database {cra_path} has no {', '.join(missing)}: the years it holds are "
-            f"{', '.join(cra.years)}. Give an edition of HM Treasury's Country and Regional Analysis that "
-            "covers the run's years with --cra (the CRA published in year N covers about N-5 to N-1; "
-            "`spendmap fetch --list` shows where to find it), or run a year this edition covers."
-        )
     population = read_population(population_path)
     frames, vintages = [], {}
     for fy in fys:
         council_population = population_for_councils(population, fy)
         vintages[fy] = council_population.choice.as_dict()
-        frames.append(allocate(cra.frame, council_population.frame, fy))
-    allocation = pd.concat(frames, ignore_index=True)
-    checks = conservation_checks(allocation, cra.frame)
+        if fy in covered:
+            frames.append(allocate(cra.frame, council_population.frame, fy))
+    columns = CRA_ALLOCATION_COLUMNS + CRA_ALLOCATION_EXTRA_COLUMNS
+    allocation = (
+        pd.concat(frames, ignore_index=True) if frames
+        else pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    )
+    checks = conservation_checks(allocation, cra.frame) if frames else pd.DataFrame()
     path = work_dir / "cra_allocation.parquet"
     allocation.to_parquet(path, index=False)
     cra.rejects.to_parquet(work_dir / "rejects_cra.parquet", index=False)
     population.rejects.to_parquet(work_dir / "rejects_population.parquet", index=False)
+    coverage = {
+        "used": bool(covered),
+        "edition_years": list(cra.years),
+        "run_years_allocated": covered,
+        "run_years_not_in_edition": missing,
+        "note": cra_coverage_note(cra_path, cra.years, missing),
+    }
+    if missing:
+        print(f"Warning: {coverage['note']}")
     return {
         "allocation": str(path),
         "cra_years": cra.years,
         "vintages": vintages,
-        "summary": cra.summary(),
+        "summary": {**cra.summary(), "coverage": coverage},
         "population_summary": population.summary(),
         "conservation": checks.to_dict(orient="records"),
     }
+
+
+def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str]) -> str:
+    """What the pages and the run say when run years fall outside the CRA edition ('' when none do)."""
+    if not missing:
+        return ""
+    which = "that year" if len(missing) == 1 else "those years"
+    return (
+        f"The CRA edition given ({Path(cra_path).name}) covers {', '.join(edition_years)}; it has no "
+        f"{', '.join(missing)}, so no CRA spend is allocated for {which} (the grants analysis is complete)."
+        " HM Treasury's CRA published in year N covers about N-5 to N-1: give a newer edition with --cra"
+        " (`spendmap fetch --list` shows where to find it)."
+    )
 
 
 # --- grant analytics ----------------------------------------------------------------------------------
@@ -268,7 +316,10 @@ def grant_analytics(awards_path: str, fys: list[str], threshold: float, work_dir
 # --- writing ------------------------------------------------------------------------------------------
 
 # Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
-CSV_TABLES = ("place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps")
+CSV_TABLES = (
+    "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
+    "county_areas",
+)
 
 
 def collect_rejects(work_dir: Path) -> pd.DataFrame:
@@ -280,6 +331,13 @@ def collect_rejects(work_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]
 
 
+def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataFrame]:
+    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures)."""
+    from spendmap.transforms.geography import county_areas, unplaced_table
+
+    return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
+
+
 def write_tables(work: dict, staging: Path) -> dict:
     """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into the staging folder."""
     from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
@@ -288,6 +346,7 @@ def write_tables(work: dict, staging: Path) -> dict:
     awards = pd.read_parquet(work["classified"]["awards"])
     tables = {name: pd.read_parquet(p) for name, p in work["analytics"]["tables"].items()}
     tables["cra_allocation"] = pd.read_parquet(work["cra"]["allocation"])
+    tables.update(placement_tables(awards, sorted(set(tables["place_summary"]["fy"]))))
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 
@@ -316,6 +375,8 @@ OGL = "Open Government Licence v3.0"
 
 def site_context(manifest: dict) -> dict:
     """What every page and workbook says about the run (RunContext fields), from the manifest."""
+    from spendmap.sources.postcode_directory import builtin_info
+
     fy = manifest["financial_years"][-1]
     geo = manifest["geo_methods"]
     cra_note = manifest["assumptions"]["population_vintages"][fy]["description"]
@@ -332,24 +393,47 @@ def site_context(manifest: dict) -> dict:
          "name": f"ONS population estimates: {Path(inputs['population']['path']).name}"},
         {"kind": "reference", "name": "mySociety uk_local_authority_names_and_codes", "licence": "CC BY 4.0"},
     ]
-    if manifest["inputs"]["postcodes"]:
-        sources.append({"kind": "reference", "name": "ONS postcode lookup", "licence": OGL})
+    directory = manifest.get("postcode_directory") or (
+        {"name": "ONS postcode lookup given with --postcodes", "vintage": "as published in that file",
+         "source_file": Path(inputs["postcodes"]["path"]).name, "builtin": False}
+        if inputs["postcodes"] else builtin_info()
+    )
+    sources.append({
+        "kind": "reference", "licence": OGL,
+        "name": f"{directory['name']}, {directory['vintage']}"
+        + (f" ({directory['package']} {directory['package_version']})" if directory.get("builtin") else
+           f" ({directory.get('source_file', '')})"),
+    })
+    placed = sum(v["awards"] for m, v in geo.items() if m != "unresolved")
+    total = placed + geo["unresolved"]["awards"]
+    coverage = inputs["cra"].get("reading", {}).get("coverage", {})
     assumptions = [
         "Awards are placed at the recipient's registered address (or the council itself when the recipient "
         "is a council); that is not necessarily where the money is spent.",
-        f"{geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be "
-        "placed in a council and are counted in run_manifest.json, not in any council."
-        + (
-            "" if inputs["postcodes"] else
-            " No postcode lookup was given (--postcodes with the ONS NSPL), so only awards to councils "
-            "themselves and awards carrying an ONS council code could be placed."
-        ),
+        f"{placed:,} of {total:,} awards were placed in a council: "
+        + "; ".join(f"{GEO_METHOD_WORDS[m]} {v['awards']:,}" for m, v in geo.items() if m != "unresolved")
+        + f". {geo['unresolved']['awards']:,} awards (£{geo['unresolved']['amount_gbp']:,.0f}) could not be "
+        "placed; unplaced.csv lists each with its reason, and they are counted in no council.",
+        f"Postcodes are looked up in the {directory['name']} ({directory['vintage']}), current council "
+        "boundaries: case and spaces normalised, a letter O or I read as 0 or 1 where the format needs a "
+        "digit, placeholders such as AA1 1AA or ZZ99 treated as no postcode, and a postcode not in the "
+        "directory placed by its sector only when at least 90% of the sector's postcodes lie in one council. "
+        "Channel Islands and Isle of Man postcodes stay unplaced. An award with no postcode takes its "
+        "recipient's postcode from the recipient's other awards, only when they all agree.",
+        SPLIT_COUNCIL_RULE,
+        "Two-tier areas: an award is placed in one council only (the district, or the county council when "
+        "the county council is the recipient); a county's page adds its districts' awards beside the county "
+        "council's own (county_areas.csv), so national totals still count each award once.",
         f"Small grants are awards under £{manifest['assumptions']['small_threshold_gbp']:,.0f}; zero-value "
         "and redacted awards are excluded from the small-grant test.",
         "CRA figures are identifiable spending only, allocated to councils by their share of the "
         "region's population: as accurate as the departments' own regional attribution, and no more.",
         cra_note,
     ]
+    if coverage.get("note"):
+        assumptions.append(coverage["note"])
+    if directory.get("attribution"):
+        assumptions.append(f"Postcode directory: {directory['attribution']}")
     return {
         "fy": fy,
         "sources": sources,
@@ -359,6 +443,13 @@ def site_context(manifest: dict) -> dict:
         "n_unresolved_awards": geo["unresolved"]["awards"],
         "unresolved_gbp": geo["unresolved"]["amount_gbp"],
     }
+
+
+GEO_METHOD_WORDS = {
+    "council_match": "the recipient is the council", "geo_code": "by an ONS council code",
+    "postcode": "by postcode", "postcode_sector": "by postcode sector",
+    "recipient_postcode": "by the recipient's postcode on its other awards",
+}
 
 
 def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
@@ -387,12 +478,17 @@ def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
 def write_manifest(manifest: dict, staging: Path) -> Path:
     """run_manifest.json, its grants reconciliation counted from the files written in staging.
 
-    A run that does not reconcile raises ReconciliationError (exit 1) after writing the manifest into
-    the staging folder, which is then discarded: nothing is published.
+    The placement step's record (the postcode directory used, statuses, reasons) joins it here unless
+    the flow already put it in. A run that does not reconcile raises ReconciliationError (exit 1) after
+    writing the manifest into the staging folder, which is then discarded: nothing is published.
     """
     from spendmap.manifest import check_reconciled, finite_json, reconcile_written
     from spendmap.outputs.tables import write_json
 
+    placement = staging / WORK_DIR_NAME / "placement.json"
+    if placement.is_file():
+        for key, value in json.loads(placement.read_text()).items():
+            manifest.setdefault(key, value)
     grants = reconcile_written(manifest["inputs"]["grants"], staging)
     manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
     path = write_json(finite_json(manifest), staging / "run_manifest.json")

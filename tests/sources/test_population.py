@@ -11,18 +11,20 @@ from spendmap.paths import BUNDLED_POPULATION, reference_path
 from spendmap.sources.councils import load_councils
 from spendmap.sources.population import (
     BUNDLED_CENSUS_2021,
-    COUNCIL_POPULATION_COLUMNS,
     SOURCE_CENSUS_2021,
     SOURCE_DISTRICT_SUM,
     SOURCE_MYSOCIETY,
     SOURCE_NOMIS,
-    choose_vintage,
     load_bundled_population,
-    population_for_councils,
     read_census2021_population,
     read_mye_workbook,
     read_nomis_population,
     read_population,
+)
+from spendmap.transforms.population import (
+    COUNCIL_POPULATION_COLUMNS,
+    choose_vintage,
+    population_for_councils,
     region_populations,
 )
 

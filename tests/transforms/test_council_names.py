@@ -48,7 +48,6 @@ def test_council_recipients_matched_by_name(index, name, code):
         "West Midlands Combined Authority",  # combined authorities are not councils
         "Transport for London",
         "Restorative Justice Council",
-        "Cumbria County Council",  # abolished 2023 and split in two: no single successor
         "Age UK",
         "",
     ],
@@ -77,3 +76,30 @@ def test_find_unknown_suggests_nearest(index):
 def test_resolve_places_preset_and_list(index):
     assert resolve_places("pfpp", index, PFPP_CODES) == PFPP_CODES
     assert resolve_places("Wakefield, E08000025,wakefield", index, PFPP_CODES) == ["E08000036", "E08000025"]
+
+
+def test_split_council_leads_to_its_own_code_and_the_cli_names_successors(index):
+    """Cumbria (abolished 2023, split in two) matches its own former code; placement then applies the
+    split rule (tests/transforms/test_geography.py). As a COUNCIL argument it names the successors."""
+    assert index.match_recipients(pd.Series(["Cumbria County Council"])).iloc[0] == "E10000006"
+    assert index.match_org_ids(pd.Series(["GB-LAE-NTH"])).iloc[0] == "E10000021"
+    with pytest.raises(InputError, match=r"split between 2 councils: Cumberland \(E06000063\)"):
+        index.find("Cumbria")
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("NORTH EAST LINCOLN COUNCIL", "E06000012"),
+        ("HARROW COUNCIL LONDON", "E09000015"),
+        ("BASINGSTOKE DISTRICT COUNCIL", "E07000084"),
+        ("Wakefeild Council", "E08000036"),
+        ("North Lincoln Council", "E06000013"),
+        ("Yorkshire Council", None),  # as near to York as to North Yorkshire: no unique match
+        ("Restorative Justice Council", None),
+        ("Hartley Wintney Parish Council", None),
+    ],
+)
+def test_fuzzy_council_names(index, name, code):
+    found = index.match_fuzzy(pd.Series([name])).iloc[0]
+    assert (pd.isna(found) and code is None) or found == code

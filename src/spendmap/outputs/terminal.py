@@ -30,7 +30,7 @@ def find_places(query: str | None) -> pd.DataFrame:
     text = searchable.fillna("").astype(str).agg("|".join, axis=1).str.lower()
     found = councils[text.str.contains(q, regex=False)]
     if found.empty:
-        from spendmap.steps import council_index
+        from spendmap.transforms.council_names import council_index
 
         return councils[councils["la_code"] == council_index().find(query)]
     return found
@@ -54,7 +54,7 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFra
 
 def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | None = None) -> None:
     """A council's grant profile from the last run's DuckDB database."""
-    from spendmap.steps import council_index
+    from spendmap.transforms.council_names import council_index
 
     db = Path(out_dir) / "spendmap.duckdb"
     if not db.is_file():
@@ -159,8 +159,8 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
     n_unresolved = int(unresolved["n"].iloc[0])
     if n_unresolved:
         console.print(
-            f"Note: {n_unresolved:,} awards in this run could not be placed in any council (no ONS code, "
-            "council name or postcode match; give --postcodes with an ONS postcode lookup to place more)."
+            f"Note: {n_unresolved:,} awards in this run could not be placed in any council; unplaced.csv "
+            "lists each with its reason (no postcode, placeholder, postcode not found, ...)."
         )
     from spendmap.outputs.site import council_slugs
 

@@ -11,7 +11,13 @@ from functools import lru_cache
 
 import pandas as pd
 
-from spendmap.paths import MYSOCIETY_COUNCILS, MYSOCIETY_GSS, MYSOCIETY_NAMES, reference_path
+from spendmap.paths import (
+    MYSOCIETY_COUNCILS,
+    MYSOCIETY_GSS,
+    MYSOCIETY_NAMES,
+    SPLIT_COUNCILS,
+    reference_path,
+)
 
 REGION_CODES: dict[str, str] = {
     "North East": "E12000001",
@@ -51,9 +57,21 @@ COUNCIL_COLUMNS = [
 ]
 
 
+# GSS codes changed since the bundled mySociety snapshot, old -> current, with the ONS change:
+# boundary changes between Barnsley and Sheffield recoded both in April 2024. The ONS postcode
+# directory (built in) uses the current codes, so the council table does too.
+RECODED_GSS: dict[str, str] = {"E08000016": "E08000038", "E08000019": "E08000039"}
+
+
 @lru_cache(maxsize=1)
 def _authorities() -> pd.DataFrame:
-    return pd.read_csv(reference_path(*MYSOCIETY_COUNCILS), dtype=str, keep_default_na=False)
+    """mySociety's authorities, with RECODED_GSS applied (the old code kept among the former codes)."""
+    la = pd.read_csv(reference_path(*MYSOCIETY_COUNCILS), dtype=str, keep_default_na=False)
+    old = la["gss-code"].isin(list(RECODED_GSS))
+    former = la.loc[old, "former-gss-codes"]
+    la.loc[old, "former-gss-codes"] = former.where(former == "", former + ",") + la.loc[old, "gss-code"]
+    la.loc[old, "gss-code"] = la.loc[old, "gss-code"].map(RECODED_GSS)
+    return la
 
 
 @lru_cache(maxsize=1)
@@ -114,6 +132,25 @@ def register_to_current_gss() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def split_councils() -> pd.DataFrame:
+    """Abolished councils split between several successors (Cumbria, Northamptonshire).
+
+    One row each: register_code, gss_code (the abolished council's), name, successors (current GSS
+    codes from mySociety's `replaced-by`, comma-joined) and successor_by_address: the successor holding
+    the council's last headquarters (reference/council_successors/split_councils.csv), which takes an
+    award that carries no postcode of its own (docs/assumptions.md).
+    """
+    table = pd.read_csv(reference_path(*SPLIT_COUNCILS), dtype=str, keep_default_na=False)
+    la = _authorities().set_index("local-authority-code")
+    reg_to_gss = register_to_current_gss()
+    table["successors"] = [
+        ",".join(sorted(reg_to_gss[s] for s in la.at[reg, "replaced-by"].split(",") if s in reg_to_gss))
+        for reg in table["register_code"]
+    ]
+    return table
+
+
+@lru_cache(maxsize=1)
 def gss_to_current_gss() -> dict[str, str]:
     """Any known GSS code (current, former, or of an abolished authority) -> current council GSS."""
     reg_to_gss = register_to_current_gss()
@@ -146,7 +183,9 @@ def council_name_variants() -> pd.DataFrame:
             if name.strip():
                 extra.append({"la-name": name.strip(), "local-authority-code": row["local-authority-code"]})
     allnames = pd.concat([names, pd.DataFrame(extra)], ignore_index=True)
-    allnames["la_code"] = allnames["local-authority-code"].map(reg_to_gss)
+    # A split council's names lead to its own (former) code, resolved per award by the split rule.
+    split = split_councils().set_index("register_code")["gss_code"].to_dict()
+    allnames["la_code"] = allnames["local-authority-code"].map({**split, **reg_to_gss})
     allnames = allnames.dropna(subset=["la_code"])
     return (
         allnames.rename(columns={"la-name": "name"})[["name", "la_code"]]

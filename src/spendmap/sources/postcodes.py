@@ -1,4 +1,4 @@
-"""Read an ONS postcode lookup (NSPL / ONSPD layout) and look postcodes up in it.
+"""Read an ONS postcode lookup (NSPL / ONSPD layout) given with --postcodes, as a `PostcodeDirectory`.
 
 The real NSPL is a zip of about 2.5 million rows and 40+ columns; only the six columns spendmap needs
 are parsed, with pyarrow's multi-threaded CSV reader, so the table fits in a few hundred MB. Column
@@ -6,8 +6,9 @@ names vary by edition (`laua`, `oslaua`, `lad23cd`, ...): they are found by the 
 `COLUMN_PATTERNS`, declared once here.
 
 Pseudo codes (`E99999999`, `W99999999`, `S99999999`, `N99999999`, `L99999999` Channel Islands,
-`M99999999` Isle of Man) mean "no area of this kind": they become missing values, so a postcode in the
-Channel Islands is found but places no award in a council (`postcode_status == "no_council"`).
+`M99999999` Isle of Man) mean "no area of this kind": they become missing values here; the directory
+(`directory_from_lookup`) marks Channel Islands and Isle of Man postcodes again by their country code,
+so a lookup (`transforms.postcodes`) can say why they place no award.
 """
 
 from __future__ import annotations
@@ -30,13 +31,9 @@ from spendmap.errors import InputError
 
 if TYPE_CHECKING:
     from spendmap.sources.fetch import FetchedFile
+    from spendmap.sources.postcode_directory import PostcodeDirectory
 
 POSTCODE_COLUMNS = ["postcode_key", "laua", "cty", "rgn", "ctry", "is_terminated"]
-LOOKUP_COLUMNS = ["postcode_key", "laua", "cty", "rgn", "ctry", "is_terminated", "postcode_status"]
-# matched: found, in a council district; no_council: found, but no district (Channel Islands, Isle of
-# Man, or no output area); not_found: a well-formed postcode the lookup does not hold; invalid: not a
-# postcode shape and not in the lookup; blank: no postcode given.
-POSTCODE_STATUSES = ("matched", "no_council", "not_found", "invalid", "blank")
 
 # Canonical field -> header patterns (case-insensitive, whole name), in order of preference.
 COLUMN_PATTERNS: dict[str, list[str]] = {
@@ -53,19 +50,6 @@ _WHITESPACE = r"[\s\p{Z}\x{200B}\x{FEFF}]+"
 _STRING = pd.StringDtype()  # pandas "string" (Arrow-backed, <NA> for missing), as in spendmap.schemas
 
 PSEUDO_CODE = re.compile(r"^[A-Z]99999999$")
-# Shape of a UK postcode without its space (outward 2-4, inward digit + 2 letters); GIR0AA is the
-# one historic exception. Used only to tell a typo from a real postcode missing from the lookup.
-POSTCODE_SHAPE = r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}|GIR0AA)$"
-_PSEUDO_PLACES = {"L": "Channel Islands", "M": "Isle of Man"}
-
-
-def normalise_postcode(postcodes: pd.Series) -> pd.Series:
-    """Postcode join key: uppercase with all whitespace removed ('ab1 0aa ' -> 'AB10AA'); blank -> <NA>.
-
-    Deliberately no guessing (O/0, I/1 swaps): a corrected postcode could land in the wrong council.
-    """
-    values = pa.array(postcodes.astype("string"), type=pa.large_string(), from_pandas=True)
-    return pd.Series(_postcode_keys(values), index=postcodes.index, dtype=_STRING, name=postcodes.name)
 
 
 def _postcode_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -113,7 +97,7 @@ def find_columns(headers: list[str]) -> dict[str, str]:
 def read_postcode_lookup(src: str | Path) -> pd.DataFrame:
     """Read an NSPL/ONSPD-layout postcode lookup (CSV, or a zip holding one) into the canonical table.
 
-    Returns one row per postcode: postcode_key (see normalise_postcode), laua, cty, rgn, ctry (GSS
+    Returns one row per postcode: postcode_key (upper case, no whitespace), laua, cty, rgn, ctry (GSS
     codes, pseudo codes as <NA>), is_terminated. `attrs` records the file/member read, rows read,
     rows without a postcode, and duplicate postcodes dropped (a live row is kept over a terminated one).
     """
@@ -155,37 +139,24 @@ def read_postcode_lookup(src: str | Path) -> pd.DataFrame:
     return out
 
 
-def lookup_postcodes(postcodes: pd.Series, table: pd.DataFrame) -> pd.DataFrame:
-    """Vectorised lookup of `postcodes` (any spacing/case) in a table from read_postcode_lookup.
+def directory_from_lookup(table: pd.DataFrame, source: str) -> PostcodeDirectory:
+    """A table from read_postcode_lookup as the compact directory every placement uses.
 
-    Returns a frame aligned to `postcodes.index` with postcode_key, laua, cty, rgn, ctry,
-    is_terminated and postcode_status (one of POSTCODE_STATUSES). Terminated postcodes are matched
-    (an award keeps the postcode its recipient had) and flagged.
+    Postcodes whose district is a pseudo code keep where they are: the Channel Islands and the Isle of
+    Man (by country code) become L99999999 / M99999999, as in the built-in directory.
     """
-    keys = normalise_postcode(postcodes)
-    # Hash the few thousand wanted keys, not the 2.5 million in the table: keep only the table rows
-    # asked for (one vectorised is_in scan), then merge small with small.
-    wanted = pa.array(keys.dropna().unique(), type=pa.string())
-    in_table = pc.is_in(pa.array(table["postcode_key"], type=pa.string()), value_set=wanted)
-    subset = table.loc[in_table.to_numpy(zero_copy_only=False), POSTCODE_COLUMNS]
-    left = pd.DataFrame({"postcode_key": keys.to_numpy()}, dtype=_STRING)
-    merged = left.merge(subset, on="postcode_key", how="left", sort=False, validate="m:1")
-    merged.index = postcodes.index
-    found = merged["is_terminated"].notna()
-    status = pd.Series("not_found", index=postcodes.index, dtype="string")
-    status[~found & ~keys.str.fullmatch(POSTCODE_SHAPE).fillna(False).astype(bool)] = "invalid"
-    status[found & merged["laua"].notna()] = "matched"
-    status[found & merged["laua"].isna()] = "no_council"
-    status[keys.isna()] = "blank"
-    merged["postcode_status"] = status
-    return merged[LOOKUP_COLUMNS]
+    from spendmap.sources.postcode_directory import ATTRIBUTION, LICENCE, PostcodeDirectory
 
-
-def no_council_reason(ctry: str | None) -> str:
-    """Plain words for a found postcode that places no award in a council (for rejects/notes)."""
-    if isinstance(ctry, str) and ctry[:1] in _PSEUDO_PLACES:
-        return f"postcode is in the {_PSEUDO_PLACES[ctry[:1]]}, which has no UK council"
-    return "postcode has no local authority in the lookup (pseudo code: no output area assigned)"
+    country = table["ctry"].astype("string").str[:1]
+    pseudo = country.map({"L": "L99999999", "M": "M99999999"}).astype("string")
+    laua = table["laua"].astype("string").fillna(pseudo)
+    short = table["postcode_key"].astype("string").str.len().between(5, 7)
+    info = {
+        "name": "ONS postcode lookup given with --postcodes", "source_file": Path(source).name,
+        "vintage": "as published in that file", "licence": LICENCE, "attribution": ATTRIBUTION,
+        "builtin": False, "rows_read": int(table.attrs.get("rows_read", len(table))),
+    }
+    return PostcodeDirectory.from_codes(table.loc[short, "postcode_key"], laua[short], info)
 
 
 def load_postcode_lookup(

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
+from rapidfuzz.process import cdist
 
 from spendmap.errors import InputError
 from spendmap.text import normalise_text
@@ -37,6 +40,11 @@ _COUNCIL_WORD_RE = re.compile(
     r"\b(?:council|mbc|mdc|cbc|bc|dc|corporation|unitary authority)\b"
     r"|^(?:city of|city and county of|london borough of|royal borough of|metropolitan borough of|borough of) "
 )
+# The council word a padded name is cut at ("harrow council london" -> "harrow").
+_COUNCIL_HEAD_RE = r"\b(?:council|mbc|mdc|cbc|corporation)\b"
+# Fuzzy council names: a rapidfuzz ratio at least this high, and no other council within the margin.
+FUZZY_SCORE = 88.0
+FUZZY_MARGIN = 3.0
 # Compass abbreviations in published names ("Bath & NE Somerset").
 _ABBREVIATIONS = {
     r"\bne\b": "north east", r"\bnw\b": "north west", r"\bse\b": "south east", r"\bsw\b": "south west",
@@ -75,31 +83,95 @@ class CouncilIndex:
     by_core_name: dict[str, str]  # variant with kind-of-council words removed -> la_code (unambiguous)
     by_register: dict[str, str]  # three-letter register code (GB-LAE-XXX) -> la_code
     councils: pd.DataFrame  # load_councils()
+    # Abolished councils split between successors: their own GSS code -> (successors, the successor
+    # holding their last headquarters). Names and org-ids of these lead to their own code.
+    split: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, councils: pd.DataFrame, variants: pd.DataFrame, register_to_gss: dict[str, str]
+        cls,
+        councils: pd.DataFrame,
+        variants: pd.DataFrame,
+        register_to_gss: dict[str, str],
+        split: pd.DataFrame | None = None,
     ) -> CouncilIndex:
-        """variants has columns name, la_code (every known name of every council)."""
+        """variants has columns name, la_code (every known name of every council); split is
+        `sources.councils.split_councils()`."""
         full = normalise_council_name(variants["name"])
         core = _strip_kind_words(full)
         frame = pd.DataFrame({"full": full, "core": core, "la_code": variants["la_code"]}).dropna()
         by_full = _unambiguous(frame["full"], frame["la_code"])
         by_core = _unambiguous(frame["core"], frame["la_code"])
-        return cls(by_full, by_core, dict(register_to_gss), councils)
+        registers, splits = dict(register_to_gss), {}
+        if split is not None:
+            for row in split.itertuples():  # a handful of rows
+                registers[row.register_code] = row.gss_code
+                splits[row.gss_code] = (tuple(row.successors.split(",")), row.successor_by_address)
+        return cls(by_full, by_core, registers, councils, splits)
 
     def match_recipients(self, names: pd.Series, org_ids: pd.Series | None = None) -> pd.Series:
         """la_code of recipients that are councils (by org-id, else by name); <NA> for the rest."""
-        result = pd.Series(pd.NA, index=names.index, dtype="string")
+        return self.match_names(names, org_ids, fuzzy=False)["exact"]
+
+    def match_names(
+        self, names: pd.Series, org_ids: pd.Series | None = None, *, fuzzy: bool = True
+    ) -> pd.DataFrame:
+        """Columns org (by org-id), exact (org-id, else name) and fuzzy (`match_fuzzy`, only where exact
+        finds nothing): each a la_code or <NA>. Names are normalised once for all three."""
+        org = pd.Series(pd.NA, index=names.index, dtype="string")
         if org_ids is not None:
-            result = self.match_org_ids(org_ids)
+            org = self.match_org_ids(org_ids)
         full = normalise_council_name(names.fillna(""))
         excluded = full.str.contains(_NOT_A_COUNCIL_RE, regex=True).fillna(False)
         by_full = full.map(self.by_full_name).astype("string")
         has_council_word = full.str.contains(_COUNCIL_WORD_RE, regex=True).fillna(False)
-        by_core = _strip_kind_words(full).map(self.by_core_name).astype("string").where(has_council_word)
-        by_name = by_full.fillna(by_core).where(~excluded)
-        return result.fillna(by_name)
+        by_core = pd.Series(pd.NA, index=names.index, dtype="string")
+        by_core[has_council_word] = _strip_kind_words(full[has_council_word]).map(self.by_core_name)
+        exact = org.fillna(by_full.fillna(by_core).where(~excluded))
+        found = pd.Series(pd.NA, index=names.index, dtype="string")
+        if fuzzy:
+            todo = exact.isna() & has_council_word & ~excluded
+            found[todo] = self._fuzzy(full[todo])
+        return pd.DataFrame({"org": org, "exact": exact, "fuzzy": found})
+
+    def match_fuzzy(self, names: pd.Series) -> pd.Series:
+        """la_code of misspelt or padded council names that the exact rungs miss; <NA> otherwise.
+
+        Only names with a council word are tried, on the part before that word with the kind-of-council
+        words removed ("HARROW COUNCIL LONDON" -> "harrow", "BASINGSTOKE DISTRICT COUNCIL" ->
+        "basingstoke"). It matches a council's core name exactly, or is a whole-word-or-more prefix of
+        exactly one council's core name ("north east lincoln" -> "north east lincolnshire"), or is
+        within FUZZY_SCORE (rapidfuzz ratio) of one council with no other council as close. The work is
+        on distinct names, so a register's repeats cost nothing.
+        """
+        full = normalise_council_name(names.fillna(""))
+        candidate = ~full.str.contains(_NOT_A_COUNCIL_RE, regex=True).fillna(False) & full.str.contains(
+            _COUNCIL_WORD_RE, regex=True
+        ).fillna(False)
+        return self._fuzzy(full[candidate]).reindex(names.index).astype("string")
+
+    def _fuzzy(self, full: pd.Series) -> pd.Series:
+        """match_fuzzy on normalised names that have a council word and are not excluded."""
+        distinct = pd.Series(full.unique(), dtype="string")
+        if distinct.empty:
+            return pd.Series(pd.NA, index=full.index, dtype="string")
+        head = _strip_kind_words(distinct.str.split(_COUNCIL_HEAD_RE, n=1, regex=True).str[0].str.strip())
+        keys = pd.Series(list(self.by_core_name), dtype="string")
+        key_codes = keys.map(self.by_core_name).to_numpy()
+        exact = head.map(self.by_core_name)
+        scores = cdist(head.fillna("").tolist(), keys.tolist(), scorer=fuzz.ratio, workers=1)
+        prefix = np.array([keys.str.startswith(h).to_numpy() if len(h) >= 5 else
+                           np.zeros(len(keys), bool) for h in head.fillna("")]).reshape(len(head), len(keys))
+        scores = np.where(prefix, 100.0, scores)
+        best = scores.argmax(axis=1)
+        best_score = scores[np.arange(len(head)), best]
+        best_code = key_codes[best]
+        # The closest other council: no match when another council scores as well or nearly so.
+        other = np.where(key_codes[None, :] == best_code[:, None], -1.0, scores).max(axis=1)
+        ok = (best_score >= FUZZY_SCORE) & (other < best_score - FUZZY_MARGIN)
+        found = pd.Series(np.where(ok, best_code, None), dtype="string").fillna(exact.astype("string"))
+        by_name = dict(zip(distinct, found, strict=True))
+        return full.map(by_name).astype("string")
 
     def match_org_ids(self, org_ids: pd.Series) -> pd.Series:
         """360Giving local-authority org-ids (GB-LAE-WKF, GB-LAS-ABD, GB-LAW-CRF, GB-PLA-...) -> la_code."""
@@ -116,11 +188,17 @@ class CouncilIndex:
         if text.upper() in self.by_register:
             return self.by_register[text.upper()]
         full = normalise_council_name(pd.Series([text])).iloc[0]
-        if full in self.by_full_name:
-            return self.by_full_name[full]
         core = _strip_kind_words(pd.Series([full])).iloc[0]
-        if core in self.by_core_name:
-            return self.by_core_name[core]
+        found = self.by_full_name.get(full) or self.by_core_name.get(core)
+        if found in self.split:
+            successors = self.split[found][0]
+            names = self.councils.set_index("la_code")["la_name"]
+            raise InputError(
+                f"'{query}' was abolished and split between {len(successors)} councils: "
+                + ", ".join(f"{names.get(c, c)} ({c})" for c in successors) + ". Give one of them."
+            )
+        if found:
+            return found
         suggestions = self.suggest(text)
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         raise InputError(
@@ -134,6 +212,21 @@ class CouncilIndex:
         names = self.councils["la_name"].tolist()
         matches = process.extract(text, names, limit=limit, score_cutoff=50)
         return [f"{m[0]} ({self.councils['la_code'].iloc[m[2]]})" for m in matches]
+
+
+@lru_cache(maxsize=1)
+def council_index() -> CouncilIndex:
+    """The council name/code index built from the bundled mySociety lookups (built once a process)."""
+    from spendmap.sources.councils import (
+        council_name_variants,
+        load_councils,
+        register_to_current_gss,
+        split_councils,
+    )
+
+    return CouncilIndex.build(
+        load_councils(), council_name_variants(), register_to_current_gss(), split_councils()
+    )
 
 
 def _unambiguous(keys: pd.Series, codes: pd.Series) -> dict[str, str]:
