@@ -158,13 +158,18 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
     from spendmap.sources.rules import load_departments, load_policy_rules
     from spendmap.sources.schemes import read_scheme_registers
     from spendmap.transforms.departments import apply_departments, unknown_funders
-    from spendmap.transforms.policy_areas import classify_policy_areas, unclassified_share
+    from spendmap.transforms.policy_areas import (
+        classify_policy_areas,
+        unclassified_share,
+        unclassified_totals,
+    )
+    from spendmap.transforms.recipient_types import add_recipient_types
 
     departments, rules = load_departments(), load_policy_rules()
     registers = read_scheme_registers()
     schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
-    awards = classify_policy_areas(awards, rules, schemes)
+    awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
     path, schemes_path = work_dir / "awards.parquet", work_dir / "schemes.parquet"
     conform_awards(awards).to_parquet(path, index=False)
     schemes.to_parquet(schemes_path, index=False)
@@ -174,6 +179,8 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
         "unknown_funders": unknown.to_dict(orient="records"),
         "unclassified_by_department": unclassified_share(awards).to_dict(orient="records"),
         "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
+        "unclassified": unclassified_totals(awards),
+        "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
     }
