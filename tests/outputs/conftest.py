@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from spendmap.transforms.recipient_types import add_recipient_types
 from spendmap import schemas
 from spendmap.outputs.site import RunContext, SiteTables, render_site
 from spendmap.sources.councils import load_councils
@@ -136,7 +137,7 @@ def make_awards() -> pd.DataFrame:
     names = load_councils().set_index("la_code")["la_name"]
     df["la_name"] = df["la_code"].map(names)
     df["county_code"] = df["la_code"].map({HASTINGS: EAST_SUSSEX})
-    return schemas.conform_awards(df)
+    return add_recipient_types(schemas.conform_awards(df))
 
 
 def _scheme_key(df: pd.DataFrame) -> pd.Series:

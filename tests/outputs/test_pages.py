@@ -115,7 +115,7 @@ def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
     assert "<" not in payload and ">" not in payload and "&" not in payload
     figure = json.loads(payload)
     assert any(
-        lbl.startswith("&lt;script&gt;alert(1)&lt;/script&gt;") for lbl in figure["data"][0]["node"]["label"]
+        lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;") for lbl in figure["data"][0]["node"]["label"]
     )
 
 

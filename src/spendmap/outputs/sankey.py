@@ -1,8 +1,9 @@
 """Sankey figures as plain plotly JSON dicts (no plotly Python objects: building ~800 figures must be fast).
 
 Two diagrams per council:
-- grants: department -> scheme -> recipient, with link values for both weights (number of awards and
-  £ value) so the page can switch between them;
+- grants: department -> scheme -> recipient type, with link values for both weights (number of awards
+  and £ value) so the page can switch between them; the recipient layer has at most 8 types whatever the
+  number of recipients, so the diagram stays readable with 1,000+ recipients;
 - CRA: department -> function -> council, from the population-weighted CRA allocation.
 
 Node ids are prefixed by layer (`dept:`, `scheme:`, `recipient:`, ...) so an organisation that is both a
@@ -44,6 +45,16 @@ OTHER_COLOUR = "#8C8C8C"
 LABEL_MAX = 42
 
 WEIGHT_COUNT = "count"
+TYPE_LABELS = {
+    "council": "Councils",
+    "combined authority": "Combined authorities",
+    "other public body": "Other public bodies",
+    "charity": "Charities",
+    "company": "Companies",
+    "community interest company or mutual": "CICs and mutuals",
+    "individuals or aggregated awards": "Individuals / aggregated",
+    "unknown": "Type unknown",
+}
 WEIGHT_GBP = "gbp"
 
 
@@ -186,7 +197,7 @@ def grants_sankey(
     max_schemes: int = 20,
     recipients_per_scheme: int = 5,
 ) -> SankeyData:
-    """Department -> scheme -> recipient for one council's awards, with both link weights.
+    """Department -> scheme -> recipient type for one council's awards, with both link weights.
 
     Schemes outside the top `max_schemes` (by £ or by number of awards) fold into one
     "Other <dept> schemes (k)" node per department; recipients outside each scheme's top
@@ -196,20 +207,20 @@ def grants_sankey(
     Aggregation is plain Python: one council's awards are few, and pandas' per-call overhead would
     dominate rendering ~400 councils.
     """
-    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient"
+    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient type"
     if awards.empty:
         fig = {"data": [], "layout": _layout(300)}
         return SankeyData(fig, title=title, notes=[f"No grant awards were placed in {place_name} for {fy}."])
 
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
     negative_n, negative_gbp = 0, 0.0
-    for dept, code, s_title, a_title, rid, rname, redacted, amount in zip(
+    types = _column(awards, "recipient_type")
+    for dept, code, s_title, a_title, rtype, redacted, amount in zip(
         _column(awards, "department"),
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
         _column(awards, "title"),
-        _column(awards, "recipient_id"),
-        _column(awards, "recipient_name"),
+        types,
         _column(awards, "is_redacted"),
         _column(awards, "amount_gbp"),
         strict=True,
@@ -218,11 +229,11 @@ def grants_sankey(
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
         scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
         label = s_title or code or a_title or "(no scheme title)"
-        rname = _clean(rname) or "(no recipient name)"
         if redacted is True:
             r_key, r_label = "redacted", "Redacted recipients"
         else:
-            r_key, r_label = (_clean(rid) or "name:" + rname.lower()), rname
+            r_key = _clean(rtype) or "unknown"
+            r_label = TYPE_LABELS.get(r_key, r_key.capitalize())
         try:
             value = float(amount)
         except (TypeError, ValueError):

@@ -53,8 +53,8 @@ GEO_LABELS = {
     "unresolved": "unresolved",
 }
 # Caveats every page carries, before the run's own assumptions.
-SANKEY_MAX_SCHEMES = 20
-SANKEY_RECIPIENTS_PER_SCHEME = 5
+SANKEY_MAX_SCHEMES = 15
+SANKEY_RECIPIENTS_PER_SCHEME = 9  # every recipient type (8) and redacted: no grouping
 SANKEY_MAX_CRA_DEPARTMENTS = 12
 # Caveats about the pages themselves, listed after the run's own assumptions (which carry the method:
 # placement by address, small-grant rule, CRA allocation by population).
