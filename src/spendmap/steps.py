@@ -310,8 +310,12 @@ def write_tables(work: dict, staging: Path) -> dict:
 OGL = "Open Government Licence v3.0"
 
 
-def site_context(manifest: dict) -> dict:
-    """What every page and workbook says about the run (RunContext fields), from the manifest."""
+def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dict:
+    """What every page and workbook says about the run (RunContext fields), from the manifest.
+
+    coverage_notes: extra sentences every page states under "What these figures cover" (e.g. which
+    postcode directory placed the awards); site_context adds none of its own beyond the manifest's.
+    """
     fy = manifest["financial_years"][-1]
     geo = manifest["geo_methods"]
     cra_note = manifest["assumptions"]["population_vintages"][fy]["description"]
@@ -354,25 +358,38 @@ def site_context(manifest: dict) -> dict:
         "assumptions": assumptions,
         "n_unresolved_awards": geo["unresolved"]["awards"],
         "unresolved_gbp": geo["unresolved"]["amount_gbp"],
+        "years": list(manifest["financial_years"]),
+        "geo_methods": geo,
+        "n_awards_read": sum(int(v["awards"]) for v in geo.values()),
+        "amount_read_gbp": sum(float(v["amount_gbp"]) for v in geo.values()),
+        "cra_years": list(inputs["cra"].get("reading", {}).get("years", [])),
+        "coverage_notes": list(coverage_notes or []),
     }
 
 
-def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
-    """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables."""
+def render_site(staging: Path, context: dict, places: list[str] | None, progress=None) -> dict:
+    """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables.
+
+    progress: optional `outputs.site.Progress` callback, called as progress(stage, done, total, label) with
+    stage "council" once per council folder written and "index" once at the end.
+    """
     from spendmap.outputs.site import SiteTables
     from spendmap.outputs.site import render_site as render
 
     work_dir = staging / WORK_DIR_NAME
+    awards = pd.read_parquet(staging / "awards.parquet")
+    if not context.get("departments"):  # the departments the register holds, stated on every page
+        context = {**context, "departments": sorted(awards["department"].dropna().astype(str).unique())}
     tables = SiteTables(
         councils=load_councils(),
-        awards=pd.read_parquet(staging / "awards.parquet"),
+        awards=awards,
         place_summary=pd.read_parquet(work_dir / "place_summary.parquet"),
         small_grants=pd.read_parquet(work_dir / "small_grants.parquet"),
         duplication=pd.read_parquet(work_dir / "duplication.parquet"),
         cra_allocation=pd.read_parquet(work_dir / "cra_allocation.parquet"),
         national_overlaps=pd.read_parquet(work_dir / "national_scheme_overlaps.parquet"),
     )
-    result = render(staging, tables, context, places)
+    result = render(staging, tables, context, places, progress=progress)
     return {
         "files": {"index.html": "index.html", "councils/": f"{len(result.profiles)} council folders"},
         "seconds": round(result.seconds, 2),

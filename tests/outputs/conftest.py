@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spendmap.transforms.recipient_types import add_recipient_types
 from spendmap import schemas
 from spendmap.outputs.site import RunContext, SiteTables, render_site
 from spendmap.sources.councils import load_councils
+from spendmap.transforms.recipient_types import add_recipient_types
 
 FY = "2016-17"
 WAKEFIELD, LUTON, RUTLAND, EAST_SUSSEX, HASTINGS = (

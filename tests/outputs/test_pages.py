@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from spendmap.errors import InputError
 from spendmap.outputs.money import format_gbp, format_share
 from spendmap.outputs.pages import safe_json
 from spendmap.outputs.site import SiteTables, council_slugs, render_site
-from spendmap.sources.councils import load_councils
+from spendmap.sources.councils import PFPP_CODES, load_councils
 
 from .conftest import FORMULA, HOSTILE, LUTON, RUTLAND, WAKEFIELD, make_context
 
@@ -35,7 +36,8 @@ def test_index_lists_every_council_and_links_only_rendered_profiles(rendered_sit
 def test_index_key_figures_for_wakefield(rendered_site):
     out, _, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
-    row = html[html.index('href="councils/wakefield/index.html"') :]
+    table = html[html.index('<table id="councils"') :]
+    row = table[table.index('href="councils/wakefield/index.html"') :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r'data-sort="([^"]*)"', row)
     ps = tables.place_summary.set_index("la_code").loc[WAKEFIELD]
@@ -55,9 +57,35 @@ def test_chart_data_embedded_safely(rendered_site):
     assert wake["scopes"]["all_recipients"] == {"n_awards": 16, "n_small": 10, "share_small": 0.625}
     assert wake["scopes"]["council"] == {"n_awards": 2, "n_small": 0, "share_small": 0.0}
     assert wake["pilot"] is True
-    # East Sussex, Hastings, Luton and Wakefield are pilots present in the crafted data.
-    for code in ("E10000011", "E07000062", LUTON, WAKEFIELD):
+    # All 13 pilots are offered; those with no award in the crafted data say why they have no bar.
+    # (14 codes: the East Sussex pilot worked in Hastings, so both are offered.)
+    assert len(re.findall(r'name="sg-pilot" value="', html)) == len(PFPP_CODES) == 14
+    for code in PFPP_CODES:
         assert f'name="sg-pilot" value="{code}"' in html
+    missing = re.findall(r'<li data-code="([^"]+)" data-scope="all_recipients">([^<]*)</li>', html)
+    present = {"E10000011", "E07000062", LUTON, WAKEFIELD}
+    assert {c for c, _ in missing} == set(PFPP_CODES) - present
+    assert "Hackney has no bar: no award in this run's register was placed here." in [html_lib.unescape(t) for _, t in missing]
+
+
+def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
+    out, _, tables = rendered_site
+    html = (out / "index.html").read_text(encoding="utf-8")
+    table = html[html.index('<table id="councils"') :]
+    order = re.findall(r'<tr data-search="[^"]*" data-region="[^"]*" data-tier="([^"]*)">\s*<th scope="row" '
+                       r'data-sort="([^"]*)"', table)
+    awards = tables.place_summary.set_index("la_name")["n_awards"]
+    firsts = [name for _, name in order[:4]]
+    assert firsts == list(awards.sort_values(ascending=False, kind="stable").index[:4]) or awards[firsts].is_monotonic_decreasing
+    assert awards[firsts].is_monotonic_decreasing and awards[firsts[0]] == awards.max()
+    # One type vocabulary: Birmingham is a metropolitan district on the index as on its page.
+    tiers = dict((name, tier) for tier, name in order)
+    assert tiers["Birmingham"] == "Metropolitan district" and "unitary" not in set(tiers.values())
+    # Hex map: 361 hexagons, Barnsley on its 2024 code, Wakefield linked, the licence shipped.
+    assert html.count("<polygon ") == 361
+    assert 'href="councils/wakefield/index.html" aria-label="Wakefield: 16 awards' in html
+    assert (out / "assets" / "hexmap-LICENSE.txt").read_text().startswith("MIT License")
+    assert "Open Innovations" in html
 
 
 def test_profile_contents(rendered_site):
@@ -217,4 +245,4 @@ def test_small_grant_exclusions_and_plurals_are_stated(tmp_path, site_tables, ru
     result = render_site(tmp_path, site_tables, run_context, places=["E07000062"], workers=1)  # Hastings
     html = " ".join(result.profiles["E07000062"].read_text(encoding="utf-8").split())
     assert "Not counted in these scopes: 1 zero-value award, 1 negative award." in html
-    assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings." in html
+    assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings: 1 " in html

@@ -109,7 +109,8 @@ def grant_graph(awards: pd.DataFrame) -> nx.MultiDiGraph:
             links["la_code"],
             links["policy_area"],
             links["n_awards"],
-            links["amount_gbp"], strict=True,
+            links["amount_gbp"],
+            strict=True,
         )
     )
     return graph
@@ -206,7 +207,9 @@ def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None)
     graph = grant_graph(awards) if graph is None else graph
     links = graph_links(graph)
     links = links[
-        (links["policy_area"] != UNCLASSIFIED) & (links["la_code"] != "") & (links["fy"] != "")
+        (links["policy_area"] != UNCLASSIFIED)
+        & (links["la_code"] != "")
+        & (links["fy"] != "")
         & ~_is_overseas(links)
     ]
     if links.empty:
@@ -285,8 +288,17 @@ def explain_finding(row: dict) -> str:
 def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """Every award behind each finding, one per row: finding number (1-based, in `findings` order),
     kind, policy area, then the award's department, scheme, recipient, title and £."""
-    cols = ["finding", "kind", "policy_area", "department", "scheme_title", "recipient_name", "title",
-            "award_id", "amount_gbp"]
+    cols = [
+        "finding",
+        "kind",
+        "policy_area",
+        "department",
+        "scheme_title",
+        "recipient_name",
+        "title",
+        "award_id",
+        "amount_gbp",
+    ]
     if findings.empty or awards.empty:
         return pd.DataFrame(columns=cols)
     base = awards.assign(
@@ -297,7 +309,9 @@ def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
     )
     on = ["fy", "la_code", "policy_area"]
     keys = findings.reset_index(drop=True)
-    keys = keys.assign(finding=keys.index + 1, department=keys["departments"].astype("string").str.split(_JOIN))
+    keys = keys.assign(
+        finding=keys.index + 1, department=keys["departments"].astype("string").str.split(_JOIN)
+    )
     keys = keys.explode("department")[on + ["finding", "kind", "department"]].astype(
         {c: "string" for c in on + ["department"]}
     )
@@ -305,6 +319,6 @@ def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
     # the finding's awards for both kinds.
     out = keys.merge(base.astype({"department": "string"}), on=on + ["department"], how="inner")
     out = out[~_is_overseas(out)]
-    return out.sort_values(["finding", "amount_gbp"], ascending=[True, False], kind="stable")[cols].reset_index(
-        drop=True
-    )
+    return out.sort_values(["finding", "amount_gbp"], ascending=[True, False], kind="stable")[
+        cols
+    ].reset_index(drop=True)

@@ -24,15 +24,31 @@ CIC_MUTUAL = "community interest company or mutual"
 INDIVIDUALS = "individuals or aggregated awards"
 UNKNOWN = "unknown"
 RECIPIENT_TYPES = (
-    COUNCIL, COMBINED_AUTHORITY, PUBLIC_BODY, CHARITY, COMPANY, CIC_MUTUAL, INDIVIDUALS, UNKNOWN
+    COUNCIL,
+    COMBINED_AUTHORITY,
+    PUBLIC_BODY,
+    CHARITY,
+    COMPANY,
+    CIC_MUTUAL,
+    INDIVIDUALS,
+    UNKNOWN,
 )
 
 # org-id prefix (upper case, up to the second hyphen) -> type
 ORG_ID_PREFIXES = {
-    "GB-LAE": COUNCIL, "GB-LAS": COUNCIL, "GB-LAW": COUNCIL, "GB-LANI": COUNCIL, "GB-PLA": COUNCIL,
-    "GB-CHC": CHARITY, "GB-SC": CHARITY, "GB-NIC": CHARITY,
+    "GB-LAE": COUNCIL,
+    "GB-LAS": COUNCIL,
+    "GB-LAW": COUNCIL,
+    "GB-LANI": COUNCIL,
+    "GB-PLA": COUNCIL,
+    "GB-CHC": CHARITY,
+    "GB-SC": CHARITY,
+    "GB-NIC": CHARITY,
     "GB-COH": COMPANY,
-    "GB-EDU": PUBLIC_BODY, "GB-UKPRN": PUBLIC_BODY, "GB-NHS": PUBLIC_BODY, "GB-GOR": PUBLIC_BODY,
+    "GB-EDU": PUBLIC_BODY,
+    "GB-UKPRN": PUBLIC_BODY,
+    "GB-NHS": PUBLIC_BODY,
+    "GB-GOR": PUBLIC_BODY,
     "GB-MPR": CIC_MUTUAL,
 }
 
@@ -40,16 +56,25 @@ ORG_ID_PREFIXES = {
 # voluntary service) and combined authorities come before the plain council rule.
 NAME_RULES: tuple[tuple[str, str, str], ...] = (
     ("name:combined-authority", COMBINED_AUTHORITY, r"\bcombined authority\b|\bGreater London Authority\b"),
-    ("name:cic-mutual", CIC_MUTUAL,
-     r"\bC\.?I\.?C\.?$|community interest company|co-?operative|\bmutual\b|\bcommunity benefit society\b"),
+    (
+        "name:cic-mutual",
+        CIC_MUTUAL,
+        r"\bC\.?I\.?C\.?$|community interest company|co-?operative|\bmutual\b|\bcommunity benefit society\b",
+    ),
     ("name:voluntary-service", CHARITY, r"council for voluntary (?:service|action)|\bCVS\b"),
-    ("name:public-body", PUBLIC_BODY,
-     r"\bNHS\b|clinical commissioning|\bhospital\b|\bpolice\b|\bPCC\b|crime commissioner|\bfire\b"
-     r"|\buniversity\b|\bcollege\b|\bschool\b|\bacademy\b|transport for |passenger transport executive"
-     r"|youth offending (?:team|service)|\bYOT\b|\bDVSA\b|^department (?:for|of)\b"),
-    ("name:council", COUNCIL,
-     r"\b(?:borough|county|city|district|metropolitan|parish|town|unitary) council\b|^council of\b"
-     r"|\bcouncil$|^(?:london )?borough of\b|^royal borough\b|^city of .* council"),
+    (
+        "name:public-body",
+        PUBLIC_BODY,
+        r"\bNHS\b|clinical commissioning|\bhospital\b|\bpolice\b|\bPCC\b|crime commissioner|\bfire\b"
+        r"|\buniversity\b|\bcollege\b|\bschool\b|\bacademy\b|transport for |passenger transport executive"
+        r"|youth offending (?:team|service)|\bYOT\b|\bDVSA\b|^department (?:for|of)\b",
+    ),
+    (
+        "name:council",
+        COUNCIL,
+        r"\b(?:borough|county|city|district|metropolitan|parish|town|unitary) council\b|^council of\b"
+        r"|\bcouncil$|^(?:london )?borough of\b|^royal borough\b|^city of .* council",
+    ),
     ("name:company", COMPANY, r"\b(?:ltd|limited|plc|llp)\.?$|\b(?:ltd|limited)\b"),
 )
 
@@ -86,7 +111,8 @@ def infer_recipient_types(awards: pd.DataFrame) -> pd.DataFrame:
     decide(_flag(awards, "is_council_recipient"), COUNCIL, "register:council-recipient")
     aggregated = _flag(awards, "is_aggregated") | (
         pd.to_numeric(awards.get("number_of_recipients"), errors="coerce").fillna(0) > 1
-        if "number_of_recipients" in awards.columns else False
+        if "number_of_recipients" in awards.columns
+        else False
     )
     decide(aggregated, INDIVIDUALS, "register:aggregated")
     decide(_text(awards, "recipient_charity_number") != "", CHARITY, "number:charity")

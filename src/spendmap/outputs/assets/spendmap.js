@@ -105,6 +105,9 @@
       // Largest at the top of a horizontal bar chart.
       list.sort(function (a, b) { return a.scopes[scope].n_awards - b.scopes[scope].n_awards; });
       empty.hidden = list.length > 0;
+      Array.prototype.forEach.call(document.querySelectorAll("#small-grants-missing li"), function (li) {
+        li.hidden = set !== "pilots" || li.getAttribute("data-scope") !== scope || !chosen[li.getAttribute("data-code")];
+      });
       var names = list.map(function (c) { return c.la_name; });
       var small = list.map(function (c) { return c.scopes[scope].n_small; });
       var other = list.map(function (c) { return c.scopes[scope].n_awards - c.scopes[scope].n_small; });
@@ -142,7 +145,25 @@
     var fig = readJson("sankey-data");
     var gd = document.getElementById("sankey");
     if (!fig || !gd || typeof Plotly === "undefined") { return; }
+    var full = fig.data[0].node.label.slice();
+    function fit() {
+      var narrow = gd.clientWidth < 640;
+      var labels = full.map(function (l) {
+        if (!narrow) { return l; }
+        var name = l.split(" · ")[0];
+        return name.length > 16 ? name.slice(0, 15) + "…" : name;
+      });
+      return { labels: labels, size: narrow ? 10 : 12 };
+    }
+    var f = fit();
+    fig.data[0].node.label = f.labels;
+    fig.layout.font.size = f.size;
     Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG);
+    window.addEventListener("resize", function () {
+      var g = fit();
+      Plotly.restyle(gd, { "node.label": [g.labels] }, [0]);
+      Plotly.relayout(gd, { "font.size": g.size });
+    });
     var weights = fig.weights;
     if (!weights) { return; }
     Array.prototype.forEach.call(document.querySelectorAll("input[name='weight']"), function (input) {
@@ -156,7 +177,23 @@
     gd.setAttribute("data-weight", "count");
   }
 
-  function init() { initTable(); initSmallGrants(); initSankey(); }
+  /* ---- hex map: recolour by the chosen figure (colours are precomputed per hexagon) ---- */
+  function initHexmap() {
+    var select = document.getElementById("hex-figure");
+    var svg = document.getElementById("hexmap");
+    if (!select || !svg) { return; }
+    select.addEventListener("change", function () {
+      var key = select.value;
+      Array.prototype.forEach.call(svg.querySelectorAll("polygon"), function (p) {
+        p.setAttribute("fill", p.getAttribute("data-" + key));
+      });
+      Array.prototype.forEach.call(document.querySelectorAll(".hex-legend"), function (l) {
+        l.hidden = l.getAttribute("data-figure") !== key;
+      });
+    });
+  }
+
+  function init() { initTable(); initSmallGrants(); initSankey(); initHexmap(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
