@@ -65,7 +65,8 @@ def test_chart_data_embedded_safely(rendered_site):
     missing = re.findall(r'<li data-code="([^"]+)" data-scope="all_recipients">([^<]*)</li>', html)
     present = {"E10000011", "E07000062", LUTON, WAKEFIELD}
     assert {c for c, _ in missing} == set(PFPP_CODES) - present
-    assert "Hackney has no bar: no award in this run's register was placed here." in [html_lib.unescape(t) for _, t in missing]
+    reasons = [html_lib.unescape(t) for _, t in missing]
+    assert "Hackney has no bar: no award in this run's register was placed here." in reasons
 
 
 def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
@@ -76,7 +77,6 @@ def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
                        r'data-sort="([^"]*)"', table)
     awards = tables.place_summary.set_index("la_name")["n_awards"]
     firsts = [name for _, name in order[:4]]
-    assert firsts == list(awards.sort_values(ascending=False, kind="stable").index[:4]) or awards[firsts].is_monotonic_decreasing
     assert awards[firsts].is_monotonic_decreasing and awards[firsts[0]] == awards.max()
     # One type vocabulary: Birmingham is a metropolitan district on the index as on its page.
     tiers = dict((name, tier) for tier, name in order)
@@ -143,7 +143,8 @@ def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
     assert "<" not in payload and ">" not in payload and "&" not in payload
     figure = json.loads(payload)
     assert any(
-        lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;") for lbl in figure["data"][0]["node"]["label"]
+        lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;")
+        for lbl in figure["data"][0]["node"]["label"]
     )
 
 

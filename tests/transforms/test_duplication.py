@@ -283,16 +283,34 @@ KENT = "E10000016"
 def test_one_recipient_through_two_schemes_is_not_duplication(tables):
     # Kent County Council's Highways Maintenance Block plus Integrated Transport Block: one recipient.
     rows = [
-        {"department_raw": "DfT", "scheme_title": title, "title": title, "recipient_name": "Kent County Council",
-         "la_code": KENT, "la_name": "Kent", "is_council_recipient": True, "amount_gbp": gbp}
+        {
+            "department_raw": "DfT",
+            "scheme_title": title,
+            "title": title,
+            "recipient_name": "Kent County Council",
+            "la_code": KENT,
+            "la_name": "Kent",
+            "is_council_recipient": True,
+            "amount_gbp": gbp,
+        }
         for title, gbp in (("Highways Maintenance Block", 40_000_000.0), ("Integrated Transport Block", 9e6))
     ]
     awards = _prepare(rows, tables)
     assert set(awards["policy_area"]) == {"transport"}
     assert find_duplication(awards).empty
     # A second recipient of one of the schemes makes it a finding: 2 schemes AND 2 recipients.
-    more = _prepare(rows + [{**rows[0], "recipient_name": "Kent Highways Ltd", "is_council_recipient": False,
-                             "amount_gbp": 1_000.0}], tables)
+    more = _prepare(
+        rows
+        + [
+            {
+                **rows[0],
+                "recipient_name": "Kent Highways Ltd",
+                "is_council_recipient": False,
+                "amount_gbp": 1_000.0,
+            }
+        ],
+        tables,
+    )
     found = find_duplication(more)
     assert found[["kind", "n_schemes", "n_recipients", "n_awards"]].to_dict("records") == [
         {"kind": "within_department", "n_schemes": 2, "n_recipients": 2, "n_awards": 3}
@@ -308,8 +326,12 @@ def test_overseas_spending_stays_out_of_domestic_overlaps(tables):
     rows = [
         {**base, "department_raw": "DFID", "scheme_title": "Public health programme", "recipient_name": "A"},
         {**base, "department_raw": "DFID", "scheme_title": "Drug treatment overseas", "recipient_name": "B"},
-        {**base, "department_raw": "Department of Health", "scheme_title": "Public health grant",
-         "recipient_name": "Wakefield Council"},
+        {
+            **base,
+            "department_raw": "Department of Health",
+            "scheme_title": "Public health grant",
+            "recipient_name": "Wakefield Council",
+        },
     ]
     awards = _prepare(rows, tables)
     assert awards["department"].tolist()[0] == "DFID"

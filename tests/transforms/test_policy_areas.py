@@ -230,11 +230,19 @@ def test_real_awards_main_areas(real_awards):
 
 
 def test_a_scheme_that_names_housing_is_housing():
-    frame = conform_awards(pd.DataFrame({
-        "scheme_title": ["Brownfield Housing Fund", "Housing Infrastructure Fund", "Brownfield Land Release Fund"],
-        "title": ["Regeneration of brownfield land"] * 3,
-        "amount_gbp": [1.0, 2.0, 4.0],
-    }))
+    frame = conform_awards(
+        pd.DataFrame(
+            {
+                "scheme_title": [
+                    "Brownfield Housing Fund",
+                    "Housing Infrastructure Fund",
+                    "Brownfield Land Release Fund",
+                ],
+                "title": ["Regeneration of brownfield land"] * 3,
+                "amount_gbp": [1.0, 2.0, 4.0],
+            }
+        )
+    )
     out = classify_policy_areas(frame, load_policy_rules())
     assert out["policy_area"].tolist() == ["housing", "housing", "regeneration"]
     assert out["policy_rule"].tolist() == ["HO00", "HO00", "RG01"]
