@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 import spendmap
+from spendmap.outputs.money import format_gbp
 
 CRA_EXTRA_COLUMNS = [
     "region_code",
@@ -159,8 +160,8 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
         )
         share = f"{n_placed / read:.0%}"
         lines.append(
-            f"{n_placed:,} of the {read:,} awards read ({share}), £{gbp_placed:,.0f} of "
-            f"£{gbp_read:,.0f}, were placed in a council" + (f": {how}." if how else ".")
+            f"{n_placed:,} of the {read:,} awards read ({share}), worth {format_gbp(gbp_placed)} of "
+            f"{format_gbp(gbp_read)}, were placed in a council" + (f": {how}." if how else ".")
             + " Awards not placed appear on no council page; run_manifest.json counts them."
         )
     years = [f"grants register {ctx['fy']}"]

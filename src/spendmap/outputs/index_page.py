@@ -53,17 +53,19 @@ def _hex_points(cx: float, cy: float) -> str:
 
 
 def _bins(values: Sequence[float]) -> list[float]:
-    """Quintile edges of the positive values (so a few very large councils do not wash out the rest)."""
+    """Lower bounds of up to 5 bands: the smallest positive value, then the quintile edges above it (so
+    a few very large councils do not wash out the rest; ties collapse bands rather than repeat them)."""
     positive = sorted(v for v in values if v is not None and v == v and v > 0)
     if not positive:
         return []
-    return [positive[min(len(positive) - 1, int(len(positive) * k / 5))] for k in range(1, 5)]
+    edges = [positive[min(len(positive) - 1, int(len(positive) * k / 5))] for k in range(1, 5)]
+    return sorted({positive[0], *edges})
 
 
-def _colour(value: float | None, edges: list[float]) -> str:
-    if value is None or value != value or value <= 0 or not edges:
+def _colour(value: float | None, bounds: list[float]) -> str:
+    if value is None or value != value or value <= 0 or not bounds:
         return HEX_EMPTY
-    return HEX_COLOURS[sum(value >= e for e in edges)]
+    return HEX_COLOURS[sum(value >= b for b in bounds) - 1]
 
 
 def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) -> dict[str, Any]:
@@ -74,12 +76,14 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
     by_code = figures.set_index("la_code")
     w = math.sqrt(3) * HEX_SIZE
     max_r = max(h["r"] for h in layout.values())
+    min_r = min(h["r"] for h in layout.values())
+    min_q = min(h["q"] for h in layout.values())
     edges = {f: _bins(pd.to_numeric(figures[f], errors="coerce").astype(float).tolist()) for f in HEX_FIGURES}
     hexes = []
     for code, h in layout.items():
         la = code if code in codes else older.get(code, code)
         row = by_code.loc[la] if la in by_code.index else None
-        cx = w * (h["q"] + (0.5 if h["r"] % 2 else 0.0)) + w
+        cx = w * (h["q"] - min_q + (0.5 if h["r"] % 2 else 0.0)) + w
         cy = 1.5 * HEX_SIZE * (max_r - h["r"]) + HEX_SIZE * 1.5
         values = {f: (None if row is None else row.get(f)) for f in HEX_FIGURES}
         values = {f: (None if v is None or pd.isna(v) else float(v)) for f, v in values.items()}
@@ -99,8 +103,8 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
                 "colours": {f: _colour(values[f], edges[f]) for f in HEX_FIGURES},
             }
         )
-    width = w * (max(h["q"] for h in layout.values()) + 2.5)
-    height = 1.5 * HEX_SIZE * (max_r + 2)
+    width = w * (max(h["q"] for h in layout.values()) - min_q + 2.5)
+    height = 1.5 * HEX_SIZE * (max_r - min_r + 2)
 
     def label(figure: str, v: float) -> str:
         if figure == "n_awards":
@@ -111,8 +115,7 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
 
     legends = {}
     for f in HEX_FIGURES:
-        e = edges[f]
-        bands = [("under " + label(f, e[0]))] + ["from " + label(f, x) for x in e] if e else []
+        bands = ["from " + label(f, x) for x in edges[f]]
         legends[f] = [{"colour": HEX_EMPTY, "text": "none or no figure"}] + [
             {"colour": HEX_COLOURS[i], "text": t} for i, t in enumerate(bands)
         ]

@@ -215,12 +215,15 @@ def grants_sankey(
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
     negative_n, negative_gbp = 0, 0.0
     types = _column(awards, "recipient_type")
-    for dept, code, s_title, a_title, rtype, redacted, amount in zip(
+    members: dict[str, set] = {}  # recipient-type node -> distinct recipients in it
+    for dept, code, s_title, a_title, rtype, rid, rname, redacted, amount in zip(
         _column(awards, "department"),
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
         _column(awards, "title"),
         types,
+        _column(awards, "recipient_id"),
+        _column(awards, "recipient_name"),
         _column(awards, "is_redacted"),
         _column(awards, "amount_gbp"),
         strict=True,
@@ -234,6 +237,7 @@ def grants_sankey(
         else:
             r_key = _clean(rtype) or "unknown"
             r_label = TYPE_LABELS.get(r_key, r_key.capitalize())
+        members.setdefault(r_key, set()).add(_clean(rid) or _clean(rname).lower())
         try:
             value = float(amount)
         except (TypeError, ValueError):
@@ -281,8 +285,8 @@ def grants_sankey(
 
     pair_stats: dict = {}
     for _d, scheme, _l, r_key, _rl, gbp in rows:
-        if scheme in kept_schemes:
-            add(pair_stats, (scheme, r_key), gbp)
+        # Grouped schemes keep their recipient types too: only a type beyond a scheme's top few is grouped.
+        add(pair_stats, (scheme, r_key), gbp)
     by_scheme: dict = {}
     for (scheme, r_key), st in pair_stats.items():
         by_scheme.setdefault(scheme, {})[r_key] = st
@@ -349,7 +353,7 @@ def grants_sankey(
         if key == "__other__":
             name, colour = f"Other recipients ({len(other_recipients)})", OTHER_COLOUR
         else:
-            name, colour = r_labels[key], "#3B6E8F"
+            name, colour = f"{r_labels[key]} ({len(members.get(key, ())):,})", "#3B6E8F"
         r_names[key] = name
         b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, hover(name, n, gbp))
     for s_node, r_node in order(link_stats):

@@ -146,12 +146,17 @@
     var gd = document.getElementById("sankey");
     if (!fig || !gd || typeof Plotly === "undefined") { return; }
     var full = fig.data[0].node.label.slice();
+    // Middle-layer nodes are both a link source and a target; on narrow screens their labels get less room.
+    var isSource = {}, isTarget = {};
+    fig.data[0].link.source.forEach(function (i) { isSource[i] = true; });
+    fig.data[0].link.target.forEach(function (i) { isTarget[i] = true; });
     function fit() {
       var narrow = gd.clientWidth < 640;
-      var labels = full.map(function (l) {
+      var labels = full.map(function (l, i) {
         if (!narrow) { return l; }
         var name = l.split(" · ")[0];
-        return name.length > 16 ? name.slice(0, 15) + "…" : name;
+        var room = isSource[i] && isTarget[i] ? 11 : 16;
+        return name.length > room ? name.slice(0, room - 1) + "…" : name;
       });
       return { labels: labels, size: narrow ? 10 : 12 };
     }
