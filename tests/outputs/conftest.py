@@ -326,6 +326,15 @@ def make_context() -> RunContext:
         generated_at="2026-11-23 14:00 UTC",
         n_unresolved_awards=12,
         unresolved_gbp=345_678.0,
+        years=[FY],
+        departments=["DfT", "MoJ"],
+        geo_methods={
+            "council_match": {"awards": 4, "amount_gbp": 3_310_000.0},
+            "postcode": {"awards": 21, "amount_gbp": 800_000.0},
+            "unresolved": {"awards": 12, "amount_gbp": 345_678.0},
+        },
+        cra_years=["2013-14", "2017-18"],
+        coverage_notes=["Postcodes: a crafted note from the runner."],
     )
 
 

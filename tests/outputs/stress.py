@@ -19,19 +19,45 @@ from spendmap.transforms.profiles import place_summary, small_grants
 from spendmap.transforms.recipient_types import add_recipient_types
 
 DEPARTMENTS = [
-    "Department for Transport", "Ministry of Justice", "Department for Education", "Home Office",
-    "Department of Health", "Department for Communities and Local Government", "Department for Work and Pensions",
-    "Department for Culture, Media & Sport", "Department for Environment, Food & Rural Affairs",
+    "Department for Transport",
+    "Ministry of Justice",
+    "Department for Education",
+    "Home Office",
+    "Department of Health",
+    "Department for Communities and Local Government",
+    "Department for Work and Pensions",
+    "Department for Culture, Media & Sport",
+    "Department for Environment, Food & Rural Affairs",
 ]
 SCHEME_WORDS = [
-    "Bus Service Operators Grant", "Victims Services", "Adult Skills Budget", "Police Innovation Fund",
-    "Public Health Grant", "Housing Infrastructure Fund", "Troubled Families", "Cultural Development Fund",
-    "Flood Defence Grant", "Community Transport Fund", "Homelessness Prevention Grant", "Rough Sleeping Initiative",
+    "Bus Service Operators Grant",
+    "Victims Services",
+    "Adult Skills Budget",
+    "Police Innovation Fund",
+    "Public Health Grant",
+    "Housing Infrastructure Fund",
+    "Troubled Families",
+    "Cultural Development Fund",
+    "Flood Defence Grant",
+    "Community Transport Fund",
+    "Homelessness Prevention Grant",
+    "Rough Sleeping Initiative",
 ]
-SUFFIXES = ["Ltd", "Limited", "CIC", "Trust", "Council", "Community Transport", "Academy", "NHS Foundation Trust"]
+SUFFIXES = [
+    "Ltd",
+    "Limited",
+    "CIC",
+    "Trust",
+    "Council",
+    "Community Transport",
+    "Academy",
+    "NHS Foundation Trust",
+]
 
 
-def stress_awards(la_code: str, fy: str = "2016-17", n_recipients: int = 1000, n_schemes: int = 60) -> pd.DataFrame:
+def stress_awards(
+    la_code: str, fy: str = "2016-17", n_recipients: int = 1000, n_schemes: int = 60
+) -> pd.DataFrame:
     """n_recipients recipients placed in one council, each with 1-3 awards from n_schemes schemes."""
     rows = []
     for r in range(n_recipients):
@@ -45,7 +71,7 @@ def stress_awards(la_code: str, fy: str = "2016-17", n_recipients: int = 1000, n
                     "fy": fy,
                     "department_raw": dept,
                     "scheme_code": f"STRESS{s:03d}",
-                    "scheme_title": f"{SCHEME_WORDS[s % len(SCHEME_WORDS)]} round {s // len(SCHEME_WORDS) + 1}",
+                    "scheme_title": f"{SCHEME_WORDS[s % len(SCHEME_WORDS)]} round {1 + s // 12}",
                     "title": f"Award {k} to recipient {r}",
                     "recipient_id": f"STRESS-R{r:04d}",
                     "recipient_name": name,
@@ -66,9 +92,13 @@ def stress_awards(la_code: str, fy: str = "2016-17", n_recipients: int = 1000, n
     return frame
 
 
-def stress_tables(base: SiteTables, la_code: str, fy: str = "2016-17", threshold: float = 100_000.0) -> SiteTables:
+def stress_tables(
+    base: SiteTables, la_code: str, fy: str = "2016-17", threshold: float = 100_000.0
+) -> SiteTables:
     """`base` with the stress awards added to one council and every analytics table derived again."""
-    extra = classify_policy_areas(apply_departments(stress_awards(la_code, fy), load_departments()), load_policy_rules())
+    extra = classify_policy_areas(
+        apply_departments(stress_awards(la_code, fy), load_departments()), load_policy_rules()
+    )
     awards = add_recipient_types(pd.concat([schemas.conform_awards(base.awards), extra], ignore_index=True))
     councils = load_councils()
     return SiteTables(

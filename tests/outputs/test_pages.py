@@ -12,7 +12,7 @@ import pytest
 
 from spendmap import schemas
 from spendmap.errors import InputError
-from spendmap.outputs.money import format_gbp, format_share
+from spendmap.outputs.money import format_gbp, format_per_head, format_share
 from spendmap.outputs.pages import safe_json
 from spendmap.outputs.site import SiteTables, council_slugs, render_site
 from spendmap.sources.councils import PFPP_CODES, load_councils
@@ -73,8 +73,11 @@ def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
     out, _, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
     table = html[html.index('<table id="councils"') :]
-    order = re.findall(r'<tr data-search="[^"]*" data-region="[^"]*" data-tier="([^"]*)">\s*<th scope="row" '
-                       r'data-sort="([^"]*)"', table)
+    order = re.findall(
+        r'<tr data-search="[^"]*" data-region="[^"]*" data-tier="([^"]*)">\s*<th scope="row" '
+        r'data-sort="([^"]*)"',
+        table,
+    )
     awards = tables.place_summary.set_index("la_name")["n_awards"]
     firsts = [name for _, name in order[:4]]
     assert awards[firsts].is_monotonic_decreasing and awards[firsts[0]] == awards.max()
@@ -247,3 +250,44 @@ def test_small_grant_exclusions_and_plurals_are_stated(tmp_path, site_tables, ru
     html = " ".join(result.profiles["E07000062"].read_text(encoding="utf-8").split())
     assert "Not counted in these scopes: 1 zero-value award, 1 negative award." in html
     assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings: 1 " in html
+
+
+def test_every_page_states_its_coverage(rendered_site):
+    out, result, _ = rendered_site
+    folder = result.profiles[WAKEFIELD].parent
+    for page in (
+        out / "index.html",
+        folder / "index.html",
+        folder / "sankey_grants.html",
+        folder / "sankey_cra.html",
+    ):
+        text = " ".join(html_lib.unescape(page.read_text(encoding="utf-8")).split())
+        assert "holds awards from 2 departments: DfT, MoJ." in text, page
+        assert (
+            "25 of the 37 awards read (68%), worth £4.1m of £4.5m, were placed in a council: 21 by the "
+            "recipient's postcode; 4 as the council itself" in text
+        ), page
+        assert (
+            "Years used: grants register 2016-17; Country and Regional Analysis 2016-17 (from an edition "
+            "covering 2013-14 to 2017-18); population: ONS mid-2020 estimates." in text
+        ), page
+        assert "Postcodes: a crafted note from the runner." in text, page
+
+
+def test_few_awards_say_why_and_grants_per_head_compare(rendered_site):
+    out, result, tables = rendered_site
+    html = " ".join(html_lib.unescape(result.profiles[WAKEFIELD].read_text(encoding="utf-8")).split())
+    assert (
+        "Only 16 awards could be shown for Wakefield. The register holds only DfT, MoJ awards. Only 68% of"
+        in html
+    )
+    assert "A low count here is not evidence that the council area receives few grants." in html
+    pop = tables.cra_allocation.drop_duplicates("la_code").set_index("la_code")["population"][WAKEFIELD]
+    assert format_per_head(3_723_500 / pop) in html
+    assert (
+        "beside its region, England and all councils of its type (Metropolitan district: 1 with a "
+        "population figure)" in html
+    )
+    # CRA functions without source numbering.
+    assert "Transport (part of Economic affairs)" in html or "Public order and safety" in html
+    assert "4. of which" not in html

@@ -62,7 +62,7 @@ def test_grants_labels_money_escaping_and_grouping():
     types = sorted(h for h in heads if h.rsplit(" (", 1)[0] in TYPE_LABELS.values())
     # Each type says how many distinct recipients it holds (Wakefield Council twice is one council).
     assert types == ["CICs and mutuals (1)", "Councils (1)", "Type unknown (12)"]
-    assert any(lbl.startswith("Redacted recipients ·") for lbl in labels)
+    assert any(lbl.startswith("Redacted recipients (1) ·") for lbl in labels)
 
 
 def test_node_ids_are_layered_so_a_funder_recipient_makes_no_cycle():

@@ -163,7 +163,31 @@
     var f = fit();
     fig.data[0].node.label = f.labels;
     fig.layout.font.size = f.size;
-    Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG);
+    // After every draw: hide any label that would overlap one already kept (outer columns first). The
+    // hidden ones stay in the hover text and in the table below the diagram.
+    function declutter() {
+      var nodes = Array.prototype.slice.call(gd.querySelectorAll(".sankey-node"));
+      var xs = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().left; });
+      var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
+      var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
+        var ma = xs[a] > minX + 1 && xs[a] < maxX - 1, mb = xs[b] > minX + 1 && xs[b] < maxX - 1;
+        return (ma - mb) || (a - b);
+      });
+      var kept = [];
+      order.forEach(function (i) {
+        var t = nodes[i].querySelector("text");
+        if (!t) { return; }
+        t.style.visibility = "";
+        var r = t.getBoundingClientRect();
+        var clash = kept.some(function (k) {
+          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > 2 &&
+                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > 2;
+        });
+        if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
+      });
+    }
+    Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG).then(declutter);
+    gd.on("plotly_afterplot", declutter);
     window.addEventListener("resize", function () {
       var g = fit();
       Plotly.restyle(gd, { "node.label": [g.labels] }, [0]);
