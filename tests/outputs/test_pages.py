@@ -291,3 +291,18 @@ def test_few_awards_say_why_and_grants_per_head_compare(rendered_site):
     # CRA functions without source numbering.
     assert "Transport (part of Economic affairs)" in html or "Public order and safety" in html
     assert "4. of which" not in html
+
+
+def test_several_years_show_a_trend_per_council(tmp_path, site_tables, run_context):
+    earlier = site_tables.place_summary.assign(fy="2015-16", n_awards=7, n_recipients=5, total_gbp=1_000.0)
+    site_tables.place_summary = pd.concat([earlier, site_tables.place_summary], ignore_index=True)
+    run_context.years = ["2015-16", "2016-17"]
+    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD], workers=1)
+    html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    assert "Year by year" in html
+    assert '<th scope="row">2015-16</th><td class="num">7</td><td class="num">5</td>' in html
+    assert '<th scope="row">2016-17</th><td class="num">16</td><td class="num">15</td>' in html
+    # A single-year run shows no trend table.
+    run_context.years = ["2016-17"]
+    single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD], workers=1)
+    assert "Year by year" not in single.profiles[WAKEFIELD].read_text(encoding="utf-8")
