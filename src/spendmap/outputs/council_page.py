@@ -27,7 +27,7 @@ from spendmap.outputs.context import (
 )
 from spendmap.outputs.money import format_gbp
 from spendmap.outputs.workbook import write_workbook
-from spendmap.transforms.duplication import explain_finding, finding_awards
+from spendmap.transforms.duplication import explain_finding, finding_awards, number_findings
 from spendmap.transforms.page_figures import cra_by_function, department_scheme_table, describe_types
 from spendmap.transforms.recipient_types import type_counts
 
@@ -52,6 +52,9 @@ class CouncilJob:
     out_dir: str
     per_head: dict[str, Any] = field(default_factory=dict)  # a page_figures.grants_per_head row
     trend: list[dict[str, Any]] = field(default_factory=list)  # place_summary rows, one per run year
+    # Computed for every council at once by the site (page_figures / duplication), sliced per council.
+    scheme_rows: list[dict[str, Any]] = field(default_factory=list)
+    finding_awards: pd.DataFrame | None = None
 
 
 def _num(value: Any, default: float | None = None) -> float | None:
@@ -142,16 +145,15 @@ def _small_excluded(small: pd.DataFrame) -> str:
     return ", ".join(excluded)
 
 
-def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame]:
-    """Findings largest first (with number, kind label, explanation), their page rows, and their awards."""
+def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Findings in page order (number_findings), with kind label and explanation, and their page rows."""
     dup = job.duplication
     if dup.empty:
-        return dup.assign(finding=[], kind_label=[], explanation=[]), [], pd.DataFrame()
-    dup = dup.sort_values(["total_gbp", "policy_area"], ascending=[False, True], kind="stable").reset_index(
-        drop=True
-    )
+        return dup.assign(finding=[], kind_label=[], explanation=[]), []
+    if "finding" not in dup.columns:
+        dup = number_findings(dup)
+    dup = dup.sort_values("finding", kind="stable").reset_index(drop=True)
     dup = dup.assign(
-        finding=dup.index + 1,
         kind_label=[KIND_LABELS.get(_str(k), _str(k)) for k in dup["kind"]],
         explanation=[explain_finding(r) for r in dup.to_dict("records")],
     )
@@ -171,7 +173,7 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.D
         }
         for r in dup.to_dict("records")
     ]
-    return dup, rows, finding_awards(job.awards, dup)
+    return dup, rows
 
 
 def _why_few(ctx: dict[str, Any], name: str, n_awards: int) -> str:
@@ -207,13 +209,16 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
     if total_gbp is None:
         total_gbp = float(pd.to_numeric(awards["amount_gbp"], errors="coerce").sum()) if len(awards) else 0.0
     small_rows = _small_rows(job)
-    dup, dup_rows, dup_awards = _findings(job)
+    dup, dup_rows = _findings(job)
+    dup_awards = job.finding_awards
+    if dup_awards is None:  # a job built by hand: derive this council's finding awards here
+        dup_awards = finding_awards(awards, dup)
     cra_rows, cra_totals = cra_by_function(job.cra)
     is_aggregate = bool(job.cra["is_aggregate"].fillna(False).astype(bool).any()) if len(job.cra) else False
     grants = sankey.grants_sankey(awards, name, ctx["fy"], SANKEY_MAX_SCHEMES, SANKEY_RECIPIENTS_PER_SCHEME)
     cra_fig = sankey.cra_sankey(job.cra, name, ctx["fy"], SANKEY_MAX_CRA_DEPARTMENTS)
     notes = assumptions(ctx)
-    scheme_rows = department_scheme_table(awards)
+    scheme_rows = job.scheme_rows or department_scheme_table(awards).to_dict("records")
     types = describe_types(type_counts(awards))
 
     geo_counts = []

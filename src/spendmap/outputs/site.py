@@ -33,7 +33,13 @@ from spendmap.outputs.council_page import CouncilJob, assumptions, render_counci
 from spendmap.outputs.index_page import render_index
 from spendmap.outputs.safe import neutralise_frame, unique_slugs
 from spendmap.paths import reference_path
-from spendmap.transforms.page_figures import function_label, grants_per_head, index_figures
+from spendmap.transforms.duplication import finding_awards, number_findings
+from spendmap.transforms.page_figures import (
+    department_scheme_table,
+    function_label,
+    grants_per_head,
+    index_figures,
+)
 
 __all__ = [
     "CouncilJob",
@@ -50,6 +56,7 @@ __all__ = [
 ]
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+_EMPTY_FINDING_AWARDS = pd.DataFrame()
 # progress(stage, done, total, label): stage is "council" (one call per council written, label = its
 # name) or "index"; a runner can drive a rich progress bar with it.
 Progress = Callable[[str, int, int, str], None]
@@ -132,7 +139,7 @@ def prepare_site(
     all_summary = _ensure(tables.place_summary, schemas.PLACE_SUMMARY_COLUMNS)
     summary = _this_year(all_summary, fy)
     small = _this_year(_ensure(tables.small_grants, schemas.SMALL_GRANTS_COLUMNS), fy)
-    dup = _this_year(_ensure(tables.duplication, schemas.DUPLICATION_COLUMNS), fy)
+    dup = number_findings(_this_year(_ensure(tables.duplication, schemas.DUPLICATION_COLUMNS), fy))
     cra = _this_year(_ensure(tables.cra_allocation, schemas.CRA_ALLOCATION_COLUMNS + CRA_EXTRA_COLUMNS), fy)
     if len(cra):  # CRA functions without the source numbering, everywhere they are shown
         cra = cra.assign(function=cra["function"].map(function_label))
@@ -166,6 +173,9 @@ def prepare_site(
     trend_cols = ["fy", "n_awards", "n_recipients", "total_gbp", "share_small"]
     trends = _split(all_summary.sort_values("fy")[["la_code", *trend_cols]]) if len(ctx_obj.years) > 1 else {}
     awards_by, small_by, dup_by, cra_by = _split(awards), _split(small), _split(dup), _split(cra)
+    # Whole-table aggregations once (vectorised), then sliced per council.
+    schemes_by = _split(department_scheme_table(awards))
+    dup_awards_by = _split(finding_awards(awards, dup))
     # Neutralised once for the whole table (vectorised), then sliced per council.
     extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
     extract_cols += [c for c in ("recipient_type", "recipient_type_rule") if c in awards.columns]
@@ -186,6 +196,8 @@ def prepare_site(
             out_dir=str(out_dir),
             per_head=per_head_by.get(code, {}),
             trend=trends[code][trend_cols].to_dict("records") if code in trends else [],
+            scheme_rows=schemes_by[code].to_dict("records") if code in schemes_by else [],
+            finding_awards=dup_awards_by.get(code, _EMPTY_FINDING_AWARDS),
         )
         for code in chosen
     ]

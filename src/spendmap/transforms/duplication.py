@@ -285,10 +285,26 @@ def explain_finding(row: dict) -> str:
     )
 
 
+def number_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings in the order pages show them (per place and year: largest £ first, then policy area),
+    numbered 1, 2, ... within each place and year in a `finding` column."""
+    if findings.empty:
+        return findings.assign(finding=pd.Series(dtype="int64"))
+    out = findings.sort_values(
+        ["fy", "la_code", "total_gbp", "policy_area", "kind"],
+        ascending=[True, True, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    out["finding"] = out.groupby(["fy", "la_code"], sort=False).cumcount() + 1
+    return out
+
+
 def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """Every award behind each finding, one per row: finding number (1-based, in `findings` order),
-    kind, policy area, then the award's department, scheme, recipient, title and £."""
+    """Every award behind each finding, one per row: la_code, finding number (the `finding` column of
+    number_findings, else 1-based in `findings` order), kind, policy area, then the award's department,
+    scheme, recipient, title and £."""
     cols = [
+        "la_code",
         "finding",
         "kind",
         "policy_area",
@@ -309,9 +325,9 @@ def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
     )
     on = ["fy", "la_code", "policy_area"]
     keys = findings.reset_index(drop=True)
-    keys = keys.assign(
-        finding=keys.index + 1, department=keys["departments"].astype("string").str.split(_JOIN)
-    )
+    if "finding" not in keys.columns:
+        keys = keys.assign(finding=keys.index + 1)
+    keys = keys.assign(department=keys["departments"].astype("string").str.split(_JOIN))
     keys = keys.explode("department")[on + ["finding", "kind", "department"]].astype(
         {c: "string" for c in on + ["department"]}
     )
@@ -319,6 +335,5 @@ def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
     # the finding's awards for both kinds.
     out = keys.merge(base.astype({"department": "string"}), on=on + ["department"], how="inner")
     out = out[~_is_overseas(out)]
-    return out.sort_values(["finding", "amount_gbp"], ascending=[True, False], kind="stable")[
-        cols
-    ].reset_index(drop=True)
+    out = out.sort_values(["la_code", "finding", "amount_gbp"], ascending=[True, True, False], kind="stable")
+    return out[cols].reset_index(drop=True)

@@ -155,12 +155,15 @@ def grants_per_head(
     return frame[cols].reset_index(drop=True)
 
 
-def department_scheme_table(awards: pd.DataFrame) -> list[dict[str, Any]]:
-    """Department × scheme for one council: awards, distinct recipients, £; largest £ first."""
+def department_scheme_table(awards: pd.DataFrame) -> pd.DataFrame:
+    """Department × scheme per council: la_code, department, scheme_title, n_awards, n_recipients
+    (distinct), total_gbp; per council largest £ first. One vectorised pass over every council."""
+    cols = ["la_code", "department", "scheme_title", "n_awards", "n_recipients", "total_gbp"]
     if awards.empty:
-        return []
+        return pd.DataFrame(columns=cols)
     frame = pd.DataFrame(
         {
+            "la_code": awards["la_code"].astype("string"),
             "department": awards["department"].astype("string").fillna("Unknown department"),
             "scheme": scheme_key(awards),
             "scheme_title": awards["scheme_title"]
@@ -171,14 +174,16 @@ def department_scheme_table(awards: pd.DataFrame) -> list[dict[str, Any]]:
             "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
         }
     )
-    out = frame.groupby(["department", "scheme"], dropna=False, sort=False).agg(
+    out = frame.groupby(["la_code", "department", "scheme"], dropna=False, sort=False).agg(
         scheme_title=("scheme_title", "first"),
         n_awards=("amount", "size"),
         n_recipients=("recipient", "nunique"),
         total_gbp=("amount", "sum"),
     )
-    out = out.reset_index().sort_values(["total_gbp", "n_awards"], ascending=False, kind="stable")
-    return out[["department", "scheme_title", "n_awards", "n_recipients", "total_gbp"]].to_dict("records")
+    out = out.reset_index().sort_values(
+        ["la_code", "total_gbp", "n_awards"], ascending=[True, False, False], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
 
 
 def index_figures(
