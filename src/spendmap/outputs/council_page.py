@@ -28,7 +28,13 @@ from spendmap.outputs.context import (
 from spendmap.outputs.money import format_gbp
 from spendmap.outputs.workbook import write_workbook
 from spendmap.transforms.duplication import explain_finding, finding_awards, number_findings
-from spendmap.transforms.page_figures import cra_by_function, department_scheme_table, describe_types
+from spendmap.transforms.page_figures import (
+    as_number,
+    as_text,
+    cra_by_function,
+    department_scheme_table,
+    describe_types,
+)
 from spendmap.transforms.recipient_types import type_counts
 
 # A council with fewer placed awards than this gets a sentence saying why the count may be low.
@@ -55,26 +61,6 @@ class CouncilJob:
     # Computed for every council at once by the site (page_figures / duplication), sliced per council.
     scheme_rows: list[dict[str, Any]] = field(default_factory=list)
     finding_awards: pd.DataFrame | None = None
-
-
-def _num(value: Any, default: float | None = None) -> float | None:
-    try:
-        if value is None or pd.isna(value):
-            return default
-    except (TypeError, ValueError):
-        return default
-    return float(value)
-
-
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def assumptions(ctx: dict[str, Any]) -> list[str]:
@@ -114,16 +100,16 @@ def _small_rows(job: CouncilJob) -> list[dict[str, Any]]:
     for scope in schemas.SMALL_GRANT_SCOPES:
         part = job.small[job.small["scope"] == scope] if not job.small.empty else job.small
         row = part.iloc[0].to_dict() if len(part) else {}
-        share = _num(row.get("share_small"))
+        share = as_number(row.get("share_small"))
         rows.append(
             {
                 "scope": scope,
                 "scope_label": SCOPE_LABELS[scope],
                 "label": SCOPE_LABELS[scope],
-                "n_awards": _num(row.get("n_awards"), 0),
-                "n_small": _num(row.get("n_small"), 0),
+                "n_awards": as_number(row.get("n_awards"), 0),
+                "n_small": as_number(row.get("n_small"), 0),
                 "share_small": share,
-                "threshold_gbp": _num(row.get("threshold_gbp"), threshold),
+                "threshold_gbp": as_number(row.get("threshold_gbp"), threshold),
                 "bar_pct": round(100 * share, 1) if share is not None else 0,
             }
         )
@@ -139,7 +125,7 @@ def _small_excluded(small: pd.DataFrame) -> str:
         ("n_negative", "negative"),
         ("n_redacted", "redacted"),
     ):
-        value = _num(first[col].iloc[0]) if col in first.columns and len(first) else None
+        value = as_number(first[col].iloc[0]) if col in first.columns and len(first) else None
         if value:
             excluded.append(f"{int(value):,} {label} award{'s' if value != 1 else ''}")
     return ", ".join(excluded)
@@ -154,18 +140,18 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         dup = number_findings(dup)
     dup = dup.sort_values("finding", kind="stable").reset_index(drop=True)
     dup = dup.assign(
-        kind_label=[KIND_LABELS.get(_str(k), _str(k)) for k in dup["kind"]],
+        kind_label=[KIND_LABELS.get(as_text(k), as_text(k)) for k in dup["kind"]],
         explanation=[explain_finding(r) for r in dup.to_dict("records")],
     )
     rows = [
         {
             "finding": r["finding"],
             "explanation": r["explanation"],
-            "policy_area": _str(r["policy_area"]),
+            "policy_area": as_text(r["policy_area"]),
             "kind": r["kind_label"],
-            "departments": _str(r["departments"]),
-            "schemes": _str(r["schemes"]).split("; ") if _str(r["schemes"]) else [],
-            "recipients": _str(r["recipients"]).split("; ") if _str(r["recipients"]) else [],
+            "departments": as_text(r["departments"]),
+            "schemes": as_text(r["schemes"]).split("; ") if as_text(r["schemes"]) else [],
+            "recipients": as_text(r["recipients"]).split("; ") if as_text(r["recipients"]) else [],
             "n_schemes": r["n_schemes"],
             "n_recipients": r["n_recipients"],
             "n_awards": r["n_awards"],
@@ -200,12 +186,12 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
     folder = Path(job.out_dir) / "councils" / job.slug
     folder.mkdir(parents=True, exist_ok=True)
     info, s = job.info, job.summary or {}
-    name = _str(info.get("la_name")) or job.la_code
-    region = _str(info.get("region_name")) or _str(info.get("nation"))
+    name = as_text(info.get("la_name")) or job.la_code
+    region = as_text(info.get("region_name")) or as_text(info.get("nation"))
     awards = job.awards
 
-    n_awards = int(_num(s.get("n_awards"), len(awards)) or 0)
-    total_gbp = _num(s.get("total_gbp"))
+    n_awards = int(as_number(s.get("n_awards"), len(awards)) or 0)
+    total_gbp = as_number(s.get("total_gbp"))
     if total_gbp is None:
         total_gbp = float(pd.to_numeric(awards["amount_gbp"], errors="coerce").sum()) if len(awards) else 0.0
     small_rows = _small_rows(job)
@@ -228,19 +214,19 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
 
     csv_name = f"{job.slug}_awards.csv"
     xlsx_name = f"{job.slug}_grant_profile.xlsx"
-    tier_text = _str(info.get("la_type_name")) or _str(info.get("tier")).capitalize() or "Council"
+    tier_text = as_text(info.get("la_type_name")) or as_text(info.get("tier")).capitalize() or "Council"
     p = {
         "la_code": job.la_code,
         "la_name": name,
         "region": region,
         "tier_text": tier_text,
-        "county_name": _str(info.get("county_name")),
+        "county_name": as_text(info.get("county_name")),
         "n_awards": n_awards,
-        "n_schemes": _num(s.get("n_schemes")),
-        "n_recipients": _num(s.get("n_recipients")),
+        "n_schemes": as_number(s.get("n_schemes")),
+        "n_recipients": as_number(s.get("n_recipients")),
         "recipient_types": types,
         "total_gbp": total_gbp,
-        "share_small": _num(s.get("share_small")),
+        "share_small": as_number(s.get("share_small")),
         "small": small_rows,
         "small_excluded": _small_excluded(job.small),
         "dup_rows": dup_rows,
@@ -315,12 +301,12 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         ("Recipients", p["n_recipients"], "int"),
         ("Recipients by type", types or "—", "text"),
         ("Total grants", total_gbp, "gbp"),
-        ("Grants per head", _num(ph.get("per_head")), "gbp_pence"),
-        (f"Grants per head, {region or 'region'}", _num(ph.get("region_per_head")), "gbp_pence"),
-        ("Grants per head, England", _num(ph.get("england_per_head")), "gbp_pence"),
+        ("Grants per head", as_number(ph.get("per_head")), "gbp_pence"),
+        (f"Grants per head, {region or 'region'}", as_number(ph.get("region_per_head")), "gbp_pence"),
+        ("Grants per head, England", as_number(ph.get("england_per_head")), "gbp_pence"),
         (
-            f"Grants per head, all {_str(ph.get('type_name')) or 'councils of this type'}",
-            _num(ph.get("type_per_head")),
+            f"Grants per head, all {as_text(ph.get('type_name')) or 'councils of this type'}",
+            as_number(ph.get("type_per_head")),
             "gbp_pence",
         ),
         (f"Share of awards under {threshold} (all recipients)", all_small["share_small"], "share"),

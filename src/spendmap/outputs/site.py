@@ -35,6 +35,7 @@ from spendmap.outputs.safe import neutralise_frame, unique_slugs
 from spendmap.paths import reference_path
 from spendmap.transforms.duplication import finding_awards, number_findings
 from spendmap.transforms.page_figures import (
+    as_text,
     department_scheme_table,
     function_label,
     grants_per_head,
@@ -185,7 +186,7 @@ def prepare_site(
         CouncilJob(
             la_code=code,
             slug=slugs[code],
-            info=info_by_code.get(code, {"la_name": _str(summary_by_code.get(code, {}).get("la_name"))}),
+            info=info_by_code.get(code, {"la_name": as_text(summary_by_code.get(code, {}).get("la_name"))}),
             summary=summary_by_code.get(code),
             awards=awards_by.get(code, awards.iloc[0:0]),
             awards_csv=csv_by.get(code, csv_frame.iloc[0:0]),
@@ -242,7 +243,7 @@ def render_site(
         # CLI of `python -m spendmap`). fork is safe on Linux here: the children only render, CPython
         # holds the import lock across fork, and logging re-initialises its locks after fork.
         workers = 1
-    names = {j.la_code: _str(j.info.get("la_name")) or j.la_code for j in jobs}
+    names = {j.la_code: as_text(j.info.get("la_name")) or j.la_code for j in jobs}
     profiles: dict[str, Path] = {}
 
     def done(code: str, path: str) -> None:
@@ -264,17 +265,6 @@ def render_site(
     return SiteResult(
         plan.out_dir, index_path, profiles, plan.slugs, time.perf_counter() - start, n_files, size
     )
-
-
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _copy_assets(out_dir: Path) -> None:

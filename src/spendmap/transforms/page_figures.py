@@ -50,13 +50,29 @@ def function_label(raw: object) -> str:
     return name
 
 
-def _num(value: Any) -> float | None:
+def as_number(value: Any, default: float | None = None) -> float | None:
+    """A float, or `default` for None/NA/NaN/non-numbers (unknown stays unknown, never 0 by accident)."""
     try:
         if value is None or pd.isna(value):
-            return None
+            return default
     except (TypeError, ValueError):
-        return None
-    return float(value)
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def as_text(value: Any) -> str:
+    """str(value), or '' for None/NA/NaN."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
 
 
 def cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
@@ -73,7 +89,7 @@ def cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, 
     for func, *values in zip(cra["function"].tolist(), *(cra[c].tolist() for c in cols), strict=True):
         entry = by_function.setdefault(function_label(func), [[], [], [], []])
         for i, v in enumerate(values):
-            number = _num(v)
+            number = as_number(v)
             if number is not None:
                 entry[i].append(number)
                 totals[i].append(number)
