@@ -8,7 +8,8 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+  // No mode bar: it covered legends and labels on phones, and zooming adds nothing to these charts.
+  var PLOT_CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
 
   /* ---- council table: sort by a column, filter by search box / region / type ---- */
   function initTable() {
