@@ -192,13 +192,18 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
     from spendmap.sources.rules import load_departments, load_policy_rules
     from spendmap.sources.schemes import read_scheme_registers
     from spendmap.transforms.departments import apply_departments, unknown_funders
-    from spendmap.transforms.policy_areas import classify_policy_areas, unclassified_share
+    from spendmap.transforms.policy_areas import (
+        classify_policy_areas,
+        unclassified_share,
+        unclassified_totals,
+    )
+    from spendmap.transforms.recipient_types import add_recipient_types
 
     departments, rules = load_departments(), load_policy_rules()
     registers = read_scheme_registers()
     schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
-    awards = classify_policy_areas(awards, rules, schemes)
+    awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
     path, schemes_path = work_dir / "awards.parquet", work_dir / "schemes.parquet"
     conform_awards(awards).to_parquet(path, index=False)
     schemes.to_parquet(schemes_path, index=False)
@@ -208,6 +213,8 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
         "unknown_funders": unknown.to_dict(orient="records"),
         "unclassified_by_department": unclassified_share(awards).to_dict(orient="records"),
         "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
+        "unclassified": unclassified_totals(awards),
+        "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
     }
@@ -373,8 +380,12 @@ def write_tables(work: dict, staging: Path) -> dict:
 OGL = "Open Government Licence v3.0"
 
 
-def site_context(manifest: dict) -> dict:
-    """What every page and workbook says about the run (RunContext fields), from the manifest."""
+def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dict:
+    """What every page and workbook says about the run (RunContext fields), from the manifest.
+
+    coverage_notes: extra sentences every page states under "What these figures cover" (e.g. which
+    postcode directory placed the awards); site_context adds none of its own beyond the manifest's.
+    """
     from spendmap.sources.postcode_directory import builtin_info
 
     fy = manifest["financial_years"][-1]
@@ -442,6 +453,12 @@ def site_context(manifest: dict) -> dict:
         "assumptions": assumptions,
         "n_unresolved_awards": geo["unresolved"]["awards"],
         "unresolved_gbp": geo["unresolved"]["amount_gbp"],
+        "years": list(manifest["financial_years"]),
+        "geo_methods": geo,
+        "n_awards_read": sum(int(v["awards"]) for v in geo.values()),
+        "amount_read_gbp": sum(float(v["amount_gbp"]) for v in geo.values()),
+        "cra_years": list(inputs["cra"].get("reading", {}).get("years", [])),
+        "coverage_notes": list(coverage_notes or []),
     }
 
 
@@ -452,22 +469,29 @@ GEO_METHOD_WORDS = {
 }
 
 
-def render_site(staging: Path, context: dict, places: list[str] | None) -> dict:
-    """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables."""
+def render_site(staging: Path, context: dict, places: list[str] | None, progress=None) -> dict:
+    """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables.
+
+    progress: optional `outputs.site.Progress` callback, called as progress(stage, done, total, label) with
+    stage "council" once per council folder written and "index" once at the end.
+    """
     from spendmap.outputs.site import SiteTables
     from spendmap.outputs.site import render_site as render
 
     work_dir = staging / WORK_DIR_NAME
+    awards = pd.read_parquet(staging / "awards.parquet")
+    if not context.get("departments"):  # the departments the register holds, stated on every page
+        context = {**context, "departments": sorted(awards["department"].dropna().astype(str).unique())}
     tables = SiteTables(
         councils=load_councils(),
-        awards=pd.read_parquet(staging / "awards.parquet"),
+        awards=awards,
         place_summary=pd.read_parquet(work_dir / "place_summary.parquet"),
         small_grants=pd.read_parquet(work_dir / "small_grants.parquet"),
         duplication=pd.read_parquet(work_dir / "duplication.parquet"),
         cra_allocation=pd.read_parquet(work_dir / "cra_allocation.parquet"),
         national_overlaps=pd.read_parquet(work_dir / "national_scheme_overlaps.parquet"),
     )
-    result = render(staging, tables, context, places)
+    result = render(staging, tables, context, places, progress=progress)
     return {
         "files": {"index.html": "index.html", "councils/": f"{len(result.profiles)} council folders"},
         "seconds": round(result.seconds, 2),

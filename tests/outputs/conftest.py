@@ -11,6 +11,7 @@ import pytest
 from spendmap import schemas
 from spendmap.outputs.site import RunContext, SiteTables, render_site
 from spendmap.sources.councils import load_councils
+from spendmap.transforms.recipient_types import add_recipient_types
 
 FY = "2016-17"
 WAKEFIELD, LUTON, RUTLAND, EAST_SUSSEX, HASTINGS = (
@@ -136,7 +137,7 @@ def make_awards() -> pd.DataFrame:
     names = load_councils().set_index("la_code")["la_name"]
     df["la_name"] = df["la_code"].map(names)
     df["county_code"] = df["la_code"].map({HASTINGS: EAST_SUSSEX})
-    return schemas.conform_awards(df)
+    return add_recipient_types(schemas.conform_awards(df))
 
 
 def _scheme_key(df: pd.DataFrame) -> pd.Series:
@@ -325,6 +326,15 @@ def make_context() -> RunContext:
         generated_at="2026-11-23 14:00 UTC",
         n_unresolved_awards=12,
         unresolved_gbp=345_678.0,
+        years=[FY],
+        departments=["DfT", "MoJ"],
+        geo_methods={
+            "council_match": {"awards": 4, "amount_gbp": 3_310_000.0},
+            "postcode": {"awards": 21, "amount_gbp": 800_000.0},
+            "unresolved": {"awards": 12, "amount_gbp": 345_678.0},
+        },
+        cra_years=["2013-14", "2017-18"],
+        coverage_notes=["Postcodes: a crafted note from the runner."],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from pathlib import Path
@@ -11,10 +12,10 @@ import pytest
 
 from spendmap import schemas
 from spendmap.errors import InputError
-from spendmap.outputs.money import format_gbp, format_share
+from spendmap.outputs.money import format_gbp, format_per_head, format_share
 from spendmap.outputs.pages import safe_json
 from spendmap.outputs.site import SiteTables, council_slugs, render_site
-from spendmap.sources.councils import load_councils
+from spendmap.sources.councils import PFPP_CODES, load_councils
 
 from .conftest import FORMULA, HOSTILE, LUTON, RUTLAND, WAKEFIELD, make_context
 
@@ -35,7 +36,8 @@ def test_index_lists_every_council_and_links_only_rendered_profiles(rendered_sit
 def test_index_key_figures_for_wakefield(rendered_site):
     out, _, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
-    row = html[html.index('href="councils/wakefield/index.html"') :]
+    table = html[html.index('<table id="councils"') :]
+    row = table[table.index('href="councils/wakefield/index.html"') :]
     row = row[: row.index("</tr>")]
     cells = re.findall(r'data-sort="([^"]*)"', row)
     ps = tables.place_summary.set_index("la_code").loc[WAKEFIELD]
@@ -55,9 +57,38 @@ def test_chart_data_embedded_safely(rendered_site):
     assert wake["scopes"]["all_recipients"] == {"n_awards": 16, "n_small": 10, "share_small": 0.625}
     assert wake["scopes"]["council"] == {"n_awards": 2, "n_small": 0, "share_small": 0.0}
     assert wake["pilot"] is True
-    # East Sussex, Hastings, Luton and Wakefield are pilots present in the crafted data.
-    for code in ("E10000011", "E07000062", LUTON, WAKEFIELD):
+    # All 13 pilots are offered; those with no award in the crafted data say why they have no bar.
+    # (14 codes: the East Sussex pilot worked in Hastings, so both are offered.)
+    assert len(re.findall(r'name="sg-pilot" value="', html)) == len(PFPP_CODES) == 14
+    for code in PFPP_CODES:
         assert f'name="sg-pilot" value="{code}"' in html
+    missing = re.findall(r'<li data-code="([^"]+)" data-scope="all_recipients">([^<]*)</li>', html)
+    present = {"E10000011", "E07000062", LUTON, WAKEFIELD}
+    assert {c for c, _ in missing} == set(PFPP_CODES) - present
+    reasons = [html_lib.unescape(t) for _, t in missing]
+    assert "Hackney has no bar: no award in this run's register was placed here." in reasons
+
+
+def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
+    out, _, tables = rendered_site
+    html = (out / "index.html").read_text(encoding="utf-8")
+    table = html[html.index('<table id="councils"') :]
+    order = re.findall(
+        r'<tr data-search="[^"]*" data-region="[^"]*" data-tier="([^"]*)">\s*<th scope="row" '
+        r'data-sort="([^"]*)"',
+        table,
+    )
+    awards = tables.place_summary.set_index("la_name")["n_awards"]
+    firsts = [name for _, name in order[:4]]
+    assert awards[firsts].is_monotonic_decreasing and awards[firsts[0]] == awards.max()
+    # One type vocabulary: Birmingham is a metropolitan district on the index as on its page.
+    tiers = dict((name, tier) for tier, name in order)
+    assert tiers["Birmingham"] == "Metropolitan district" and "unitary" not in set(tiers.values())
+    # Hex map: 361 hexagons, Barnsley on its 2024 code, Wakefield linked, the licence shipped.
+    assert html.count("<polygon ") == 361
+    assert 'href="councils/wakefield/index.html" aria-label="Wakefield: 16 awards' in html
+    assert (out / "assets" / "hexmap-LICENSE.txt").read_text().startswith("MIT License")
+    assert "Open Innovations" in html
 
 
 def test_profile_contents(rendered_site):
@@ -115,7 +146,8 @@ def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
     assert "<" not in payload and ">" not in payload and "&" not in payload
     figure = json.loads(payload)
     assert any(
-        lbl.startswith("&lt;script&gt;alert(1)&lt;/script&gt;") for lbl in figure["data"][0]["node"]["label"]
+        lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;")
+        for lbl in figure["data"][0]["node"]["label"]
     )
 
 
@@ -217,4 +249,60 @@ def test_small_grant_exclusions_and_plurals_are_stated(tmp_path, site_tables, ru
     result = render_site(tmp_path, site_tables, run_context, places=["E07000062"], workers=1)  # Hastings
     html = " ".join(result.profiles["E07000062"].read_text(encoding="utf-8").split())
     assert "Not counted in these scopes: 1 zero-value award, 1 negative award." in html
-    assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings." in html
+    assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings: 1 " in html
+
+
+def test_every_page_states_its_coverage(rendered_site):
+    out, result, _ = rendered_site
+    folder = result.profiles[WAKEFIELD].parent
+    for page in (
+        out / "index.html",
+        folder / "index.html",
+        folder / "sankey_grants.html",
+        folder / "sankey_cra.html",
+    ):
+        text = " ".join(html_lib.unescape(page.read_text(encoding="utf-8")).split())
+        assert "holds awards from 2 departments: DfT, MoJ." in text, page
+        assert (
+            "25 of the 37 awards read (68%), worth £4.1m of £4.5m, were placed in a council: 21 by the "
+            "recipient's postcode; 4 as the council itself" in text
+        ), page
+        assert (
+            "Years used: grants register 2016-17; Country and Regional Analysis 2016-17 (from an edition "
+            "covering 2013-14 to 2017-18); population: ONS mid-2020 estimates." in text
+        ), page
+        assert "Postcodes: a crafted note from the runner." in text, page
+
+
+def test_few_awards_say_why_and_grants_per_head_compare(rendered_site):
+    out, result, tables = rendered_site
+    html = " ".join(html_lib.unescape(result.profiles[WAKEFIELD].read_text(encoding="utf-8")).split())
+    assert (
+        "Only 16 awards could be shown for Wakefield. The register holds only DfT, MoJ awards. Only 68% of"
+        in html
+    )
+    assert "A low count here is not evidence that the council area receives few grants." in html
+    pop = tables.cra_allocation.drop_duplicates("la_code").set_index("la_code")["population"][WAKEFIELD]
+    assert format_per_head(3_723_500 / pop) in html
+    assert (
+        "beside its region, England and all councils of its type (Metropolitan district: 1 with a "
+        "population figure)" in html
+    )
+    # CRA functions without source numbering.
+    assert "Transport (part of Economic affairs)" in html or "Public order and safety" in html
+    assert "4. of which" not in html
+
+
+def test_several_years_show_a_trend_per_council(tmp_path, site_tables, run_context):
+    earlier = site_tables.place_summary.assign(fy="2015-16", n_awards=7, n_recipients=5, total_gbp=1_000.0)
+    site_tables.place_summary = pd.concat([earlier, site_tables.place_summary], ignore_index=True)
+    run_context.years = ["2015-16", "2016-17"]
+    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD], workers=1)
+    html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    assert "Year by year" in html
+    assert '<th scope="row">2015-16</th><td class="num">7</td><td class="num">5</td>' in html
+    assert '<th scope="row">2016-17</th><td class="num">16</td><td class="num">15</td>' in html
+    # A single-year run shows no trend table.
+    run_context.years = ["2016-17"]
+    single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD], workers=1)
+    assert "Year by year" not in single.profiles[WAKEFIELD].read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from spendmap.outputs.sankey import cra_sankey, grants_sankey
+from spendmap.outputs.sankey import TYPE_LABELS, cra_sankey, grants_sankey
 
 from .conftest import HOSTILE, WAKEFIELD, make_awards, make_tables
 
@@ -49,28 +49,30 @@ def test_grants_weights_and_conservation():
 
 
 def test_grants_labels_money_escaping_and_grouping():
-    s = grants_sankey(_wakefield(), "Wakefield", "2016-17", recipients_per_scheme=2)
+    s = grants_sankey(_wakefield(), "Wakefield", "2016-17")
     labels = s.figure["data"][0]["node"]["label"]
     assert "DfT · £3.5m · 11 awards" in labels  # 3,510,500 of DfT money
     assert "Local Transport Plan · £3.2m · 2" in labels
-    # The hostile name is escaped for plotly (which decodes entities back to text), never raw.
-    assert not any("<script>" in lbl for lbl in labels)
-    hover = s.figure["data"][0]["node"]["customdata"]
-    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in h for h in hover + labels)
-    # Bus scheme: 6 recipients, top 2 by £ and top 2 by count (ties broken by £) kept -> others grouped.
-    others = [lbl for lbl in labels if lbl.startswith("Other recipients (")]
-    assert len(others) == 1
+    # A hostile scheme title is escaped for plotly (which decodes entities back to text), never raw.
+    assert not any("<b>" in lbl for lbl in labels)
+    assert any(lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;") for lbl in labels)
+    # The last layer is recipient types, never recipient names: 1,000 recipients stay a handful of nodes.
     assert HOSTILE not in "".join(labels)
+    heads = [lbl.split(" · ")[0] for lbl in labels]
+    types = sorted(h for h in heads if h.rsplit(" (", 1)[0] in TYPE_LABELS.values())
+    # Each type says how many distinct recipients it holds (Wakefield Council twice is one council).
+    assert types == ["CICs and mutuals (1)", "Councils (1)", "Type unknown (12)"]
+    assert any(lbl.startswith("Redacted recipients (1) ·") for lbl in labels)
 
 
 def test_node_ids_are_layered_so_a_funder_recipient_makes_no_cycle():
     awards = _wakefield().head(3).copy()
-    awards["recipient_name"] = "DfT"  # a department that is also a recipient
-    awards["recipient_id"] = "DfT"
+    awards["scheme_title"] = "DfT"  # a scheme labelled like its department
+    awards["scheme_code"] = pd.NA
     s = grants_sankey(awards, "Wakefield", "2016-17")
     link = s.figure["data"][0]["link"]
     labels = s.figure["data"][0]["node"]["label"]
-    assert sum(lbl.startswith("DfT ·") for lbl in labels) == 2  # funder node and recipient node
+    assert sum(lbl.startswith("DfT ·") for lbl in labels) == 2  # department node and scheme node
     # Links only go forward: department -> scheme -> recipient.
     layer = {}
     for a, b in zip(link["source"], link["target"], strict=True):

@@ -13,7 +13,7 @@ from spendmap.outputs.workbook import GBP, GBP_PENCE, INT, SHARE
 
 from .conftest import FORMULA, HOSTILE, RUTLAND, WAKEFIELD, make_awards
 
-SHEETS = ["Summary", "Awards", "Small grants", "Duplication", "CRA allocation", "Notes"]
+SHEETS = ["Summary", "Awards", "Small grants", "Duplication", "Duplication awards", "CRA allocation", "Notes"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_sheets_and_layout(wakefield_book):
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), name
         assert ws["A1"].font.bold, name
     aw = wb["Awards"]
-    assert aw.auto_filter.ref == "A1:S17"  # 19 columns, header + 16 awards
+    assert aw.auto_filter.ref == "A1:T17"  # 20 columns, header + 16 awards
     assert aw.column_dimensions["I"].width == 36  # recipient
     assert aw.column_dimensions["G"].width == 40  # scheme
 
@@ -56,8 +56,9 @@ def test_summary_cells(wakefield_book):
     cra = tables.cra_allocation
     cra = cra[cra["la_code"] == WAKEFIELD]
     assert rows["CRA identifiable spending allocated"].value == pytest.approx(cra["allocated_gbp"].sum())
-    assert rows["CRA per head"].value == pytest.approx(cra["per_head_gbp"].sum())
-    assert rows["CRA per head"].number_format == GBP_PENCE
+    label = "CRA per head (the region's, by construction)"
+    assert rows[label].value == pytest.approx(cra["per_head_gbp"].sum())
+    assert rows[label].number_format == GBP_PENCE
 
 
 def test_award_rows_cell_by_cell(wakefield_book):
@@ -105,10 +106,10 @@ def test_formula_like_text_is_stored_as_text(wakefield_book):
         assert cell.data_type == "s", text  # never "f": it cannot run as a formula
         assert cell.quotePrefix, text
     assert recipients[HOSTILE].data_type == "s"
-    # The duplication sheet carries the same names inside joined lists.
-    dup = wb["Duplication"]
-    joined = [c.value for c in dup["G"][1:]]
-    assert any(FORMULA in v for v in joined)
+    # The duplication awards sheet lists the same names, one award per row, as text.
+    dup = wb["Duplication awards"]
+    names = {c.value: c for c in dup["E"][1:]}
+    assert names[FORMULA].data_type == "s" and names[FORMULA].quotePrefix
     # An independent reader sees text, not a formula.
     book = CalamineWorkbook.from_path(str(path))
     rows = book.get_sheet_by_name("Awards").to_python()
@@ -123,13 +124,21 @@ def test_other_sheets(wakefield_book):
     assert sg["D2"].number_format == SHARE and sg["E2"].number_format == GBP
     dup = wb["Duplication"]
     assert dup.max_row == 3
-    assert [dup.cell(2, c).value for c in (1, 2, 3, 9, 10)] == [
+    assert dup.cell(2, 2).value.startswith("3 DfT schemes to ")
+    assert [dup.cell(2, c).value for c in (3, 4, 5, 9, 10)] == [
         "transport",
         "Within a department",
         "DfT",
         11,
         3_453_500,
     ]
+    # Each finding's awards, one per row, adding up to the finding.
+    per_award = wb["Duplication awards"]
+    first = [per_award.cell(r, 8).value for r in range(2, per_award.max_row + 1)
+             if per_award.cell(r, 1).value == 1]
+    aw = tables.awards
+    dft = aw[(aw["la_code"] == WAKEFIELD) & (aw["department"] == "DfT") & (aw["policy_area"] == "transport")]
+    assert len(first) == len(dft) == 11 and sum(first) == pytest.approx(dft["amount_gbp"].sum())
     cra = wb["CRA allocation"]
     values = [cra.cell(r, 3).value for r in range(2, cra.max_row + 1)]
     expected = tables.cra_allocation[tables.cra_allocation["la_code"] == WAKEFIELD]["allocated_gbp"]

@@ -7,7 +7,14 @@ from spendmap.schemas import DUPLICATION_COLUMNS, conform_awards
 from spendmap.sources.rules import UNCLASSIFIED, load_departments, load_policy_rules
 from spendmap.sources.schemes import read_scheme_registers
 from spendmap.transforms.departments import apply_departments
-from spendmap.transforms.duplication import find_duplication, grant_graph, national_scheme_overlaps
+from spendmap.transforms.duplication import (
+    explain_finding,
+    find_duplication,
+    finding_awards,
+    grant_graph,
+    graph_links,
+    national_scheme_overlaps,
+)
 from spendmap.transforms.policy_areas import classify_policy_areas
 
 WAKEFIELD, BIRMINGHAM, CORNWALL = "E08000036", "E08000025", "E06000052"
@@ -244,6 +251,11 @@ def real_schemes(tables):
 def test_national_scheme_overlaps_match_direct_pandas(real_schemes):
     overlaps = national_scheme_overlaps(real_schemes)
     known = real_schemes[(real_schemes["policy_area"] != UNCLASSIFIED) & real_schemes["department"].notna()]
+    overseas = known["department_lineage"].isin(["DFID", "FCO", "FCDO"]) | (
+        known["policy_area"] == "international development"
+    )
+    assert overseas.sum() > 0  # the registers do hold overseas schemes, and they are left out
+    known = known[~overseas]
     direct = known.groupby(["fy", "policy_area"]).agg(
         n_departments=("department_lineage", "nunique"),
         value=("value_gbp", "sum"),
@@ -263,3 +275,86 @@ def test_national_scheme_overlaps_match_direct_pandas(real_schemes):
     assert first == f"{top.index[0]}: {round(top.iloc[0])}"
     # Every year of the registers has overlapping areas.
     assert set(overlaps["fy"]) == {"2013-14", "2014-15", "2016-17"}
+
+
+KENT = "E10000016"
+
+
+def test_one_recipient_through_two_schemes_is_not_duplication(tables):
+    # Kent County Council's Highways Maintenance Block plus Integrated Transport Block: one recipient.
+    rows = [
+        {
+            "department_raw": "DfT",
+            "scheme_title": title,
+            "title": title,
+            "recipient_name": "Kent County Council",
+            "la_code": KENT,
+            "la_name": "Kent",
+            "is_council_recipient": True,
+            "amount_gbp": gbp,
+        }
+        for title, gbp in (("Highways Maintenance Block", 40_000_000.0), ("Integrated Transport Block", 9e6))
+    ]
+    awards = _prepare(rows, tables)
+    assert set(awards["policy_area"]) == {"transport"}
+    assert find_duplication(awards).empty
+    # A second recipient of one of the schemes makes it a finding: 2 schemes AND 2 recipients.
+    more = _prepare(
+        rows
+        + [
+            {
+                **rows[0],
+                "recipient_name": "Kent Highways Ltd",
+                "is_council_recipient": False,
+                "amount_gbp": 1_000.0,
+            }
+        ],
+        tables,
+    )
+    found = find_duplication(more)
+    assert found[["kind", "n_schemes", "n_recipients", "n_awards"]].to_dict("records") == [
+        {"kind": "within_department", "n_schemes": 2, "n_recipients": 2, "n_awards": 3}
+    ]
+    assert explain_finding(found.iloc[0].to_dict()) == "2 DfT schemes to 2 recipients in Kent: transport."
+    per_award = finding_awards(more, found)
+    assert per_award["finding"].tolist() == [1, 1, 1]
+    assert per_award["amount_gbp"].tolist() == [40_000_000.0, 9e6, 1_000.0]
+
+
+def test_overseas_spending_stays_out_of_domestic_overlaps(tables):
+    base = {"la_code": WAKEFIELD, "amount_gbp": 1_000.0}
+    rows = [
+        {**base, "department_raw": "DFID", "scheme_title": "Public health programme", "recipient_name": "A"},
+        {**base, "department_raw": "DFID", "scheme_title": "Drug treatment overseas", "recipient_name": "B"},
+        {
+            **base,
+            "department_raw": "Department of Health",
+            "scheme_title": "Public health grant",
+            "recipient_name": "Wakefield Council",
+        },
+    ]
+    awards = _prepare(rows, tables)
+    assert awards["department"].tolist()[0] == "DFID"
+    assert find_duplication(awards).empty  # DFID does not make DH's public health a cross-department finding
+
+
+def test_bundled_register_has_no_single_recipient_findings(tmp_path):
+    """The bundled 2016-17 register, placed as a run without a postcode lookup places it: the 450 placed
+    awards are DfT awards to councils themselves, one recipient per council, so the old rule's 112
+    single-recipient findings are gone and nothing replaces them."""
+    from spendmap import steps
+    from spendmap.paths import BUNDLED_GRANTS, reference_path
+
+    read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp_path)
+    placed = steps.place_grants(read["awards"], None, tmp_path)
+    awards = pd.read_parquet(steps.classify_awards(placed["awards"], tmp_path)["awards"])
+    assert awards["la_code"].notna().sum() == 450
+    findings = find_duplication(awards)
+    assert len(findings) == 0
+    links = graph_links(grant_graph(awards))
+    links = links[(links["policy_area"] != UNCLASSIFIED) & (links["la_code"] != "")]
+    per_dept = links.groupby(["la_code", "policy_area", "lineage"]).agg(
+        s=("scheme", "nunique"), r=("recipient", "nunique")
+    )
+    assert ((per_dept["s"] >= 2) | (per_dept["r"] >= 2)).sum() == 112  # the old "or" rule
+    assert per_dept["r"].max() == 1

@@ -227,3 +227,33 @@ def test_real_awards_main_areas(real_awards):
     # Every award has one area; every classified award names the rule that decided it.
     assert real_awards["policy_area"].notna().all()
     assert (real_awards["policy_rule"].isna() == (real_awards["policy_area"] == UNCLASSIFIED)).all()
+
+
+def test_a_scheme_that_names_housing_is_housing():
+    frame = conform_awards(
+        pd.DataFrame(
+            {
+                "scheme_title": [
+                    "Brownfield Housing Fund",
+                    "Housing Infrastructure Fund",
+                    "Brownfield Land Release Fund",
+                ],
+                "title": ["Regeneration of brownfield land"] * 3,
+                "amount_gbp": [1.0, 2.0, 4.0],
+            }
+        )
+    )
+    out = classify_policy_areas(frame, load_policy_rules())
+    assert out["policy_area"].tolist() == ["housing", "housing", "regeneration"]
+    assert out["policy_rule"].tolist() == ["HO00", "HO00", "RG01"]
+
+
+def test_unclassified_totals_on_the_bundled_register():
+    from spendmap.transforms.policy_areas import unclassified_totals
+
+    awards = read_grants(reference_path(*BUNDLED_GRANTS)).awards
+    awards = classify_policy_areas(apply_departments(awards, load_departments()), load_policy_rules())
+    totals = unclassified_totals(awards)
+    direct = awards[awards["policy_area"] == UNCLASSIFIED]
+    assert totals["awards"] == len(direct)
+    assert totals["amount_gbp"] == round(float(direct["amount_gbp"].sum()), 2)

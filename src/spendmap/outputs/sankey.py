@@ -1,8 +1,9 @@
 """Sankey figures as plain plotly JSON dicts (no plotly Python objects: building ~800 figures must be fast).
 
 Two diagrams per council:
-- grants: department -> scheme -> recipient, with link values for both weights (number of awards and
-  £ value) so the page can switch between them;
+- grants: department -> scheme -> recipient type, with link values for both weights (number of awards
+  and £ value) so the page can switch between them; the recipient layer has at most 8 types whatever the
+  number of recipients, so the diagram stays readable with 1,000+ recipients;
 - CRA: department -> function -> council, from the population-weighted CRA allocation.
 
 Node ids are prefixed by layer (`dept:`, `scheme:`, `recipient:`, ...) so an organisation that is both a
@@ -44,6 +45,16 @@ OTHER_COLOUR = "#8C8C8C"
 LABEL_MAX = 42
 
 WEIGHT_COUNT = "count"
+TYPE_LABELS = {
+    "council": "Councils",
+    "combined authority": "Combined authorities",
+    "other public body": "Other public bodies",
+    "charity": "Charities",
+    "company": "Companies",
+    "community interest company or mutual": "CICs and mutuals",
+    "individuals or aggregated awards": "Individuals / aggregated",
+    "unknown": "Type unknown",
+}
 WEIGHT_GBP = "gbp"
 
 
@@ -186,7 +197,7 @@ def grants_sankey(
     max_schemes: int = 20,
     recipients_per_scheme: int = 5,
 ) -> SankeyData:
-    """Department -> scheme -> recipient for one council's awards, with both link weights.
+    """Department -> scheme -> recipient type for one council's awards, with both link weights.
 
     Schemes outside the top `max_schemes` (by £ or by number of awards) fold into one
     "Other <dept> schemes (k)" node per department; recipients outside each scheme's top
@@ -196,18 +207,21 @@ def grants_sankey(
     Aggregation is plain Python: one council's awards are few, and pandas' per-call overhead would
     dominate rendering ~400 councils.
     """
-    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient"
+    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient type"
     if awards.empty:
         fig = {"data": [], "layout": _layout(300)}
         return SankeyData(fig, title=title, notes=[f"No grant awards were placed in {place_name} for {fy}."])
 
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
     negative_n, negative_gbp = 0, 0.0
-    for dept, code, s_title, a_title, rid, rname, redacted, amount in zip(
+    types = _column(awards, "recipient_type")
+    members: dict[str, set] = {}  # recipient-type node -> distinct recipients in it
+    for dept, code, s_title, a_title, rtype, rid, rname, redacted, amount in zip(
         _column(awards, "department"),
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
         _column(awards, "title"),
+        types,
         _column(awards, "recipient_id"),
         _column(awards, "recipient_name"),
         _column(awards, "is_redacted"),
@@ -218,11 +232,12 @@ def grants_sankey(
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
         scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
         label = s_title or code or a_title or "(no scheme title)"
-        rname = _clean(rname) or "(no recipient name)"
         if redacted is True:
             r_key, r_label = "redacted", "Redacted recipients"
         else:
-            r_key, r_label = (_clean(rid) or "name:" + rname.lower()), rname
+            r_key = _clean(rtype) or "unknown"
+            r_label = TYPE_LABELS.get(r_key, r_key.capitalize())
+        members.setdefault(r_key, set()).add(_clean(rid) or _clean(rname).lower())
         try:
             value = float(amount)
         except (TypeError, ValueError):
@@ -270,8 +285,8 @@ def grants_sankey(
 
     pair_stats: dict = {}
     for _d, scheme, _l, r_key, _rl, gbp in rows:
-        if scheme in kept_schemes:
-            add(pair_stats, (scheme, r_key), gbp)
+        # Grouped schemes keep their recipient types too: only a type beyond a scheme's top few is grouped.
+        add(pair_stats, (scheme, r_key), gbp)
     by_scheme: dict = {}
     for (scheme, r_key), st in pair_stats.items():
         by_scheme.setdefault(scheme, {})[r_key] = st
@@ -338,7 +353,7 @@ def grants_sankey(
         if key == "__other__":
             name, colour = f"Other recipients ({len(other_recipients)})", OTHER_COLOUR
         else:
-            name, colour = r_labels[key], "#3B6E8F"
+            name, colour = f"{r_labels[key]} ({len(members.get(key, ())):,})", "#3B6E8F"
         r_names[key] = name
         b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, hover(name, n, gbp))
     for s_node, r_node in order(link_stats):

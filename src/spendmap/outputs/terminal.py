@@ -104,11 +104,15 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
 
     console = _console()
     county = f", in {info['county_name']}" if pd.notna(info["county_name"]) else ""
-    console.print(f"[bold]{info['la_name']}[/bold] ({code}) — {info['la_type_name']}{county}, "
-                  f"{info['region_name']} — financial year {year}")
+    console.print(
+        f"[bold]{info['la_name']}[/bold] ({code}) — {info['la_type_name']}{county}, "
+        f"{info['region_name']} — financial year {year}"
+    )
     if summary.empty or int(summary["n_awards"].iloc[0]) == 0:
-        console.print("No grant awards in this run were placed in this council (see unresolved awards in "
-                      "run_manifest.json: awards are placed by council name, ONS code or postcode).")
+        console.print(
+            "No grant awards in this run were placed in this council (see unresolved awards in "
+            "run_manifest.json: awards are placed by council name, ONS code or postcode)."
+        )
     else:
         s = summary.iloc[0]
         table = Table(show_header=False)
@@ -142,8 +146,14 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         for col in ("policy area", "kind", "departments", "schemes", "recipients", "£"):
             table.add_column(col, justify="right" if col == "£" else "left")
         for r in dup.itertuples():
-            table.add_row(r.policy_area, r.kind, r.departments, str(r.n_schemes), str(r.n_recipients),
-                          format_gbp(r.total_gbp))
+            table.add_row(
+                r.policy_area,
+                r.kind,
+                r.departments,
+                str(r.n_schemes),
+                str(r.n_recipients),
+                format_gbp(r.total_gbp),
+            )
         console.print(table)
     if not cra.empty and pd.notna(cra["gbp"].iloc[0]):
         c = cra.iloc[0]
@@ -167,3 +177,71 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
     slug = council_slugs(councils.reset_index())[code]
     page = Path(out_dir) / "councils" / slug / "index.html"
     console.print(f"Page: {page}   Workbook: {page.parent / f'{slug}_grant_profile.xlsx'}")
+
+
+class RenderProgress:
+    """A rich progress bar a runner drives while pages are written; use as a context manager and pass the
+    instance as `render_site(..., progress=bar)` (it is an `outputs.site.Progress` callable).
+
+    Off a terminal (CI, logs) it prints one line per 50 councils instead of redrawing a bar.
+    """
+
+    def __init__(self, console: Console | None = None, every: int = 50) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console or Console(stderr=True, highlight=False)
+        self.every = every
+        self.live = self.console.is_terminal
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[label]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> RenderProgress:
+        if self.live:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self._progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int, label: str) -> None:
+        if stage != "council":
+            if not self.live:
+                self.console.print(f"Wrote {label}")
+            return
+        if self.live:
+            if self._task is None:
+                self._task = self._progress.add_task("Council pages", total=total, label="")
+            self._progress.update(self._task, completed=done, label=label)
+        elif done == total or done % self.every == 0:
+            self.console.print(f"Council pages: {done:,} of {total:,} written (last: {label})")
+
+
+def run_summary(manifest: dict, out_dir: str | Path, n_councils: int) -> str:
+    """The closing lines of a run: awards read, share placed, councils rendered, what to open."""
+    geo = manifest.get("geo_methods", {})
+    read = sum(int(v.get("awards", 0)) for v in geo.values())
+    unplaced = int(geo.get("unresolved", {}).get("awards", 0))
+    gbp = sum(float(v.get("amount_gbp", 0.0)) for v in geo.values())
+    placed_gbp = gbp - float(geo.get("unresolved", {}).get("amount_gbp", 0.0))
+    share = f"{(read - unplaced) / read:.0%}" if read else "0%"
+    years = ", ".join(manifest.get("financial_years", []))
+    out = Path(out_dir).resolve()
+    return "\n".join(
+        [
+            f"Read {read:,} awards ({format_gbp(gbp)}) for {years}; placed {read - unplaced:,} ({share}, "
+            f"{format_gbp(placed_gbp)}) in a council, {unplaced:,} not placed.",
+            f"Rendered {n_councils:,} council pages, each with its Sankeys, CSV extract and workbook.",
+            f"Open {out / 'index.html'}",
+            f"Tables: {out / 'spendmap.duckdb'} and the CSV files beside it; run record: "
+            f"{out / 'run_manifest.json'}",
+        ]
+    )

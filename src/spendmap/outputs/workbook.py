@@ -62,6 +62,7 @@ AWARD_SHEET_COLUMNS = [
     Col("title", "Award title", width=40),
     Col("recipient_name", "Recipient", width=36),
     Col("recipient_id", "Recipient id", width=20),
+    Col("recipient_type", "Recipient type", width=20),
     Col("recipient_postcode", "Postcode", width=10),
     Col("is_council_recipient", "To the council", "bool", 10),
     Col("is_redacted", "Redacted", "bool", 10),
@@ -79,17 +80,29 @@ SMALL_SHEET_COLUMNS = [
     Col("share_small", "Share small", "share", 12),
     Col("threshold_gbp", "Threshold", "gbp", 12),
 ]
+# One row per finding; its awards are listed one per row on the "Duplication awards" sheet (joined lists
+# of hundreds of names in one cell are unreadable).
 DUPLICATION_SHEET_COLUMNS = [
+    Col("finding", "Finding", "int", 8),
+    Col("explanation", "Finding explained", width=60),
     Col("policy_area", "Policy area", width=26),
     Col("kind_label", "Kind", width=20),
     Col("departments", "Departments", width=24),
     Col("n_departments", "Departments (n)", "int", 10),
-    Col("schemes", "Schemes", width=50),
     Col("n_schemes", "Schemes (n)", "int", 10),
-    Col("recipients", "Recipients", width=50),
     Col("n_recipients", "Recipients (n)", "int", 10),
     Col("n_awards", "Awards", "int", 10),
     Col("total_gbp", "Total", "gbp", 14),
+]
+FINDING_AWARD_COLUMNS = [
+    Col("finding", "Finding", "int", 8),
+    Col("policy_area", "Policy area", width=26),
+    Col("department", "Department", width=12),
+    Col("scheme_title", "Scheme", width=40),
+    Col("recipient_name", "Recipient", width=36),
+    Col("title", "Award title", width=40),
+    Col("award_id", "Award id", width=22),
+    Col("amount_gbp", "Amount", "gbp_pence", 16),
 ]
 CRA_SHEET_COLUMNS = [
     Col("department", "Department", width=30),
@@ -203,6 +216,7 @@ def write_workbook(
     cra: pd.DataFrame,
     notes: Sequence[tuple[str, str]],
     place_name: str,
+    finding_awards: pd.DataFrame | None = None,
 ) -> Path:
     """Write one council's workbook.
 
@@ -218,6 +232,13 @@ def write_workbook(
         "Duplication",
         duplication,
         DUPLICATION_SHEET_COLUMNS,
+        f"No duplication findings for {place_name}.",
+    )
+    _table_sheet(
+        wb,
+        "Duplication awards",
+        finding_awards if finding_awards is not None else pd.DataFrame(),
+        FINDING_AWARD_COLUMNS,
         f"No duplication findings for {place_name}.",
     )
     _table_sheet(wb, "CRA allocation", cra, CRA_SHEET_COLUMNS, f"No CRA allocation for {place_name}.")

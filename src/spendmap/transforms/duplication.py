@@ -7,9 +7,12 @@ graph's edges with grouped (vectorised) aggregations:
 - `cross_department`: two or more departments (counted by lineage, so DCLG and MHCLG in one year are
   one department) fund the same policy area in the same place and year — one finding per place, year
   and area;
-- `within_department`: one department funds the same policy area in the same place and year through two
-  or more schemes or to two or more recipients — one finding per place, year, area and department.
-Unclassified awards, awards with no department and awards not placed in a council are left out.
+- `within_department`: one department (lineage) funds the same policy area in the same place and year
+  through two or more schemes AND to two or more named recipients — one finding per place, year, area
+  and department. (One recipient taking two schemes, e.g. a county council's two highway blocks, is not
+  duplication as the PfPP report defines it.)
+Unclassified awards, awards with no department, awards not placed in a council and overseas spending
+(DFID, FCO, FCDO lineages, or the international development area) are left out.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from spendmap.transforms.names import recipient_key
 from spendmap.transforms.profiles import scheme_key
 
 UNNAMED_RECIPIENT = "(recipient not named)"
+# Overseas spending is kept out of the domestic policy-area overlaps.
+OVERSEAS_LINEAGES = frozenset({"DFID", "FCO", "FCDO"})
+OVERSEAS_AREAS = frozenset({"international development"})
 _JOIN = "; "
 
 
@@ -103,7 +109,8 @@ def grant_graph(awards: pd.DataFrame) -> nx.MultiDiGraph:
             links["la_code"],
             links["policy_area"],
             links["n_awards"],
-            links["amount_gbp"], strict=True,
+            links["amount_gbp"],
+            strict=True,
         )
     )
     return graph
@@ -188,18 +195,30 @@ def _summarise(links: pd.DataFrame, keys: list[str], keep) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _is_overseas(frame: pd.DataFrame) -> pd.Series:
+    lineage = frame["lineage"].astype("string").str.upper()
+    return lineage.isin({x.upper() for x in OVERSEAS_LINEAGES}).fillna(False) | frame["policy_area"].isin(
+        OVERSEAS_AREAS
+    )
+
+
 def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None) -> pd.DataFrame:
     """duplication.csv: cross_department and within_department findings (DUPLICATION_COLUMNS)."""
     graph = grant_graph(awards) if graph is None else graph
     links = graph_links(graph)
-    links = links[(links["policy_area"] != UNCLASSIFIED) & (links["la_code"] != "") & (links["fy"] != "")]
+    links = links[
+        (links["policy_area"] != UNCLASSIFIED)
+        & (links["la_code"] != "")
+        & (links["fy"] != "")
+        & ~_is_overseas(links)
+    ]
     if links.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in DUPLICATION_COLUMNS})
 
     place = ["fy", "la_code", "policy_area"]
     cross = _summarise(links, place, lambda g: g["n_departments"] >= 2).assign(kind="cross_department")
     within = _summarise(
-        links, place + ["lineage"], lambda g: (g["n_schemes"] >= 2) | (g["n_recipients"] >= 2)
+        links, place + ["lineage"], lambda g: (g["n_schemes"] >= 2) & (g["n_recipients"] >= 2)
     ).assign(kind="within_department")
 
     out = pd.concat([cross, within], ignore_index=True)
@@ -228,9 +247,10 @@ def national_scheme_overlaps(schemes: pd.DataFrame) -> pd.DataFrame:
         "department_values",
     ]
     frame = schemes[(schemes["policy_area"] != UNCLASSIFIED) & schemes["department"].notna()].copy()
+    frame["lineage"] = _lineage(frame)
+    frame = frame[~_is_overseas(frame)]
     if frame.empty:
         return pd.DataFrame(columns=cols)
-    frame["lineage"] = _lineage(frame)
     frame["value"] = pd.to_numeric(frame["value_gbp"], errors="coerce").fillna(0.0)
     keys = ["fy", "policy_area"]
     per_dept = frame.groupby(keys + ["department"], as_index=False)["value"].sum()
@@ -246,3 +266,74 @@ def national_scheme_overlaps(schemes: pd.DataFrame) -> pd.DataFrame:
     out = out[out["n_departments"] >= 2].reset_index()
     out["value_gbp"] = out["value_gbp"].round(2)
     return out.sort_values(keys, kind="stable")[cols].reset_index(drop=True)
+
+
+def explain_finding(row: dict) -> str:
+    """One sentence a reader can quote, e.g. '3 DfT schemes to 10 recipients in Cornwall: transport.'"""
+    place = row.get("la_name") or row.get("la_code") or "this place"
+    n_s, n_r = int(row.get("n_schemes") or 0), int(row.get("n_recipients") or 0)
+    schemes = f"{n_s} scheme{'s' if n_s != 1 else ''}"
+    recipients = f"{n_r} recipient{'s' if n_r != 1 else ''}"
+    area = row.get("policy_area") or "an unnamed policy area"
+    if row.get("kind") == "within_department":
+        dept = str(row.get("departments") or "one department").split(_JOIN)[0]
+        return f"{n_s} {dept} schemes to {recipients} in {place}: {area}."
+    n_d = int(row.get("n_departments") or 0)
+    return (
+        f"{n_d} departments ({row.get('departments') or ''}) fund {area} in {place} through {schemes} "
+        f"to {recipients}."
+    )
+
+
+def number_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings in the order pages show them (per place and year: largest £ first, then policy area),
+    numbered 1, 2, ... within each place and year in a `finding` column."""
+    if findings.empty:
+        return findings.assign(finding=pd.Series(dtype="int64"))
+    out = findings.sort_values(
+        ["fy", "la_code", "total_gbp", "policy_area", "kind"],
+        ascending=[True, True, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    out["finding"] = out.groupby(["fy", "la_code"], sort=False).cumcount() + 1
+    return out
+
+
+def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """Every award behind each finding, one per row: la_code, finding number (the `finding` column of
+    number_findings, else 1-based in `findings` order), kind, policy area, then the award's department,
+    scheme, recipient, title and £."""
+    cols = [
+        "la_code",
+        "finding",
+        "kind",
+        "policy_area",
+        "department",
+        "scheme_title",
+        "recipient_name",
+        "title",
+        "award_id",
+        "amount_gbp",
+    ]
+    if findings.empty or awards.empty:
+        return pd.DataFrame(columns=cols)
+    base = awards.assign(
+        lineage=_lineage(awards),
+        fy=awards["fy"].astype("string"),
+        la_code=awards["la_code"].astype("string"),
+        policy_area=awards["policy_area"].astype("string"),
+    )
+    on = ["fy", "la_code", "policy_area"]
+    keys = findings.reset_index(drop=True)
+    if "finding" not in keys.columns:
+        keys = keys.assign(finding=keys.index + 1)
+    keys = keys.assign(department=keys["departments"].astype("string").str.split(_JOIN))
+    keys = keys.explode("department")[on + ["finding", "kind", "department"]].astype(
+        {c: "string" for c in on + ["department"]}
+    )
+    # A finding's departments are the ones its awards came from, so matching on them selects exactly
+    # the finding's awards for both kinds.
+    out = keys.merge(base.astype({"department": "string"}), on=on + ["department"], how="inner")
+    out = out[~_is_overseas(out)]
+    out = out.sort_values(["la_code", "finding", "amount_gbp"], ascending=[True, True, False], kind="stable")
+    return out[cols].reset_index(drop=True)

@@ -136,3 +136,16 @@ def unclassified_share(awards: pd.DataFrame) -> pd.DataFrame:
         "share_amount_unclassified",
     ]
     return grouped[cols].reset_index()
+
+
+def unclassified_totals(awards: pd.DataFrame) -> dict[str, float]:
+    """The run's unclassified awards and £, reported every run: {"awards", "amount_gbp", "share_awards"}."""
+    amount_col = "amount_gbp" if "amount_gbp" in awards.columns else "value_gbp"
+    unclassified = (awards["policy_area"] == UNCLASSIFIED).fillna(False).astype(bool)
+    amount = pd.to_numeric(awards[amount_col], errors="coerce").fillna(0.0)
+    n = int(unclassified.sum())
+    return {
+        "awards": n,
+        "amount_gbp": round(float(amount[unclassified].sum()), 2),
+        "share_awards": round(n / len(awards), 4) if len(awards) else 0.0,
+    }

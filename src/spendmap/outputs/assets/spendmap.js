@@ -8,7 +8,8 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+  // No mode bar: it covered legends and labels on phones, and zooming adds nothing to these charts.
+  var PLOT_CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
 
   /* ---- council table: sort by a column, filter by search box / region / type ---- */
   function initTable() {
@@ -105,6 +106,9 @@
       // Largest at the top of a horizontal bar chart.
       list.sort(function (a, b) { return a.scopes[scope].n_awards - b.scopes[scope].n_awards; });
       empty.hidden = list.length > 0;
+      Array.prototype.forEach.call(document.querySelectorAll("#small-grants-missing li"), function (li) {
+        li.hidden = set !== "pilots" || li.getAttribute("data-scope") !== scope || !chosen[li.getAttribute("data-code")];
+      });
       var names = list.map(function (c) { return c.la_name; });
       var small = list.map(function (c) { return c.scopes[scope].n_small; });
       var other = list.map(function (c) { return c.scopes[scope].n_awards - c.scopes[scope].n_small; });
@@ -142,7 +146,54 @@
     var fig = readJson("sankey-data");
     var gd = document.getElementById("sankey");
     if (!fig || !gd || typeof Plotly === "undefined") { return; }
-    Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG);
+    var full = fig.data[0].node.label.slice();
+    // Middle-layer nodes are both a link source and a target; on narrow screens their labels get less room.
+    var isSource = {}, isTarget = {};
+    fig.data[0].link.source.forEach(function (i) { isSource[i] = true; });
+    fig.data[0].link.target.forEach(function (i) { isTarget[i] = true; });
+    function fit() {
+      var narrow = gd.clientWidth < 640;
+      var labels = full.map(function (l, i) {
+        if (!narrow) { return l; }
+        var name = l.split(" · ")[0];
+        var room = isSource[i] && isTarget[i] ? 11 : 16;
+        return name.length > room ? name.slice(0, room - 1) + "…" : name;
+      });
+      return { labels: labels, size: narrow ? 10 : 12 };
+    }
+    var f = fit();
+    fig.data[0].node.label = f.labels;
+    fig.layout.font.size = f.size;
+    // After every draw: hide any label that would overlap one already kept (outer columns first). The
+    // hidden ones stay in the hover text and in the table below the diagram.
+    function declutter() {
+      var nodes = Array.prototype.slice.call(gd.querySelectorAll(".sankey-node"));
+      var xs = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().left; });
+      var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
+      var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
+        var ma = xs[a] > minX + 1 && xs[a] < maxX - 1, mb = xs[b] > minX + 1 && xs[b] < maxX - 1;
+        return (ma - mb) || (a - b);
+      });
+      var kept = [];
+      order.forEach(function (i) {
+        var t = nodes[i].querySelector("text");
+        if (!t) { return; }
+        t.style.visibility = "";
+        var r = t.getBoundingClientRect();
+        var clash = kept.some(function (k) {
+          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > 2 &&
+                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > 2;
+        });
+        if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
+      });
+    }
+    Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG).then(declutter);
+    gd.on("plotly_afterplot", declutter);
+    window.addEventListener("resize", function () {
+      var g = fit();
+      Plotly.restyle(gd, { "node.label": [g.labels] }, [0]);
+      Plotly.relayout(gd, { "font.size": g.size });
+    });
     var weights = fig.weights;
     if (!weights) { return; }
     Array.prototype.forEach.call(document.querySelectorAll("input[name='weight']"), function (input) {
@@ -156,7 +207,23 @@
     gd.setAttribute("data-weight", "count");
   }
 
-  function init() { initTable(); initSmallGrants(); initSankey(); }
+  /* ---- hex map: recolour by the chosen figure (colours are precomputed per hexagon) ---- */
+  function initHexmap() {
+    var select = document.getElementById("hex-figure");
+    var svg = document.getElementById("hexmap");
+    if (!select || !svg) { return; }
+    select.addEventListener("change", function () {
+      var key = select.value;
+      Array.prototype.forEach.call(svg.querySelectorAll("polygon"), function (p) {
+        p.setAttribute("fill", p.getAttribute("data-" + key));
+      });
+      Array.prototype.forEach.call(document.querySelectorAll(".hex-legend"), function (l) {
+        l.hidden = l.getAttribute("data-figure") !== key;
+      });
+    });
+  }
+
+  function init() { initTable(); initSmallGrants(); initSankey(); initHexmap(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {

@@ -1,0 +1,196 @@
+# ruff: noqa: E501 — the document's own lines, kept as they appear in docs/outputs.md.
+"""docs/outputs.md, generated from the column lists in spendmap.schemas (and the modules that add columns).
+
+Regenerate with `python -m spendmap.outputs.outputs_doc` (writes docs/outputs.md); a test fails when the
+file in the repository differs from what this module writes, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spendmap import schemas
+from spendmap.outputs.context import CRA_EXTRA_COLUMNS
+from spendmap.transforms.profiles import SMALL_GRANTS_EXTRA_COLUMNS
+from spendmap.transforms.recipient_types import RECIPIENT_TYPES
+
+DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "outputs.md"
+
+
+def _cols(columns: list[str]) -> str:
+    return ", ".join(columns)
+
+
+def _set(values: tuple[str, ...] | list[str]) -> str:
+    return "{" + ", ".join(f"`{v}`" for v in values) + "}"
+
+
+def render() -> str:
+    """The text of docs/outputs.md."""
+    canonical = list(schemas.AWARD_DTYPES)
+    extras = list(schemas.AWARD_EXTRA_DTYPES) + [
+        "department_lineage",
+        "recipient_type",
+        "recipient_type_rule",
+    ]
+    cra = schemas.CRA_ALLOCATION_COLUMNS
+    files = [
+        ("run_manifest.json", "see below"),
+        ("awards.parquet", "every accepted award: the canonical columns, then the extras below"),
+        (
+            "rejects.csv",
+            "every input row not accepted, from every input (grants, CRA, population, scheme "
+            f"registers): `{_cols(schemas.REJECT_COLUMNS)}`",
+        ),
+        ("place_summary.csv", f"one row per council and year: `{_cols(schemas.PLACE_SUMMARY_COLUMNS)}`"),
+        (
+            "small_grants.csv",
+            f"`{_cols(schemas.SMALL_GRANTS_COLUMNS)}`, then "
+            f"`{_cols(SMALL_GRANTS_EXTRA_COLUMNS)}`; `scope` ∈ "
+            f"{_set(schemas.SMALL_GRANT_SCOPES)}",
+        ),
+        (
+            "duplication.csv",
+            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`; `kind` ∈ "
+            f"{_set(schemas.DUPLICATION_KINDS)}; lists are `; `-joined (the workbook lists "
+            "each finding's awards one per row)",
+        ),
+        (
+            "cra_allocation.csv",
+            f"`{_cols(cra)}`, then `{_cols(CRA_EXTRA_COLUMNS)}` and further per-head columns",
+        ),
+        (
+            "unplaced.csv",
+            f"every award not placed in a council: `{_cols(schemas.UNPLACED_COLUMNS)}` (`reason` in words)",
+        ),
+        (
+            "county_areas.csv",
+            "two-tier areas, one row per county council and year: "
+            f"`{_cols(schemas.COUNTY_AREA_COLUMNS)}`",
+        ),
+        (
+            "national_scheme_overlaps.csv",
+            "from the scheme registers: `fy, policy_area, departments, "
+            "n_departments, n_schemes, value_gbp, department_values` (overseas "
+            "departments left out)",
+        ),
+        (
+            "trends.csv",
+            "only for several years (`--years`): per council and year, the grant profile beside "
+            "the CRA allocation, and the change from the previous year",
+        ),
+        (
+            "spendmap.duckdb",
+            "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
+            "cra_allocation, national_scheme_overlaps, unplaced, county_areas` (+ `trends`)",
+        ),
+        (
+            "index.html",
+            "what the figures cover; a hex map of every district and unitary council (coloured "
+            "by awards, grants £ per head or small-grant share, each hexagon linking to its "
+            "page); the small-grants chart of the 13 pilots (each pilot without a bar says "
+            "why); every council with key figures, most awards first, sortable and "
+            "searchable; the national view of policy areas funded by several departments",
+        ),
+        (
+            "councils/<slug>/index.html",
+            "the council's profile page: coverage, headline figures, grants per "
+            "head beside its region, England and its type, small grants, the "
+            "grants diagram with a department × scheme table, explained "
+            "duplication findings, the CRA allocation, and with `--years` a "
+            "year-by-year table",
+        ),
+        (
+            "councils/<slug>/sankey_grants.html",
+            "department → scheme → recipient type, switchable between "
+            "number of awards and £, with the same figures as a table",
+        ),
+        ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),
+        (
+            "councils/<slug>/<slug>_grant_profile.xlsx",
+            "the council's workbook: Summary, Awards, Small grants, "
+            "Duplication, Duplication awards (one award per row), "
+            "CRA allocation, Notes",
+        ),
+        ("councils/<slug>/<slug>_awards.csv", "the council's awards, formula-safe"),
+        (
+            "assets/",
+            "plotly.js, styles, scripts and the hex map's licence, once for the whole folder "
+            "(works from `file://`, no network)",
+        ),
+    ]
+    lines = [
+        "# The output folder",
+        "",
+        "<!-- Generated by `python -m spendmap.outputs.outputs_doc` from spendmap/schemas.py; do not edit. -->",
+        "",
+        "`spendmap run --out DIR` (default `outputs/`) writes the folder below, whole: the run builds it in a",
+        "staging folder beside `DIR` and renames it into place only when every step succeeded. spendmap adds",
+        "columns and files but never renames or removes those listed here. CSV files are UTF-8 and",
+        "formula-safe (a text cell starting with `=`, `+`, `-` or `@` is prefixed with `'`); parquet and",
+        "DuckDB keep values exactly.",
+        "",
+        "| path | content |",
+        "|---|---|",
+        *[f"| `{path}` | {text} |" for path, text in files],
+        "",
+        "## Awards (`awards.parquet`)",
+        f"Canonical columns, in order: `{_cols(canonical)}`.",
+        "",
+        f"Then: `{_cols(extras)}`.",
+        "",
+        "- `department` is the canonical short name (DfT, MoJ, MHCLG…; `reference/departments.csv`);",
+        "  `department_raw` the funder name as published; `department_lineage` groups renames.",
+        f"- `geo_method` ∈ {_set(schemas.GEO_METHODS)}; `la_code` is the current council's GSS code;",
+        "  `county_code` is the county of a two-tier district (an award *to* a county council has the county",
+        "  as `la_code`).",
+        "- `geo_detail`: for `council_match`, how (`org_id`, `name`, `fuzzy_name`, `split_successor`); for",
+        "  `postcode`, `corrected` when an O/I typo was repaired. `postcode_status` ∈ {`matched`, `corrected`,",
+        "  `sector`, `no_council`, `not_found`, `incomplete`, `invalid`, `placeholder`, `blank`}.",
+        "  `unplaced_reason` (unresolved awards only): see docs/assumptions.md.",
+        "- `is_aggregated` marks awards with `Number of recipients` > 1 (aggregated awards to individuals);",
+        "  `location_codes`/`location_code_types` hold the ONS codes found in the location fields.",
+        "- `policy_rule` is the id of the rule in `reference/policy_rules.csv` that set `policy_area`",
+        "  (`unclassified` when none matched).",
+        f"- `recipient_type` ∈ {_set(RECIPIENT_TYPES)}; `recipient_type_rule` names the evidence",
+        "  (`org-id:GB-CHC`, `number:charity`, `name:company`, …; see docs/assumptions.md).",
+        "- `source_row` is the 1-based row in the source sheet (header included), so every figure traces to a row.",
+        "",
+        "## `run_manifest.json`",
+        "- `spendmap_run`: start and finish times and the full run configuration.",
+        "- `financial_years`.",
+        "- `inputs.grants[]`: path or URL, sha256, bytes, sheet, header row, rows read/accepted/rejected, £ in /",
+        "  accepted / rejected, financial year and where it came from (`fy_source`), redacted, aggregated and",
+        "  zero-value counts. `inputs.cra` and `inputs.population`: the file (path or URL, sha256, bytes) and",
+        "  under `reading` what the reader found (sheet, rows or cells read/accepted/rejected, years, units,",
+        "  £ totals by category for the CRA); `inputs.postcodes` likewise when given.",
+        "- `reconciliation`: for the grants registers, per input and in total, whether rows read = accepted +",
+        "  rejected and £ in = accepted + rejected (`ok`); `other_inputs`: the same row (or CRA value-cell)",
+        "  check for the CRA file, the population file and each scheme register.",
+        "- `geo_methods`: awards and £ per placement method (unresolved included).",
+        "- `postcode_directory`: the directory that placed awards (name, vintage, package or file, licence,",
+        "  attribution); `placement`: postcode statuses, unplaced reasons, councils with awards.",
+        "- `data_quality`: awards over the plausibility ceiling and awards with invalid dates (kept, flagged).",
+        "- `classification`: unknown funders, unclassified share per department, the unclassified awards and",
+        "  £ (`unclassified`), awards per policy area and per recipient type, scheme-register reading counts.",
+        '- `analytics`: awards and £ placed/unplaced, zero-value, negative, redacted, tested for "small", small;',
+        "  the number of duplication findings.",
+        "- `assumptions`: small-grant threshold, population vintage per year (wanted, used, why, councils",
+        "  filled from mySociety's 2020 figures), CRA units and scope.",
+        "- `outputs`, `package_versions`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/outputs.md (or the path given) from the schemas."""
+    path = Path((argv or sys.argv[1:] or [str(DOC_PATH)])[0])
+    path.write_text(render(), encoding="utf-8")
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,282 @@
+"""The figures the pages show, computed once for every council (pure pandas; no rendering).
+
+- `function_label`: a CRA function without its source numbering ("4. of which: transport" becomes
+  "Transport (part of Economic affairs)").
+- `cra_by_function`: one council's CRA allocation summed by function, with per-head figures.
+- `grants_per_head`: grants £ placed per head in each council, beside its region, England and councils
+  of the same type (sums over councils, not averages of ratios).
+- `department_scheme_table`: department × scheme with awards, recipients and £ (the Sankey's table).
+- `index_figures`: one row per council for the index table and hex map, largest first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from spendmap.transforms.names import recipient_key
+from spendmap.transforms.profiles import scheme_key
+
+# COFOG level-0 functions, as HM Treasury's CRA numbers them.
+COFOG_FUNCTIONS = {
+    "1": "General public services",
+    "2": "Defence",
+    "3": "Public order and safety",
+    "4": "Economic affairs",
+    "5": "Environment protection",
+    "6": "Housing and community amenities",
+    "7": "Health",
+    "8": "Recreation, culture and religion",
+    "9": "Education",
+    "10": "Social protection",
+}
+_FUNCTION = re.compile(r"^\s*(\d+)\s*\.?\s*(of which\s*:\s*)?(.*)$", re.IGNORECASE)
+
+
+def function_label(raw: object) -> str:
+    """'4. of which: transport' -> 'Transport (part of Economic affairs)'; '7. Health' -> 'Health'."""
+    text = "" if raw is None or raw is pd.NA or (isinstance(raw, float) and raw != raw) else str(raw).strip()
+    match = _FUNCTION.match(text)
+    if not match:
+        return text or "Unknown function"
+    number, of_which, name = match.groups()
+    name = name.strip() or COFOG_FUNCTIONS.get(number, text)
+    name = name[:1].upper() + name[1:]
+    if of_which and number in COFOG_FUNCTIONS:
+        return f"{name} (part of {COFOG_FUNCTIONS[number]})"
+    return name
+
+
+def as_number(value: Any, default: float | None = None) -> float | None:
+    """A float, or `default` for None/NA/NaN/non-numbers (unknown stays unknown, never 0 by accident)."""
+    try:
+        if value is None or pd.isna(value):
+            return default
+    except (TypeError, ValueError):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def as_text(value: Any) -> str:
+    """str(value), or '' for None/NA/NaN."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
+    """One council's CRA rows summed by function (plain Python: a council has ~100 rows).
+
+    Per-head figures share one population per council/region, so they add up across rows; all-unknown
+    stays unknown. Returns (rows largest first, totals).
+    """
+    if cra.empty:
+        return [], {}
+    cols = ("allocated_gbp", "per_head_gbp", "region_per_head_gbp", "england_per_head_gbp")
+    by_function: dict[str, list[list[float]]] = {}
+    totals: list[list[float]] = [[], [], [], []]
+    for func, *values in zip(cra["function"].tolist(), *(cra[c].tolist() for c in cols), strict=True):
+        entry = by_function.setdefault(function_label(func), [[], [], [], []])
+        for i, v in enumerate(values):
+            number = as_number(v)
+            if number is not None:
+                entry[i].append(number)
+                totals[i].append(number)
+
+    def add(values: list[float]) -> float | None:
+        return sum(values) if values else None
+
+    rows = [
+        {
+            "function": f,
+            "gbp": add(v[0]) or 0.0,
+            "per_head": add(v[1]),
+            "region_per_head": add(v[2]),
+            "england_per_head": add(v[3]),
+        }
+        for f, v in by_function.items()
+    ]
+    rows.sort(key=lambda r: (-r["gbp"], r["function"]))
+    return rows, {
+        "cra_total": add(totals[0]) or 0.0,
+        "cra_per_head": add(totals[1]),
+        "cra_region_per_head": add(totals[2]),
+        "cra_england_per_head": add(totals[3]),
+    }
+
+
+def grants_per_head(
+    place_summary: pd.DataFrame, councils: pd.DataFrame, cra: pd.DataFrame, fy: str
+) -> pd.DataFrame:
+    """Grants £ placed per head, per council, with its region's, England's and its type's figure.
+
+    Population is the one the CRA allocation used for `fy` (the run's population vintage). A region's
+    figure is every £ placed in its councils over the region's population; a type's figure is the £
+    placed in all councils of that type over their population. Counties hold only the awards placed on
+    the county itself (mostly to the county council), so a county compares with counties.
+    Columns: la_code, population, total_gbp, per_head, region_per_head, england_per_head,
+    type_per_head, type_name, n_type.
+    """
+    cols = [
+        "la_code",
+        "population",
+        "total_gbp",
+        "per_head",
+        "region_per_head",
+        "england_per_head",
+        "type_per_head",
+        "type_name",
+        "n_type",
+    ]
+    if cra.empty or place_summary.empty:
+        return pd.DataFrame(columns=cols)
+    year = cra[cra["fy"].astype("string") == fy]
+    pop = year.drop_duplicates("la_code").set_index("la_code")[["population", "region_population"]]
+    summary = place_summary[place_summary["fy"].astype("string") == fy].drop_duplicates("la_code")
+    frame = (
+        councils[["la_code", "la_type_name", "region_code", "nation"]]
+        .merge(summary[["la_code", "total_gbp"]], on="la_code", how="left")
+        .join(pop, on="la_code")
+    )
+    frame["total_gbp"] = pd.to_numeric(frame["total_gbp"], errors="coerce").fillna(0.0)
+    frame["population"] = pd.to_numeric(frame["population"], errors="coerce")
+    frame["per_head"] = frame["total_gbp"] / frame["population"].where(frame["population"] > 0)
+    # Region and England: all £ placed in the area over its population; counties' population is the sum of
+    # their districts, so leave counties out of the population (their £ is still counted).
+    not_county = frame["la_type_name"] != "County"
+    region_gbp = frame.groupby("region_code")["total_gbp"].sum()
+    region_pop = frame[not_county].groupby("region_code")["population"].sum(min_count=1)
+    frame["region_per_head"] = frame["region_code"].map(region_gbp / region_pop)
+    england = frame["nation"] == "England"
+    eng_pop = frame.loc[england & not_county, "population"].sum()
+    frame["england_per_head"] = frame.loc[england, "total_gbp"].sum() / eng_pop if eng_pop else float("nan")
+    with_pop = frame[frame["population"] > 0]
+    by_type = with_pop.groupby("la_type_name").agg(
+        gbp=("total_gbp", "sum"), pop=("population", "sum"), n=("la_code", "size")
+    )
+    frame["type_per_head"] = frame["la_type_name"].map(by_type["gbp"] / by_type["pop"])
+    frame["n_type"] = frame["la_type_name"].map(by_type["n"]).fillna(0).astype(int)
+    frame["type_name"] = frame["la_type_name"]
+    return frame[cols].reset_index(drop=True)
+
+
+def department_scheme_table(awards: pd.DataFrame) -> pd.DataFrame:
+    """Department × scheme per council: la_code, department, scheme_title, n_awards, n_recipients
+    (distinct), total_gbp; per council largest £ first. One vectorised pass over every council."""
+    cols = ["la_code", "department", "scheme_title", "n_awards", "n_recipients", "total_gbp"]
+    if awards.empty:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(
+        {
+            "la_code": awards["la_code"].astype("string"),
+            "department": awards["department"].astype("string").fillna("Unknown department"),
+            "scheme": scheme_key(awards),
+            "scheme_title": awards["scheme_title"]
+            .astype("string")
+            .fillna(awards["scheme_code"].astype("string"))
+            .fillna("(no scheme title)"),
+            "recipient": recipient_key(awards),
+            "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
+        }
+    )
+    out = frame.groupby(["la_code", "department", "scheme"], dropna=False, sort=False).agg(
+        scheme_title=("scheme_title", "first"),
+        n_awards=("amount", "size"),
+        n_recipients=("recipient", "nunique"),
+        total_gbp=("amount", "sum"),
+    )
+    out = out.reset_index().sort_values(
+        ["la_code", "total_gbp", "n_awards"], ascending=[True, False, False], kind="stable"
+    )
+    return out[cols].reset_index(drop=True)
+
+
+def index_figures(
+    councils: pd.DataFrame,
+    place_summary: pd.DataFrame,
+    small_grants: pd.DataFrame,
+    duplication: pd.DataFrame,
+    per_head: pd.DataFrame,
+    fy: str,
+) -> pd.DataFrame:
+    """One row per council for the index: type, region, awards, schemes, recipients, £, small shares,
+    findings and grants £ per head; sorted by awards then £, largest first, then name."""
+
+    def this_year(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["fy"].astype("string") == fy] if "fy" in df.columns and len(df) else df
+
+    summary = this_year(place_summary).drop_duplicates("la_code")
+    frame = councils[
+        [
+            "la_code",
+            "la_name",
+            "la_type_name",
+            "tier",
+            "region_name",
+            "nation",
+            "official_name",
+            "county_name",
+        ]
+    ].copy()
+    frame = frame.merge(
+        summary[["la_code", "n_awards", "n_schemes", "n_recipients", "total_gbp"]], on="la_code", how="left"
+    )
+    small = this_year(small_grants)
+    if len(small):
+        shares = small.pivot_table(index="la_code", columns="scope", values="share_small", aggfunc="first")
+        for scope, col in (("all_recipients", "share_all"), ("council", "share_council")):
+            frame[col] = frame["la_code"].map(shares[scope]) if scope in shares else float("nan")
+    else:
+        frame["share_all"] = frame["share_council"] = float("nan")
+    dup = this_year(duplication)
+    frame["n_dup"] = frame["la_code"].map(dup.groupby("la_code").size() if len(dup) else {}).fillna(0)
+    frame["grants_per_head"] = frame["la_code"].map(
+        per_head.set_index("la_code")["per_head"] if len(per_head) else {}
+    )
+    for col in ("n_awards", "n_schemes", "n_recipients", "n_dup"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0).astype(int)
+    frame["total_gbp"] = pd.to_numeric(frame["total_gbp"], errors="coerce").fillna(0.0)
+    frame["region"] = frame["region_name"].fillna(frame["nation"]).fillna("")
+    frame["type"] = frame["la_type_name"].fillna(frame["tier"]).fillna("")
+    frame["_name"] = frame["la_name"].str.lower()
+    frame = frame.sort_values(
+        ["n_awards", "total_gbp", "_name"], ascending=[False, False, True], kind="stable"
+    )
+    return frame.drop(columns=["_name"]).reset_index(drop=True)
+
+
+def describe_types(counts: Mapping[str, int]) -> str:
+    """'12 public bodies, 900 charities, ...' from recipient_types.type_counts (largest first)."""
+    plural = {
+        "council": "councils",
+        "combined authority": "combined authorities",
+        "other public body": "other public bodies",
+        "charity": "charities",
+        "company": "companies",
+        "community interest company or mutual": "community interest companies or mutuals",
+        "individuals or aggregated awards": "awards to individuals or aggregated",
+        "unknown": "of unknown type",
+    }
+    single = {
+        "other public body": "other public body",
+        "charity": "charity",
+        "company": "company",
+        "council": "council",
+        "combined authority": "combined authority",
+        "community interest company or mutual": "community interest company or mutual",
+        "individuals or aggregated awards": "award to individuals or aggregated",
+        "unknown": "of unknown type",
+    }
+    parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{n:,} {(single if n == 1 else plural).get(t, t)}" for t, n in parts if n)
