@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -242,7 +241,9 @@ def _chunks(n: int, seed: int) -> Iterator[pd.DataFrame]:
         award_date = [FY_START + timedelta(days=int(d)) for d in days]
         title = np.where(rng.random(m) < 0.33, s["title"] + " - " + r["name"], s["title"])
 
-        def pick(council_values, own: str) -> np.ndarray:
+        def pick(council_values, own: str, r=r, to_council=to_council, aggregated=aggregated,
+                 redacted=redacted) -> np.ndarray:
+            """A recipient field: the council's or the pool recipient's; blank if aggregated."""
             v = np.where(to_council, council_values, r[own].to_numpy(dtype=object))
             v = np.where(aggregated, "", v)
             return np.where(redacted, "Redacted", v)
@@ -347,7 +348,9 @@ def _write_csv(path: Path, frames, summary: RegisterSummary) -> None:
             writer.write_table(pa.Table.from_pandas(frame[HEADER], schema=schema, preserve_index=False))
 
 
-def generate_register(path: Path | str, rows: int, *, fmt: str | None = None, seed: int = 1) -> RegisterSummary:
+def generate_register(
+    path: Path | str, rows: int, *, fmt: str | None = None, seed: int = 1
+) -> RegisterSummary:
     """Write a synthetic register of `rows` awards to `path` (format from `fmt` or the suffix)."""
     from spendmap.testing.spreadsheets import write_ods, write_xlsx
 
@@ -382,15 +385,15 @@ def generate_register(path: Path | str, rows: int, *, fmt: str | None = None, se
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m spendmap.testing.registers", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m spendmap.testing.registers",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, required=True, help="number of awards")
     p.add_argument("--format", choices=FORMATS, help="default: from the --out suffix")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True, help="file to write (name it so it says synthetic)")
     args = p.parse_args(argv)
     summary = generate_register(args.out, args.rows, fmt=args.format, seed=args.seed)
-    json.dump(asdict(summary), sys.stdout, indent=1)
-    print()
+    print(json.dumps(asdict(summary)))
     return 0
 
 
