@@ -46,6 +46,7 @@ TARGET_RATIO = 3.0  # 63,000 awards (ODS): whole run within 3x the bare parse
 TARGET_1M_SECONDS, TARGET_1M_GB = 30.0, 2.0  # 1,000,000 awards (CSV), 13 pilot pages
 TARGET_EXPONENT = 1.1
 TARGET_ALL_PAGES_SECONDS = 20.0  # every council's pages for a 63,000-award year
+ORDER = ["scale", "profile", "history", "notes"]  # sections first in RESULTS.md, then bench_*.py ones
 SECTION_RE = re.compile(r"<!-- section:(\S+) -->\n(.*?)<!-- /section:\1 -->\n?", re.S)
 
 
@@ -67,6 +68,7 @@ class Case:
     steps: Measure | None = None
     whole: Measure | None = None
     profile: Measure | None = None
+    whole_error: str = ""
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -74,6 +76,9 @@ def _env(tmp: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.setdefault("PREFECT_HOME", str(tmp / "prefect"))
     env.setdefault("SPENDMAP_CACHE", str(tmp / "cache"))
+    # Prefect's temporary server gets 20 s to start by default; on a loaded 2-core machine it can take
+    # longer, and the run then fails with "Timed out while attempting to connect".
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     return env
 
 
@@ -138,9 +143,17 @@ def measure_case(case: Case, env: dict[str, str], tmp: Path, *, whole: bool, all
     if whole:
         print(f"[{case.fmt} {case.rows:,}] whole run (spendmap run)", file=sys.stderr, flush=True)
         out = tmp / "out-run"
-        case.whole = measured([py, "-m", "spendmap", "run", "--offline", "--places", "pfpp", "--grants",
-                               str(case.path), "--out", str(out)], env, want_json=False)
-        shutil.rmtree(out, ignore_errors=True)
+        cmd = [py, "-m", "spendmap", "run", "--offline", "--places", "pfpp", "--grants", str(case.path),
+               "--out", str(out)]
+        for attempt in (1, 2):  # once more if it fails: the machine is shared and Prefect can time out
+            try:
+                case.whole = measured(cmd, env, want_json=False)
+                break
+            except RuntimeError as exc:
+                case.whole_error = f"attempt {attempt} failed: " + " ".join(str(exc).split())[-300:]
+                print(case.whole_error, file=sys.stderr, flush=True)
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(tmp / "out-steps", ignore_errors=True)
 
 
@@ -203,7 +216,8 @@ def scale_section(cases: list[Case], started: str) -> str:
         ratio = f"{whole / c.bare.wall_s:.1f}x" if whole else "-"
         lines.append(
             f"| {c.fmt.upper()} | {c.rows:,} | {c.summary['bytes'] / 1e6:.1f} | {c.bare.wall_s:.2f} "
-            f"({c.bare.result['how']}) | {f'{whole:.1f}' if whole else '-'} | {ratio} | "
+            f"({c.bare.result['how']}) | {f'{whole:.1f}' if whole else 'failed' if c.whole_error else '-'} "
+            f"| {ratio} | "
             f"{f'{c.whole.peak_rss_mb / 1024:.2f} GB' if c.whole else '-'} | "
             f"{c.bare.load:.1f} / {c.whole.load if c.whole else 0:.1f} |")
     lines += ["", "### Each step, called directly without Prefect (wall seconds)", ""]
@@ -241,6 +255,9 @@ def scale_section(cases: list[Case], started: str) -> str:
             rows.append((f"step: {name}", ys, ""))
         for label, ys, note in rows:
             lines.append(f"| {label} | {_fmt_exp(exponent(xs, ys))} | {note} |")
+    errors = [f"- {c.fmt.upper()} {c.rows:,}: {c.whole_error}" for c in cases if c.whole_error]
+    if errors:
+        lines += ["", "Whole-run failures (each retried once):", "", *errors]
     lines += ["", targets(cases), ""]
     return "\n".join(lines)
 
@@ -394,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                 measure_case(case, env, tmp, whole=not args.no_whole_run,
                              all_councils=fmt != "csv" and n == smallest_sheet and n >= ALL_PAGES_MIN)
                 cases.append(case)
+                # Written after every case, so a long run that dies later keeps what it measured.
+                write_results(out_path, {"scale": scale_section(cases, started)}, ORDER)
             new["scale"] = scale_section(cases, started)
             profiled = [tuple(x.split(":")) for x in args.profile.split(",") if x.strip()]
             for fmt, n in profiled:
@@ -411,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                                              old.get("history", ""))
         if not args.no_scripts and not args.quick:
             new.update(run_scripts(env))
-    write_results(out_path, new, ["scale", "profile", "history", "notes"])
+    write_results(out_path, new, ORDER)
     print(f"wrote {out_path}")
     return 0
 

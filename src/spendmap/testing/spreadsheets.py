@@ -17,6 +17,14 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 Rows = Iterable[Sequence[object]]
+_ZIP_TIME = (2016, 4, 1, 0, 0, 0)  # fixed entry times: the same rows give the same bytes
+
+
+def _entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = compress
+    info._compresslevel = 1  # speed over size, as ZipFile(compresslevel=1) would give (3.11 name)
+    return info
 
 # --- ODS ------------------------------------------------------------------------------------------
 
@@ -68,11 +76,10 @@ def write_ods(path: Path | str, sheets: Mapping[str, Rows]) -> Path:
     path = Path(path)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         # The mimetype entry must come first and be stored uncompressed (ODF packaging rule).
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
-                    compress_type=zipfile.ZIP_STORED)
-        zf.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
-        zf.writestr("styles.xml", _STYLES)
-        with zf.open("content.xml", "w", force_zip64=True) as out:
+        zf.writestr(_entry("mimetype", zipfile.ZIP_STORED), "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr(_entry("META-INF/manifest.xml"), _ODS_MANIFEST)
+        zf.writestr(_entry("styles.xml"), _STYLES)
+        with zf.open(_entry("content.xml"), "w", force_zip64=True) as out:
             out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_NS}>'
                       "<office:body><office:spreadsheet>".encode())
             for name, rows in sheets.items():
@@ -150,17 +157,17 @@ def write_xlsx(path: Path | str, sheets: Mapping[str, Rows]) -> Path:
     path = Path(path)
     names = list(sheets)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("[Content_Types].xml", _XLSX_TYPES.format(
+        zf.writestr(_entry("[Content_Types].xml"), _XLSX_TYPES.format(
             sheets="".join(_XLSX_SHEET_TYPE.format(i=i) for i in range(1, len(names) + 1))))
-        zf.writestr("_rels/.rels", _XLSX_RELS)
-        zf.writestr("xl/styles.xml", _XLSX_STYLES)
-        zf.writestr("xl/workbook.xml", (
+        zf.writestr(_entry("_rels/.rels"), _XLSX_RELS)
+        zf.writestr(_entry("xl/styles.xml"), _XLSX_STYLES)
+        zf.writestr(_entry("xl/workbook.xml"), (
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{_MAIN_NS}" '
             f'xmlns:r="{_REL_NS}"><sheets>'
             + "".join(f'<sheet name="{escape(n, _ATTR)}" sheetId="{i}" r:id="rId{i}"/>'
                       for i, n in enumerate(names, 1))
             + "</sheets></workbook>"))
-        zf.writestr("xl/_rels/workbook.xml.rels", (
+        zf.writestr(_entry("xl/_rels/workbook.xml.rels"), (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
             'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             + "".join(f'<Relationship Id="rId{i}" Target="worksheets/sheet{i}.xml" '
@@ -168,7 +175,7 @@ def write_xlsx(path: Path | str, sheets: Mapping[str, Rows]) -> Path:
             + f'<Relationship Id="rId{len(names) + 1}" Target="styles.xml" Type="{_REL_NS}/styles"/>'
             "</Relationships>"))
         for i, name in enumerate(names, 1):
-            with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
+            with zf.open(_entry(f"xl/worksheets/sheet{i}.xml"), "w", force_zip64=True) as out:
                 out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                           f'<worksheet xmlns="{_MAIN_NS}"><sheetData>'.encode())
                 _stream(out, map(_xlsx_row, sheets[name]))
