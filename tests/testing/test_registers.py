@@ -92,8 +92,7 @@ def test_content_is_realistic(tmp_path):
     pc = awards["recipient_postcode"].dropna()
     counts = summary.postcodes
     assert (pc == "AA1 1AA").sum() == counts["placeholder"] > 0
-    valid = pc[pc.isin(directory)]
-    assert len(valid) == counts["valid"]
+    assert sum(p in directory for p in pc) == counts["valid"]
     o_for_zero = pc[pc.str.fullmatch(r"[A-Z0-9]{2,4} O[A-Z]{2}")]
     assert len(o_for_zero) == counts["o_for_zero"] > 0
     cut = pc[pc.str.fullmatch(r"[A-Z0-9]{2,4} [0-9][A-Z]")]
