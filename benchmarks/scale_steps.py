@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (render_site's worker processes)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
 
@@ -103,9 +109,9 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
 
             profiler = Profiler(interval=0.002)
             profiler.start()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), _cpu()
         out = fn()
-        row = {"step": name, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+        row = {"step": name, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu() - c0,
                "peak_rss_mb": _peak_mb()}
         if profiler is not None:
             profiler.stop()
