@@ -48,18 +48,26 @@ def bare_parse(path: Path) -> dict:
             "cpu_s": time.process_time() - c0, "peak_rss_mb": _peak_mb()}
 
 
-def _hotspots(session, top: int) -> list[dict]:
-    """Functions by own time (summed over every place they were called from), with file:line."""
-    own: dict[tuple[str, str, int], float] = {}
+def _frames(session):
+    """Every frame of a pyinstrument session, with its key (function, file, line)."""
     stack = [session.root_frame()]
     while stack:
         frame = stack.pop()
-        if frame is None:
-            continue
+        if frame is not None:
+            yield frame, _key(frame)
+            stack.extend(frame.children)
+
+
+def _key(frame) -> tuple[str, str, int]:
+    return frame.function or "?", frame.file_path_short or frame.file_path or "", frame.line_no or 0
+
+
+def _hotspots(session, top: int) -> list[dict]:
+    """Functions by own time (summed over every place they were called from), with file:line."""
+    own: dict[tuple[str, str, int], float] = {}
+    for frame, key in _frames(session):
         if frame.total_self_time > 0 and frame.file_path:
-            key = (frame.function or "?", frame.file_path_short or frame.file_path, frame.line_no or 0)
             own[key] = own.get(key, 0.0) + frame.total_self_time
-        stack.extend(frame.children)
     total = session.duration or 1.0
     ranked = sorted(own.items(), key=lambda kv: -kv[1])[:top]
     return [{"function": f, "where": f"{p}:{line}", "seconds": s, "share": s / total}
@@ -69,19 +77,12 @@ def _hotspots(session, top: int) -> list[dict]:
 def _callers(session, top: int) -> list[dict]:
     """spendmap's own functions by total (inclusive) time: which of our calls the time sits under."""
     incl: dict[tuple[str, str, int], float] = {}
-    stack = [session.root_frame()]
-    while stack:
-        frame = stack.pop()
-        if frame is None:
-            continue
+    for frame, key in _frames(session):
         path = frame.file_path or ""
-        if "/spendmap/" in path and "/spendmap/steps.py" not in path:
-            key = (frame.function or "?", frame.file_path_short or path, frame.line_no or 0)
-            # A recursive call is counted once: only the outermost frame of a function adds its time.
-            if key not in {(a.function, a.file_path_short or a.file_path, a.line_no or 0)
-                           for a in _ancestors(frame)}:
-                incl[key] = incl.get(key, 0.0) + frame.time
-        stack.extend(frame.children)
+        # A recursive call is counted once: only the outermost frame of a function adds its time.
+        if ("/spendmap/" in path and "/spendmap/steps.py" not in path
+                and key not in {_key(a) for a in _ancestors(frame)}):
+            incl[key] = incl.get(key, 0.0) + frame.time
     ranked = sorted(incl.items(), key=lambda kv: -kv[1])[:top]
     return [{"function": f, "where": f"{p}:{line}", "seconds": s} for (f, p, line), s in ranked]
 
