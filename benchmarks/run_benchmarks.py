@@ -267,7 +267,8 @@ def scale_section(cases: list[Case], started: str) -> str:
         xs = [c.rows for c in csv]
         sizes = ", ".join(f"{x:,}" for x in xs)
         lines += ["", f"### Growth: fitted exponent of cost against awards (CSV, {sizes})",
-                  "", "| cost | exponent, wall | exponent, CPU |", "|---|---:|---:|"]
+                  "", f"| cost | exponent, wall | exponent, CPU | CPU slope {xs[-2]:,} to {xs[-1]:,} |",
+                  "|---|---:|---:|---:|"]
         rows = [("bare parse", [c.bare.wall_s for c in csv], [c.bare.cpu_s for c in csv])]
         rows.append(("sum of steps", [_steps_total(c.steps) for c in csv],
                      [_steps_total(c.steps, key="cpu_s") for c in csv]))
@@ -280,8 +281,10 @@ def scale_section(cases: list[Case], started: str) -> str:
             rows.append((f"step: {name}", [h["wall_s"] if h else 0 for h in hits],
                          [h["cpu_s"] if h else 0 for h in hits]))
         for label, ys, cpus in rows:
+            # The slope between the two largest sizes is free of the fixed costs that flatten the fit.
             lines.append(f"| {label} | {_fmt_exp(exponent(xs, ys))} | "
-                         f"{_fmt_exp(exponent(xs, cpus)) if cpus else ''} |")
+                         f"{_fmt_exp(exponent(xs, cpus)) if cpus else ''} | "
+                         f"{_fmt_exp(exponent(xs[-2:], cpus[-2:])) if cpus else ''} |")
     errors = [f"- {c.fmt.upper()} {c.rows:,}: {c.whole_error}" for c in cases if c.whole_error]
     if errors:
         lines += ["", "Whole-run failures (each retried once):", "", *errors]
@@ -351,8 +354,10 @@ def profile_section(cases: list[Case], started: str, top: int) -> str:
                       "| own time s | share | function | where |", "|---:|---:|---|---|"]
             lines += [f"| {h['seconds']:.2f} | {h['share']:.0%} | `{h['function']}` | {h['where']} |"
                       for h in s["hotspots"][:top]]
-            lines += ["", "Under spendmap's functions: " + "; ".join(
-                f"`{h['function']}` ({h['where']}) {h['seconds']:.2f} s" for h in s["ours"][:6]), ""]
+            if s["ours"]:
+                lines += ["", "Under spendmap's functions: " + "; ".join(
+                    f"`{h['function']}` ({h['where']}) {h['seconds']:.2f} s" for h in s["ours"][:6])]
+            lines.append("")
     return "\n".join(lines)
 
 
