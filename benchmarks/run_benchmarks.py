@@ -217,8 +217,7 @@ def scale_section(cases: list[Case], started: str) -> str:
     lines = [
         "## Scale: 63,000 to 1,000,000 awards (run_benchmarks.py)",
         "",
-        f"Measured {started} on commit `{_git('rev-parse', '--short', 'HEAD')}` "
-        f"(`{_git('rev-parse', '--abbrev-ref', 'HEAD')}`); {platform.machine()}, {os.cpu_count()} CPUs "
+        f"Measured {started}; {platform.machine()}, {os.cpu_count()} CPUs "
         f"shared with other jobs, Python {platform.python_version()}. Load = 1-minute load average when "
         "the measurement started (2.0 means both cores were already busy: expect noise).",
         "",
@@ -336,7 +335,7 @@ def profile_section(cases: list[Case], started: str, top: int) -> str:
     lines = [
         "## Where the time goes (pyinstrument)",
         "",
-        f"Profiled {started}, commit `{_git('rev-parse', '--short', 'HEAD')}`: each step of "
+        f"Profiled {started}: each step of "
         "benchmarks/scale_steps.py under pyinstrument (2 ms interval). *Own time* is time in the function "
         "itself, including C code it calls (pandas, pyarrow, regex), summed over every call site; "
         "*under spendmap's functions* is inclusive time, so the outer functions include the inner ones. "
@@ -370,7 +369,8 @@ def history_row(cases: list[Case], started: str, old: str) -> str:
     first = (f"{small.whole.wall_s:.1f} s = {small.whole.wall_s / small.bare.wall_s:.1f}x bare"
              if small else "-")
     last = f"{big.rows:,}: {big.whole.wall_s:.1f} s, {big.whole.peak_rss_mb / 1024:.2f} GB" if big else "-"
-    row = (f"| {started[:16]} | `{_git('rev-parse', '--short', 'HEAD')}` | {first} | {last} "
+    commit = re.search(r"commit `(\w+)`", started)
+    row = (f"| {started[:16]} | `{commit.group(1) if commit else '?'}` | {first} | {last} "
            f"| {_fmt_exp(e)} | {os.getloadavg()[0]:.1f} | (say what changed) |")
     body = old.strip() or ("## History of the scale figures\n\nEach full `make bench` adds a row; say in the "
                            "last column what changed the figures.\n\n| when (UTC) | commit | 63k ODS whole "
@@ -436,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     sheet_sizes = _sizes(args.sheet_sizes, (min(sizes),)) if args.sheet_sizes != "" else []
     out_path = args.out or (args.data_dir / "RESULTS.quick.md" if args.quick else HERE / "RESULTS.md")
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # The commit measured is the one checked out when the run starts (later commits do not change it).
+    started = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{_git('rev-parse', '--short', 'HEAD')}` "
+               f"({_git('rev-parse', '--abbrev-ref', 'HEAD')})")
     new: dict[str, str] = {}
     raw_path = args.data_dir / "scale_raw.json"
     if args.render_only:
