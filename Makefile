@@ -21,8 +21,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests flows benchmarks
 
+# Scale benchmark + every benchmarks/bench_*.py -> benchmarks/RESULTS.md (minutes, GBs at 1M awards).
+# `make bench BENCH_ARGS=--quick` for a small run; see benchmarks/README.md for the options.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_benchmarks.py
+	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Test and benchmark aids shipped with spendmap: generated (synthetic) registers and fast writers."""
