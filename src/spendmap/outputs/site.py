@@ -11,12 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sys
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +271,7 @@ def _cra_caption(ctx: Mapping[str, Any], name: str, region: str) -> list[str]:
     ]
 
 
-def _render_council(job: _CouncilJob) -> tuple[str, str]:
+def render_council(job: _CouncilJob) -> tuple[str, str]:
     """Write one council's folder: profile, two Sankeys, CSV extract, workbook. Returns (code, page path)."""
     ctx = job.ctx
     folder = Path(job.out_dir) / "councils" / job.slug
@@ -616,12 +613,13 @@ def render_site(
     tables: SiteTables,
     context: RunContext | Mapping[str, Any],
     places: Sequence[str] | None = None,
-    workers: int | None = None,
+    map_councils: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] = map,
 ) -> SiteResult:
     """Write index.html, assets/ and councils/<slug>/... for `places` (la_codes; None = every council).
 
     index.html lists every council (councils table ∪ place_summary) and links only to rendered profiles.
-    `workers` > 1 renders councils in a process pool (default: 2 when there are many councils).
+    `map_councils(render_council, jobs)` renders one council per job and yields (la_code, page path):
+    the builtin `map` renders them in turn; the pipeline passes Prefect's task map (threads or Dask).
     """
     start = time.perf_counter()
     ctx_obj = context if isinstance(context, RunContext) else RunContext.from_mapping(context)
@@ -700,22 +698,9 @@ def render_site(
         )
         for code in chosen
     ]
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if len(jobs) > 40 else 1
-    if not sys.platform.startswith("linux"):
-        # The pool uses fork: spawn/forkserver would re-import the caller's __main__ (e.g. re-run the
-        # CLI of `python -m spendmap`). fork is safe on Linux here: the children only render, CPython
-        # holds the import lock across fork, and logging re-initialises its locks after fork.
-        workers = 1
     profiles: dict[str, Path] = {}
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            for code, path in pool.map(_render_council, jobs, chunksize=4):
-                profiles[code] = Path(path)
-    else:
-        for job in jobs:
-            code, path = _render_council(job)
-            profiles[code] = Path(path)
+    for code, path in map_councils(render_council, jobs):
+        profiles[code] = Path(path)
 
     rows = _index_rows(councils, summary, small, dup, cra, slugs, set(profiles))
     n_places = int((summary["n_awards"].fillna(0).astype(float) > 0).sum()) if len(summary) else 0
