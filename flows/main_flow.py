@@ -7,9 +7,10 @@ Run it once:          python flows/main_flow.py
 Serve on a schedule:  spendmap serve --cron "0 6 * * 1"   (needs `prefect server start` running)
 """
 
-from spendmap.pipeline import spendmap_run
+from spendmap.prefect_runner import spendmap_run
+from spendmap.run_config import RunParams
 
 __all__ = ["spendmap_run"]
 
 if __name__ == "__main__":
-    spendmap_run(offline=True, places="pfpp")
+    spendmap_run(RunParams(offline=True, places="pfpp"))

@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import pickle
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache, wraps
@@ -37,6 +38,7 @@ from spendmap.run_config import RunParams
 
 # Kept as the name of the flow object: deployments and flows/ import `spendmap.pipeline.spendmap_run`.
 _PREFECT_NAMES = ("spendmap_run",)
+KEEP_STEP_DIRS = 8  # per cached step: enough for a few years' inputs side by side
 RESULT_MARKER = "_result.pickle"  # written last into a cached step's folder: the folder is complete
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Dependencies whose version can change what reading and placing produce.
@@ -126,7 +128,19 @@ def run_step(step: Step, *args: Any, **kwargs: Any) -> Any:
     with tmp.open("wb") as fh:
         pickle.dump(result, fh)
     tmp.replace(marker)
+    prune_step_dirs(folder)
     return result
+
+
+def prune_step_dirs(folder: Path, keep: int = KEEP_STEP_DIRS) -> None:
+    """Keep the `keep` newest folders of this step in the cache (a Prefect record left without its
+    folder is dropped by the cache key function, so the step simply runs again)."""
+    step_name = folder.name.rsplit("-", 1)[0]
+    siblings = [p for p in folder.parent.glob(f"{step_name}-*") if p.name.rsplit("-", 1)[0] == step_name]
+    siblings.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in siblings[keep:]:
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def step_body(step: Step) -> Callable[..., Any]:

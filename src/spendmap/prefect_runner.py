@@ -18,7 +18,6 @@ from typing import Any
 from prefect import Task, flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
 
 from spendmap.pipeline import STEPS, RunOutcome, Step, execute, is_complete, step_body
 from spendmap.run_config import RunParams
@@ -71,8 +70,7 @@ class PrefectRunner:
         if fn not in self._render_tasks:
             self._render_tasks[fn] = task(fn, name="render-council", cache_policy=NO_CACHE)
         render = self._render_tasks[fn]
-        # quote: Prefect does not walk each job's DataFrames looking for futures.
-        parameters = {"job": [quote(job) for job in jobs]}
+        parameters = {"job": jobs}
         if not jobs:
             return []
         if self.params.task_runner == "dask":

@@ -1,5 +1,6 @@
 """`spendmap serve` against a real Prefect server: the scheduled deployment registers and runs."""
 
+import json
 import os
 import signal
 import socket
@@ -74,7 +75,7 @@ def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path):
         while time.time() < end:  # the deployment exists once serve has registered it
             run = subprocess.run(
                 [str(BIN / "prefect"), "deployment", "run", "spendmap-run/spendmap-weekly", "--watch",
-                 "--param", "places=Wakefield", "--param", f"out_dir={out}"],
+                 "--param", "params=" + json.dumps({"places": "Wakefield", "out_dir": str(out)})],
                 env=env, capture_output=True, text=True, timeout=300,
             )
             if run.returncode == 0 or "not found" not in (run.stdout + run.stderr).lower():
