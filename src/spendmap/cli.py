@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         # Prefect's own logs (and task tracebacks) stay out of the terminal; --debug shows them.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # and Dask's, with --task-runner dask
     # Offline machines: Prefect's temporary server must not try to send telemetry.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:

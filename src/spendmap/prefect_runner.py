@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +77,7 @@ class PrefectRunner:
         if not jobs:
             return []
         if self.params.task_runner == "dask":
-            with dask_task_runner(self.params) as runner:
+            with _api_url_for_workers(), dask_task_runner(self.params) as runner:
                 return [f.result() for f in runner.map(render, parameters)]
         return [f.result() for f in render.map(**parameters)]
 
@@ -82,10 +85,26 @@ class PrefectRunner:
         print(message)
 
 
+@contextmanager
+def _api_url_for_workers() -> Iterator[None]:
+    """PREFECT_API_URL in the environment while a local cluster starts its worker processes.
+
+    Without it each worker process would start a temporary Prefect server of its own (and time out)
+    instead of reporting to the one this run uses.
+    """
+    from prefect.client.orchestration import get_client
+
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = before or str(get_client(sync_client=True).api_url)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PREFECT_API_URL", None)
+
+
 def dask_task_runner(params: RunParams) -> Any:
     """A DaskTaskRunner on the scheduler at `dask_address`, else on a LocalCluster for this run."""
-    import os
-
     from prefect_dask import DaskTaskRunner
 
     if params.dask_address:

@@ -131,3 +131,19 @@ def _without_timestamp(html: str) -> str:
 def test_dask_address_needs_the_dask_runner(capsys):
     assert main(["run", "--dask-address", "tcp://127.0.0.1:8786"]) == 2
     assert "--task-runner dask" in capsys.readouterr().err
+
+
+def test_dask_local_cluster_of_worker_processes(tmp_path):
+    """No address: a LocalCluster of worker processes is started for the run; its workers report to the
+    run's own temporary Prefect server (none starts one of its own), and Dask's logs stay quiet."""
+    out = tmp_path / "outputs"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run(
+        [sys.executable, "-m", "spendmap", "run", "--task-runner", "dask", "--places", "Wakefield,Leeds",
+         "--out", str(out)], capture_output=True, text=True, env=env, timeout=400,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith(str(out / "index.html"))
+    assert "distributed" not in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in (out / "councils").iterdir()) == ["leeds", "wakefield"]
