@@ -26,4 +26,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
-	find outputs -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find outputs -mindepth 1 ! -name README.md ! -name .spendmap-output -exec rm -rf {} +

@@ -1,16 +1,18 @@
-"""Deployment entry point for the main flow.
+"""Deployment entry points: the main flow and the scheduled release check.
 
-The flow itself lives in the package (`spendmap.pipeline.spendmap_run`) so `spendmap run` works from
-any directory after `pip install`; this file is what `prefect deploy` and `prefect.yaml` point at.
+Both live in the package (`spendmap.pipeline.spendmap_run`, `spendmap.schedule.check_releases`) so
+`spendmap run` and `spendmap serve` work from any directory after `pip install`; this file is what
+`prefect deploy` and `prefect.yaml` point at.
 
-Run it once:          python flows/main_flow.py
-Serve on a schedule:  spendmap serve --cron "0 6 * * 1"   (needs `prefect server start` running)
+Run the pipeline once:   python flows/main_flow.py
+Serve on a schedule:     spendmap serve --cron "0 6 * * 1"   (needs `prefect server start` running)
 """
 
-from spendmap.prefect_runner import spendmap_run
+from spendmap.pipeline import spendmap_run
 from spendmap.run_config import RunParams
+from spendmap.schedule import check_releases
 
-__all__ = ["spendmap_run"]
+__all__ = ["check_releases", "spendmap_run"]
 
 if __name__ == "__main__":
     spendmap_run(RunParams(offline=True, places="pfpp"))

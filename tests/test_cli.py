@@ -5,11 +5,17 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from spendmap.cli import main
+
+
+def _err(capsys) -> str:
+    """stderr as one line: where the paragraph wraps depends on the length of the paths in it."""
+    return " ".join(capsys.readouterr().err.split())
 
 
 def _leftovers(folder):
@@ -27,7 +33,7 @@ def test_places_search_and_preset(capsys):
 def test_unknown_council_suggests_nearest(capsys, tmp_path):
     out = tmp_path / "out"
     assert main(["run", "--places", "Wakefeld", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = _err(capsys)
     assert "No council matches 'Wakefeld'" in err and "Wakefield (E08000036)" in err
     assert "Traceback" not in err
     assert not out.exists()
@@ -35,17 +41,17 @@ def test_unknown_council_suggests_nearest(capsys, tmp_path):
 
 def test_malformed_year_is_exit_2(capsys):
     assert main(["run", "--year", "2016/17"]) == 2
-    assert "write it as 2016-17" in capsys.readouterr().err
+    assert "write it as 2016-17" in _err(capsys)
 
 
 def test_missing_file_is_exit_2(capsys, tmp_path):
     assert main(["run", "--grants", str(tmp_path / "none.xlsx"), "--out", str(tmp_path / "o")]) == 2
-    assert "--grants does not exist" in capsys.readouterr().err
+    assert "--grants does not exist" in _err(capsys)
 
 
 def test_profile_before_any_run(capsys, tmp_path):
     assert main(["profile", "Wakefield", "--out", str(tmp_path)]) == 2
-    assert "No run found" in capsys.readouterr().err
+    assert "No run found" in _err(capsys)
 
 
 def test_python_dash_m():
@@ -59,7 +65,7 @@ def test_html_saved_as_ods_fails_cleanly(capsys, tmp_path, prefect_harness):
     fake.write_text("<!DOCTYPE html><html><body>Sign in to GOV.UK</body></html>")
     out = tmp_path / "outputs"
     assert main(["run", "--grants", str(fake), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = _err(capsys)
     assert fake.name in err and "HTML" in err and "Traceback" not in err
     assert not out.exists() and _leftovers(tmp_path) == []
 
@@ -68,7 +74,7 @@ def test_html_saved_as_ods_fails_cleanly(capsys, tmp_path, prefect_harness):
 def test_wrong_year_for_register_fails_cleanly(capsys, tmp_path, prefect_harness):
     out = tmp_path / "outputs"
     assert main(["run", "--year", "2020-21", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = _err(capsys)
     assert "is for 2016-17 (from its file name)" in err
     assert not out.exists() and _leftovers(tmp_path) == []
 
@@ -82,7 +88,7 @@ def test_year_missing_from_cra_lists_years(capsys, tmp_path, prefect_harness):
     )
     out = tmp_path / "outputs"
     assert main(["run", "--grants", str(register), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = _err(capsys)
     assert "2022-23" in err and "2013-14" in err and "2017-18" in err
     assert not out.exists() and _leftovers(tmp_path) == []
 
@@ -169,3 +175,159 @@ def test_fetch_list_names_the_releases(capsys):
     out = capsys.readouterr().out
     assert "grants-register (for --grants)" in out and "nspl (for --postcodes)" in out
     assert "2022 covers 2017-18 to 2021-22" in out
+
+
+# ------------------------------------------------------------------- issue 9: never lose, never inflate
+
+REGISTER_HEADER = ("Identifier", "Title", "Amount Awarded", "Award Date", "Recipient Org:Name",
+                   "Funding Org:Name")
+
+
+def _register(path, rows, header=REGISTER_HEADER):
+    import csv as _csv
+
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = _csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_same_file_twice_is_exit_2_naming_both(capsys, tmp_path):
+    from spendmap.paths import BUNDLED_GRANTS, reference_path
+
+    original = reference_path(*BUNDLED_GRANTS)
+    copy = tmp_path / "copy_of_a.xlsx"
+    copy.write_bytes(original.read_bytes())
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", str(original), "--grants", str(copy), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert str(original) in err and str(copy) in err and "same file twice" in err
+    assert captured.out == "" and not out.exists()  # refused before the run: nothing read
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "0", "inf", "-inf", "lots"])
+def test_small_threshold_must_be_positive_and_finite(capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--small-threshold", value])
+    assert exit_.value.code == 2
+    assert "--small-threshold" in _err(capsys)
+
+
+def test_out_refusals_are_instant_and_touch_nothing(capsys, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("years of work")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep")
+    grants_dir = tmp_path / "data"
+    grants_dir.mkdir()
+    register = _register(grants_dir / "grants_2016-17.csv", [
+        ["A1", "Bus", "1000", "01/05/2016", "Wakefield Council", "Department for Transport"]])
+    cases = [
+        (["--out", str(mine)], "spendmap did not make"),
+        (["--out", str(a_file)], "is not a folder"),
+        (["--out", "/"], "root of the file system"),
+        (["--out", str(Path.home())], "home folder"),
+        (["--grants", str(register), "--out", str(grants_dir)], "holds an input"),
+        (["--grants", str(register), "--out", str(tmp_path)], "holds an input"),
+    ]
+    for args, why in cases:
+        assert main(["run", *args]) == 2, args
+        captured = capsys.readouterr()
+        assert why in " ".join(captured.err.split()) and "Traceback" not in captured.err
+        assert captured.out == ""  # nothing was read: refused before the run
+    assert (mine / "thesis.docx").read_text() == "years of work" and a_file.read_text() == "keep"
+    assert register.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["data", "mine", "notes.txt"]
+
+
+@pytest.mark.flow
+def test_bad_rows_are_rejected_and_the_run_reconciles_from_its_files(tmp_path, prefect_harness):
+    """Duplicate ids across inputs, a Total footer, infinite amounts, a bad date and a £40bn typo."""
+    first = _register(tmp_path / "grants_a_2016-17.csv", [
+        ["A1", "Bus", "1000", "01/05/2016", "Wakefield Council", "Department for Transport"],
+        ["A2", "Victims", "2,500", "31/02/2017", "Wakefield Council", "Ministry of Justice"],
+        ["A3", "Typo", "40000000000", "01/06/2016", "Leeds City Council", "Home Office"],
+        ["", "", "40000003500", "", "Total", ""],
+    ])
+    second = _register(tmp_path / "grants_b_2016-17.csv", [
+        ["B1", "Roads", "1e400", "01/05/2016", "Leeds City Council", "Department for Transport"],
+        ["B2", "Roads", "inf", "01/05/2016", "Leeds City Council", "Department for Transport"],
+        ["A2", "Victims", "2500", "01/05/2016", "Wakefield Council", "Ministry of Justice"],
+        ["B3", "Roads", "700", "01/05/2016", "Leeds City Council", "Department for Transport"],
+    ])
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", str(first), "--grants", str(second), "--places", "Wakefield",
+                 "--out", str(out)]) == 0
+    manifest = _strict_json((out / "run_manifest.json").read_text())
+    rec = manifest["reconciliation"]
+    assert rec["ok"] is True and "plain read" in rec["method"]
+    assert rec["totals"] == {"rows_read": 8, "rows_accepted": 4, "rows_rejected": 4,
+                             "amount_in_gbp": 80_000_010_200.0, "amount_accepted_gbp": 40_000_004_200.0,
+                             "amount_rejected_gbp": 40_000_006_000.0}  # the footer and the repeat
+    rejects = pd.read_csv(out / "rejects.csv").set_index(["source_file", "source_row"])["reason"]
+    assert rejects[("grants_b_2016-17.csv", 4)] == "duplicate award id (also in grants_a_2016-17.csv row 3)"
+    assert rejects[("grants_a_2016-17.csv", 5)].startswith("not an award row")
+    assert rejects[("grants_b_2016-17.csv", 2)] == "amount is not a finite number: 1e400"
+    assert rejects[("grants_b_2016-17.csv", 3)] == "amount not a number: 'inf'"
+    quality = {g["path"]: g["data_quality"] for g in manifest["inputs"]["grants"]}
+    assert quality[str(first)]["award_date_invalid"] == 1 and quality[str(first)]["amount_over_ceiling"] == 1
+    assert quality[str(second)]["amount_not_finite"] == 1
+    awards = pd.read_parquet(out / "awards.parquet").set_index("award_id")
+    assert awards.loc["A2", "award_date_invalid"] == "31/02/2017"
+    assert bool(awards.loc["A3", "amount_over_ceiling"])
+    assert "£inf" not in (out / "index.html").read_text()
+
+
+@pytest.mark.flow
+def test_a_run_that_does_not_reconcile_exits_1_and_publishes_nothing(capsys, tmp_path, prefect_harness,
+                                                                     monkeypatch):
+    """Fault injected in the plain count (one row more read than written): exit 1, old output kept."""
+    import spendmap.manifest as manifest_module
+
+    register = _register(tmp_path / "grants_2016-17.csv", [
+        ["A1", "Bus", "1000", "01/05/2016", "Wakefield Council", "Department for Transport"]])
+    out = tmp_path / "outputs"
+    args = ["run", "--grants", str(register), "--places", "Wakefield", "--out", str(out)]
+    assert main(args) == 0
+    before = (out / "run_manifest.json").read_text()
+    real = manifest_module.count_input
+
+    def one_row_lost(*a, **k):
+        counted = real(*a, **k)
+        return {**counted, "rows": counted["rows"] + 1}
+
+    monkeypatch.setattr(manifest_module, "count_input", one_row_lost)
+    capsys.readouterr()
+    assert main(args) == 1
+    err = _err(capsys)
+    assert "does not reconcile" in err and "2 rows" in err and "nothing was published" in err
+    assert (out / "run_manifest.json").read_text() == before and _leftovers(tmp_path) == []
+
+
+def test_unreadable_file_is_exit_2(capsys):
+    import shutil
+
+    import spendmap.pipeline  # noqa: F401 - imported while the venv is readable
+    from tests.helpers.users import open_folder, without_root
+
+    folder = open_folder()
+    try:
+        locked = folder / "grants_2016-17.csv"
+        _register(locked, [["A1", "Bus", "1000", "01/05/2016", "Wakefield Council", "DfT"]])
+        locked.chmod(0)
+        with without_root():
+            code = main(["run", "--grants", str(locked), "--out", str(folder / "o")])
+        err = _err(capsys)
+        assert code == 2 and str(locked) in err and "cannot be read" in err and "Traceback" not in err
+        assert sorted(p.name for p in folder.iterdir()) == ["grants_2016-17.csv"]
+    finally:
+        shutil.rmtree(folder)

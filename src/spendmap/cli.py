@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import textwrap
@@ -21,6 +22,18 @@ def _year_list(text: str) -> list[str]:
     for y in years:
         fy_start_year(y)
     return years
+
+
+def _positive_gbp(text: str) -> float:
+    """--small-threshold: a positive, finite number of pounds (nan, inf, 0 and -5 are refused)."""
+    try:
+        value = float(text.replace(",", "").lstrip("£"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive amount of pounds: give a number above 0, e.g. 100000")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,12 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     places = sub.add_parser("places", help="list or search councils")
     places.add_argument("query", nargs="?", help="part of a name, a GSS code, or 'pfpp'")
 
-    fetch = sub.add_parser("fetch", help="download official releases into the local cache")
-    fetch.add_argument("--year", help="financial year of the release, e.g. 2022-23")
-    fetch.add_argument("--source", help="which release (see `spendmap fetch --list`)")
-    fetch.add_argument("--list", action="store_true", help="list the known releases")
+    fetch = sub.add_parser("fetch", help="download official releases (found via the GOV.UK Content API)")
+    fetch.add_argument("--year", help="financial year of the release, e.g. 2022-23 (default: the newest)")
+    fetch.add_argument("--source", help="which source (see `spendmap fetch --list`), e.g. grants-register")
+    fetch.add_argument("--list", action="store_true", help="list the sources and releases known")
 
-    serve = sub.add_parser("serve", help="register the scheduled deployments with a Prefect server")
+    serve = sub.add_parser("serve", help="serve the scheduled release check (needs a Prefect server)")
     serve.add_argument("--cron", default="0 6 * * 1", help="schedule (default: Mondays 06:00)")
     return parser
 
@@ -78,7 +91,7 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
         if choices:
             kwargs["choices"] = choices
         elif field.annotation is float:
-            kwargs["type"] = float
+            kwargs["type"] = _positive_gbp
         appended = opt.get("action") == "append"
         kwargs["default"] = [] if appended else field.get_default(call_default_factory=True)
         parser.add_argument(opt["flag"], **kwargs)
@@ -110,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_error(message: str) -> None:
-    print(textwrap.fill(f"spendmap: {message}", width=100), file=sys.stderr)
+    # Paths are never split at their hyphens, so a path in a message can be copied whole.
+    print(textwrap.fill(f"spendmap: {message}", width=100, break_on_hyphens=False, break_long_words=False),
+          file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -120,7 +135,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError("Give either --year or --years, not both.")
     years = _year_list(args.years) if args.years else ([args.year] if args.year else [])
     params = RunParams(years=years, **{name: getattr(args, name) for name, _ in cli_options()})
-    result = run_pipeline(params, runner=args.runner)
+    from spendmap.outputs.publish import stop_on_signals
+
+    with stop_on_signals():
+        result = run_pipeline(params, runner=args.runner)
     print(result.index_html)
     return 0
 
@@ -140,14 +158,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from spendmap.pipeline import fetch_command
+    from spendmap.sources.releases import fetch_command
 
     fetch_command(source=args.source, year=args.year, list_only=args.list)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from spendmap.pipeline import serve_deployments
+    from spendmap.schedule import serve_deployments
 
     serve_deployments(cron=args.cron)
     return 0

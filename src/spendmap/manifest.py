@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import platform
+import re
+import sys
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
 
 from spendmap import __version__
+from spendmap.errors import SpendmapError
+from spendmap.text import is_blank
 
 PACKAGES = (
     "prefect", "pandas", "pyarrow", "python-calamine", "duckdb", "networkx", "plotly", "openpyxl",
@@ -28,20 +39,144 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def reconcile_grants(inputs: list[dict]) -> dict:
-    """Rows and £ in = accepted + rejected, per input and overall; `ok` is False if anything is lost."""
+# --- reconciliation from the written files -------------------------------------------------------------
+#
+# Rows and £ in each grants input are counted here by a plain read (calamine cells or the csv module)
+# that shares nothing with the reader in sources/, and compared with awards.parquet + rejects.csv as
+# written. The reader's own figures are not trusted for this: that would make the check unable to fail.
+
+_AMOUNT_NOISE = re.compile(r"(?i)gbp|£|,|\s")
+
+
+def plain_amount(cell: object) -> float | None:
+    """A cell as £ for counting: numbers, or text such as '£1,234' / '(1,000)'; None if not a finite one."""
+    if isinstance(cell, bool) or cell is None:
+        return None
+    if isinstance(cell, int | float):
+        value = float(cell)
+    else:
+        text = str(cell).strip()
+        negative = text.startswith("(") and text.endswith(")")
+        try:
+            value = float(_AMOUNT_NOISE.sub("", text.strip("()")))
+        except ValueError:
+            return None
+        value = -abs(value) if negative else value
+    return value if math.isfinite(value) else None
+
+
+def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
+    if sheet is not None:
+        from python_calamine import CalamineWorkbook
+
+        return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
+            skip_empty_area=False)
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    elif b"\x00" in data[:512]:  # UTF-16 without a byte-order mark: the zero bytes say which end
+        text = data.decode("utf-16-be" if data[:1] == b"\x00" else "utf-16-le")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    finally:
+        csv.field_size_limit(limit)
+
+
+def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
+    """Non-blank rows below the header and the sum of their finite amounts, read plainly."""
+    rows = _plain_rows(Path(path), sheet)
+    header = [str(c).strip() if c is not None else "" for c in rows[header_row - 1]]
+    col = header.index(amount_header)
+    data = [r for r in rows[header_row:] if not all(is_blank(c) for c in r)]
+    amounts = (plain_amount(r[col]) if col < len(r) else None for r in data)
+    return {"rows": len(data), "amount_gbp": math.fsum(a for a in amounts if a is not None)}
+
+
+def _rejected_amount(original_values: str, amount_header: str) -> float:
+    value = plain_amount(json.loads(original_values).get(amount_header))
+    return value or 0.0
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= max(0.01, 1e-9 * max(abs(a), abs(b)))
+
+
+def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
+    """Rows and £ of every grants input = rows and £ in awards.parquet + rejects.csv, as written.
+
+    `inputs` are the manifest's grants entries (path, sheet, header_row, amount_header).
+    """
+    awards = pd.read_parquet(out_dir / "awards.parquet", columns=["source_file", "amount_gbp"])
+    rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
     per_input = []
     for info in inputs:
-        rows_ok = info["rows_read"] == info["rows_accepted"] + info["rows_rejected"]
-        gbp_ok = abs(info["amount_in_gbp"] - info["amount_accepted_gbp"] - info["amount_rejected_gbp"]) < 0.01
-        per_input.append({"path": info["path"], "rows_reconcile": rows_ok, "amounts_reconcile": gbp_ok})
+        name = Path(info["path"]).name
+        read = count_input(info["path"], info["sheet"], info["header_row"], info["amount_header"])
+        acc = awards[awards["source_file"] == name]
+        rej = rejects[(rejects["source_file"] == name) & (rejects["source_sheet"] == (info["sheet"] or ""))]
+        row = {
+            "path": info["path"],
+            "rows_read": read["rows"],
+            "rows_accepted": len(acc),
+            "rows_rejected": len(rej),
+            "amount_in_gbp": read["amount_gbp"],
+            "amount_accepted_gbp": math.fsum(acc["amount_gbp"]),
+            "amount_rejected_gbp": math.fsum(
+                _rejected_amount(v, info["amount_header"]) for v in rej["original_values"]),
+        }
+        row["rows_reconcile"] = row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]
+        row["amounts_reconcile"] = _close(
+            row["amount_in_gbp"], row["amount_accepted_gbp"] + row["amount_rejected_gbp"])
+        per_input.append(row)
     total = {
-        key: sum(i[key] for i in inputs)
+        key: sum(i[key] for i in per_input)
         for key in ("rows_read", "rows_accepted", "rows_rejected", "amount_in_gbp", "amount_accepted_gbp",
                     "amount_rejected_gbp")
     }
     ok = all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
-    return {"ok": ok, "totals": total, "per_input": per_input}
+    return {
+        "ok": ok,
+        "method": "inputs counted by a plain read; outputs counted from awards.parquet and rejects.csv",
+        "totals": total,
+        "per_input": per_input,
+    }
+
+
+class ReconciliationError(SpendmapError):
+    """Rows or £ went missing or were invented between the inputs and the written files: exit 1."""
+
+
+def check_reconciled(reconciliation: dict) -> None:
+    bad = [p for p in reconciliation["per_input"] if not (p["rows_reconcile"] and p["amounts_reconcile"])]
+    if bad:
+        detail = "; ".join(
+            f"{p['path']}: {p['rows_read']:,} rows and £{p['amount_in_gbp']:,.2f} read, but "
+            f"{p['rows_accepted']:,} accepted + {p['rows_rejected']:,} rejected rows and "
+            f"£{p['amount_accepted_gbp']:,.2f} + £{p['amount_rejected_gbp']:,.2f} written"
+            for p in bad
+        )
+        raise ReconciliationError(
+            f"The run does not reconcile, so nothing was published: {detail}. This is a bug in spendmap; "
+            "please report it with the input file."
+        )
+
+
+def finite_json(value: object) -> object:
+    """The manifest with NaN and infinities as null, so it is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[dict]) -> list[dict]:
@@ -76,8 +211,8 @@ def build_manifest(
             "population": {**inputs["population"], "reading": cra["population_summary"]},
             "postcodes": inputs["postcodes"],
         },
+        # The grants reconciliation is filled in from the written files by steps.write_manifest.
         "reconciliation": {
-            **reconcile_grants(read["inputs"]),
             "other_inputs": reconcile_other_inputs(
                 cra["summary"], cra["population_summary"], classified["summary"]["scheme_registers"]
             ),

@@ -300,27 +300,3 @@ def run_pipeline(params: RunParams, runner: str = "auto") -> RunOutcome:
 
         return run_flow(params)
     return execute(params, InProcessRunner())
-
-
-def fetch_command(*, source: str | None, year: str | None, list_only: bool) -> None:
-    """`spendmap fetch`: download a known official release into the cache and say where it is."""
-    from spendmap.sources.fetch import KNOWN_SOURCES, default_cache_dir, fetch_known, known_source_names
-
-    if list_only or not source:
-        for name in known_source_names():
-            meta = KNOWN_SOURCES[name]
-            print(f"{name} (for {meta.get('used_as', '')}): {meta.get('description', '')}")
-            for release, info in meta.get("releases", {}).items():
-                years = f" covers {info['fy_first']} to {info['fy_last']}" if "fy_first" in info else ""
-                print(f"    {release}{years}: {info['url']}")
-        return
-    fetched = fetch_known(source, year=year, cache_dir=default_cache_dir())
-    print(f"{fetched.path}  sha256 {fetched.sha256}  {fetched.bytes:,} bytes"
-          + ("  (from cache)" if fetched.from_cache else ""))
-
-
-def serve_deployments(*, cron: str) -> None:
-    """Register the weekly deployment with a running Prefect server and serve it (blocks)."""
-    from spendmap.prefect_runner import spendmap_run
-
-    spendmap_run.serve(name="spendmap-weekly", cron=cron, parameters={"params": {"offline": False}})

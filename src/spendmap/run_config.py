@@ -60,7 +60,8 @@ class RunParams(BaseModel):
         json_schema_extra=_cli("--places", "P,..."),
     )
     small_threshold_gbp: float = Field(
-        DEFAULT_SMALL_THRESHOLD_GBP, ge=0, description="awards under this are 'small' (default 100000)",
+        DEFAULT_SMALL_THRESHOLD_GBP, gt=0, allow_inf_nan=False,
+        description="awards under this are 'small' (default 100000)",
         json_schema_extra=_cli("--small-threshold", "GBP"),
     )
     out_dir: str = Field(

@@ -51,6 +51,8 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "location_codes": "string",  # "; "-joined ONS codes found in Recipient/Beneficiary location fields
     "location_code_types": "string",
     "county_code": "string",  # GSS of the county council when la_code is a two-tier district
+    "award_date_invalid": "string",  # the Award Date as written when it is not a real date (31/02/2021)
+    "amount_over_ceiling": "boolean",  # |amount| above grants.AMOUNT_CEILING_GBP: implausible, kept
 }
 
 GEO_METHODS = ("geo_code", "council_match", "postcode", "unresolved")

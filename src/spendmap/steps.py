@@ -7,9 +7,7 @@ and Prefect's caching never hashes a DataFrame. File names come from `spendmap.c
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import hashlib
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +17,13 @@ import pandas as pd
 
 from spendmap import catalog
 from spendmap.errors import InputError
+from spendmap.outputs.publish import (  # noqa: F401 - the flow calls these through steps
+    WORK_DIR_NAME,
+    check_out_dir,
+    discard_staging,
+    publish,
+    start_staging,
+)
 from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
 from spendmap.sources.councils import (
@@ -40,8 +45,6 @@ from spendmap.step_results import (
 from spendmap.transforms.council_names import CouncilIndex, resolve_places
 from spendmap.transforms.geography import geo_method_counts, place_awards
 
-WORK_DIR_NAME = "_work"
-
 
 @lru_cache(maxsize=1)
 def council_index() -> CouncilIndex:
@@ -57,52 +60,58 @@ def resolve_place_codes(places: str | None) -> list[str] | None:
 
 
 def preflight(config: RunConfig) -> None:
-    """Fail fast on an unknown council or a local input file that does not exist."""
+    """Fail fast, before any work: unknown council, a local input that is missing, a folder or
+    unreadable, the same file given twice, or an --out that spendmap may not replace."""
     from spendmap.sources.fetch import is_url
 
     resolve_place_codes(config.places)
     named = [("--grants", g) for g in config.grants] + [
         ("--cra", config.cra), ("--population", config.population), ("--postcodes", config.postcodes)
     ]
-    for option, src in named:
-        if src and not is_url(src) and not Path(src).is_file():
+    local = [(option, Path(src)) for option, src in named if src and not is_url(src)]
+    for option, path in local:
+        _check_readable(option, path)
+    _refuse_same_file_twice([p for option, p in local if option == "--grants"])
+    from spendmap.paths import reference_dir
+    from spendmap.sources.fetch import default_cache_dir
+
+    cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    check_out_dir(config.out_dir, [p for _, p in local] + [reference_dir(), cache])
+
+
+def _check_readable(option: str, path: Path) -> None:
+    if path.is_dir():
+        raise InputError(
+            f"The path given to {option} is a folder, not a file: {path}. Give the path of the file "
+            "inside it, or an http(s) URL."
+        )
+    if not path.is_file():
+        raise InputError(
+            f"The file given to {option} does not exist: {path}. Give a path to a file, or an http(s) "
+            "URL."
+        )
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except OSError as err:
+        raise InputError(
+            f"The file given to {option} cannot be read: {path} ({err.strerror}). Check its permissions "
+            "(e.g. chmod u+r) or give a copy you can read."
+        ) from None
+
+
+def _refuse_same_file_twice(paths: list[Path]) -> None:
+    """The same register given twice (even under two names) would count every award twice."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in seen:
             raise InputError(
-                f"The file given to {option} does not exist: {src}. Give a path to a file, or an http(s) "
-                "URL."
+                f"--grants was given the same file twice: {seen[digest]} and {path} have identical "
+                f"contents (sha256 {digest[:16]}...), so every award would be counted twice. Give each "
+                "register once."
             )
-
-
-# --- staging: nothing half-written ------------------------------------------------------------------
-
-
-def start_staging(out_dir: Path) -> Path:
-    """A fresh folder beside out_dir; the run writes there and `publish` swaps it in when complete."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    (staging / WORK_DIR_NAME).mkdir()
-    return staging
-
-
-def publish(staging: Path, out_dir: Path) -> Path:
-    """Replace out_dir with the completed staging folder (keeping a README.md already there)."""
-    out_dir = out_dir.resolve()
-    shutil.rmtree(staging / WORK_DIR_NAME, ignore_errors=True)
-    readme = out_dir / "README.md"
-    if readme.is_file() and not (staging / "README.md").exists():
-        shutil.copy2(readme, staging / "README.md")
-    if out_dir.exists():
-        retired = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        out_dir.rename(retired)
-        staging.rename(out_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(out_dir)
-    return out_dir
-
-
-def discard_staging(staging: Path) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
+        seen[digest] = path
 
 
 # --- grants -------------------------------------------------------------------------------------------
@@ -117,9 +126,11 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> ReadRes
     """
     from spendmap.sources.grants import read_grants
 
+    _refuse_same_file_twice([Path(p) for p in paths])  # again: downloads are only known by now
     frames, rejects, infos = [], [], []
+    known_ids: dict[str, str] = {}  # award id -> 'FILE row N': a repeat in a later input is rejected
     for path in paths:
-        read = read_grants(path)
+        read = read_grants(path, known_ids=known_ids)
         info = read.info
         if years and info["fy"] not in years:
             if info["fy_source"] == "award dates" and len(years) == 1:
@@ -410,6 +421,16 @@ def render_site(
 
 
 def write_manifest(manifest: dict, staging: Path) -> Path:
+    """run_manifest.json, its grants reconciliation counted from the files written in staging.
+
+    A run that does not reconcile raises ReconciliationError (exit 1) after writing the manifest into
+    the staging folder, which is then discarded: nothing is published.
+    """
+    from spendmap.manifest import check_reconciled, finite_json, reconcile_written
     from spendmap.outputs.tables import write_json
 
-    return write_json(manifest, catalog.MANIFEST.at(staging))
+    grants = reconcile_written(manifest["inputs"]["grants"], staging)
+    manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
+    path = write_json(finite_json(manifest), catalog.MANIFEST.at(staging))
+    check_reconciled(grants)
+    return path

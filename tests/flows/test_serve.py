@@ -1,4 +1,5 @@
-"""`spendmap serve` against a real Prefect server: the scheduled deployment registers and runs."""
+"""`spendmap serve` against a real Prefect server and a stand-in GOV.UK: the scheduled release check
+processes a new release and leaves an unchanged one alone."""
 
 import json
 import os
@@ -11,6 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from spendmap.paths import BUNDLED_GRANTS, reference_path
+from spendmap.sources.download import sha256_of
+from tests.helpers.govuk import XLSX, Publication, file_attachment, serve
 
 pytestmark = pytest.mark.flow
 
@@ -44,14 +49,49 @@ def _stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path):
+PATH_1617 = "/government/statistics/government-grants-statistics-2016-to-2017"
+REGISTER = reference_path(*BUNDLED_GRANTS)
+
+
+def _deployment_run(env: dict, params: list[str]) -> subprocess.CompletedProcess:
+    """`prefect deployment run ... --watch`, retried while `spendmap serve` has not registered it yet."""
+    run = None
+    end = time.time() + 90
+    while time.time() < end:
+        run = subprocess.run(
+            [str(BIN / "prefect"), "deployment", "run", "spendmap-check-releases/spendmap-weekly", "--watch",
+             *params],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        if run.returncode == 0 or "not found" not in (run.stdout + run.stderr).lower():
+            break
+        time.sleep(2)
+    assert run is not None and run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Completed" in run.stdout
+    return run
+
+
+def test_serve_runs_the_release_check_new_then_unchanged(tmp_path, httpserver):
+    # The stand-in GOV.UK publishes the 2016-17 register (a copy of the bundled one, which the bundled
+    # CRA covers) through the Content API, with an ETag for conditional requests.
+    media = f"/media/abc/{REGISTER.name}"
+    publication = Publication(path=PATH_1617, attachments=[
+        file_attachment("Government grants register 2016 to 2017", REGISTER.name, httpserver.url_for(media),
+                        XLSX),
+    ])
+    serve(httpserver, publication)
+    httpserver.expect_request(media).respond_with_data(REGISTER.read_bytes(), content_type=XLSX)
+
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
+    cache = tmp_path / "cache"
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_API_URL": api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "SPENDMAP_GOVUK_URL": httpserver.url_for("/").rstrip("/"),
+        "SPENDMAP_CACHE": str(cache),
     }
     server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
     logs = tmp_path / "logs"
@@ -61,35 +101,54 @@ def test_serve_registers_a_scheduled_deployment_that_runs(tmp_path):
         env=server_env, stdout=(logs / "server.log").open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    serve = None
+    served = None
     try:
         _wait_healthy(api, timeout=120)
-        serve = subprocess.Popen(
+        served = subprocess.Popen(
             [str(BIN / "spendmap"), "serve", "--cron", "0 6 * * 1"],
             env=env, cwd=tmp_path, stdout=(logs / "serve.log").open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        out = tmp_path / "scheduled-outputs"
-        run = None
-        end = time.time() + 90
-        while time.time() < end:  # the deployment exists once serve has registered it
-            run = subprocess.run(
-                [str(BIN / "prefect"), "deployment", "run", "spendmap-run/spendmap-weekly", "--watch",
-                 "--param", "params=" + json.dumps({"places": "Wakefield", "out_dir": str(out)})],
-                env=env, capture_output=True, text=True, timeout=300,
-            )
-            if run.returncode == 0 or "not found" not in (run.stdout + run.stderr).lower():
-                break
-            time.sleep(2)
-        assert run is not None and run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-        assert "Completed" in run.stdout
+        out_root = tmp_path / "scheduled"
+        params = ["--param", 'years=["2016-17"]', "--param", f"out_root={out_root}",
+                  "--param", "places=Wakefield"]
+
+        # 1. A new release: fetched and processed.
+        _deployment_run(env, params)
+        out = out_root / "2016-17"
         assert (out / "index.html").is_file() and (out / "councils" / "wakefield" / "index.html").is_file()
+        manifest = json.loads((out / "run_manifest.json").read_text())
+        assert manifest["financial_years"] == ["2016-17"]
+        totals = manifest["reconciliation"]["totals"]
+        assert totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"] == 3_351
+        processed = json.loads((cache / "schedule" / "processed.json").read_text())
+        assert processed["2016-17"]["sha256"] == sha256_of(REGISTER)
+        assert sum(1 for req, _ in httpserver.log if req.path == media) == 1
+        stamp = (out / "run_manifest.json").stat().st_mtime_ns
+
+        # 2. Unchanged (the Content API answers 304 to If-None-Match): recorded, nothing fetched or run.
+        _deployment_run(env, params)
+        api_calls = [req for req, _ in httpserver.log if req.path == f"/api/content{PATH_1617}"]
+        assert api_calls[-1].headers.get("If-None-Match") == publication.etag
+        assert sum(1 for req, _ in httpserver.log if req.path == media) == 1
+        assert (out / "run_manifest.json").stat().st_mtime_ns == stamp
+        assert json.loads((cache / "schedule" / "processed.json").read_text()) == processed
+        artifact = subprocess.run(
+            [str(BIN / "prefect"), "artifact", "inspect", "spendmap-2016-17-check"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert "No new grants-register release for 2016-17" in artifact.stdout, artifact.stdout[-2000:]
+        for key in ("spendmap-2016-17-run-summary", "spendmap-2016-17-placement", "spendmap-2016-17-outputs"):
+            shown = subprocess.run([str(BIN / "prefect"), "artifact", "inspect", key],
+                                   env=env, capture_output=True, text=True, timeout=60)
+            assert key in shown.stdout, (key, shown.stdout[-1000:], shown.stderr[-1000:])
+
         inspected = subprocess.run(
-            [str(BIN / "prefect"), "deployment", "inspect", "spendmap-run/spendmap-weekly"],
+            [str(BIN / "prefect"), "deployment", "inspect", "spendmap-check-releases/spendmap-weekly"],
             env=env, capture_output=True, text=True, timeout=60,
         )
         assert "0 6 * * 1" in inspected.stdout  # the weekly schedule is registered
     finally:
-        if serve is not None:
-            _stop(serve)
+        if served is not None:
+            _stop(served)
         _stop(server)

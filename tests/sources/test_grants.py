@@ -255,7 +255,7 @@ def test_cp1252_cr_only_csv_with_pound_strings(tmp_path):
         4: "amount missing",
         5: "amount not a number: 'about 5k'",
         6: "currency is not GBP: EUR",
-        7: "duplicate award identifier",
+        7: "duplicate award id (also in grants_2018-19.csv row 2)",
     }
     info = read.info
     assert info["rows_read"] == 6 and info["rows_accepted"] + info["rows_rejected"] == 6
@@ -371,3 +371,152 @@ def test_grantnav_xlsx_export(tmp_path):
     assert read.awards["location_codes"].tolist() == ["E06000032", "E09000012"]
     assert read.awards["location_code_types"].tolist() == ["UA", "LONB"]
     assert read.awards["amount_gbp"].sum() == 2000
+
+
+# ----------------------------------------------------------------------------- totals never inflate
+
+SHORT_HEADER = "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+
+
+def _read_csv(tmp_path, rows: str, header: str = SHORT_HEADER, name: str = "grants 2021-22.csv"):
+    path = tmp_path / name
+    path.write_text(header + rows)
+    return read_grants(path)
+
+
+def test_total_footer_with_a_name_but_no_identifier_or_funder_is_rejected(tmp_path):
+    """The issue's case: 'Total' under the recipient column, the register's sum in the amount column."""
+    rows = [MODERN_HEADER, _modern_row("T-1", 100.0, date(2022, 5, 1)),
+            _modern_row("T-2", 50.0, date(2022, 5, 1))]
+    footer = [None] * len(MODERN_HEADER)
+    footer[MODERN_HEADER.index("Recipient Org:Name")] = "Total"
+    footer[MODERN_HEADER.index("Amount Awarded")] = 150.0
+    path = _xlsx(tmp_path / "Grants 2022-23.xlsx", {"Awards": rows + [footer]})
+    read = read_grants(path)
+    assert read.awards["award_id"].tolist() == ["T-1", "T-2"]
+    assert read.awards["amount_gbp"].sum() == 150.0
+    (reason,) = read.rejects["reason"]
+    assert reason.startswith("not an award row") and "'Total'" in reason
+
+
+def test_non_finite_amounts_are_rejected(tmp_path):
+    read = _read_csv(tmp_path, "N-1,1e400,Big Ltd,Home Office\nN-2,inf,Inf Ltd,Home Office\n"
+                     "N-3,-Infinity,Neg Ltd,Home Office\nN-4,nan,NaN Ltd,Home Office\n"
+                     "N-5,10,Fine Ltd,Home Office\n")
+    assert read.awards["award_id"].tolist() == ["N-5"]
+    reasons = read.rejects.set_index("source_row")["reason"].to_dict()
+    assert reasons[2] == "amount is not a finite number: 1e400"
+    assert [reasons[3], reasons[4], reasons[5]] == [
+        "amount not a number: 'inf'", "amount not a number: '-Infinity'", "amount not a number: 'nan'"]
+    assert read.info["amount_in_gbp"] == 10.0 and read.info["amount_rejected_gbp"] == 0.0
+    json.dumps(read.info, allow_nan=False)  # the manifest's part from this input is valid JSON
+
+
+def test_amount_over_the_ceiling_is_kept_flagged_and_counted(tmp_path):
+    from spendmap.sources.grants import AMOUNT_CEILING_GBP
+
+    read = _read_csv(tmp_path, f"C-1,{AMOUNT_CEILING_GBP * 4:.0f},Typo Ltd,Home Office\n"
+                     f"C-2,{AMOUNT_CEILING_GBP:.0f},Edge Ltd,Home Office\nC-3,-2e10,Minus Ltd,Home Office\n")
+    a = read.awards.set_index("award_id")
+    assert a["amount_over_ceiling"].to_dict() == {"C-1": True, "C-2": False, "C-3": True}
+    assert read.info["data_quality"]["amount_over_ceiling"] == 2
+    assert read.info["data_quality"]["amount_ceiling_gbp"] == AMOUNT_CEILING_GBP
+
+
+def test_invalid_dates_are_kept_flagged_and_counted(tmp_path):
+    read = _read_csv(tmp_path, "D-1,10,31/02/2021,Feb Ltd,Home Office\n"
+                     "D-2,20,01/03/2021,March Ltd,Home Office\nD-3,30,,No Date Ltd,Home Office\n"
+                     "D-4,40,soon,Vague Ltd,Home Office\n",
+                     header="Identifier,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\n",
+                     name="grants 2020-21.csv")
+    a = read.awards.set_index("award_id")
+    assert len(a) == 4 and read.rejects.empty
+    assert a["award_date_invalid"].fillna("").to_dict() == {"D-1": "31/02/2021", "D-2": "", "D-3": "",
+                                                            "D-4": "soon"}
+    assert pd.isna(a.loc["D-1", "award_date"]) and a.loc["D-2", "award_date"] == pd.Timestamp("2021-03-01")
+    assert read.info["data_quality"]["award_date_invalid"] == 2
+
+
+def test_award_id_repeated_across_inputs_is_rejected_naming_the_first(tmp_path):
+    first = tmp_path / "grants_a 2021-22.csv"
+    first.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+                     "X-1,10,One Ltd,Home Office\nX-2,20,Two Ltd,Home Office\n")
+    second = tmp_path / "grants_b 2021-22.csv"
+    second.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+                      "X-3,30,Three Ltd,Home Office\nX-2,20,Two Ltd,Home Office\n")
+    known: dict[str, str] = {}
+    a = read_grants(first, known_ids=known)
+    b = read_grants(second, known_ids=known)
+    assert a.awards["award_id"].tolist() == ["X-1", "X-2"] and b.awards["award_id"].tolist() == ["X-3"]
+    assert b.rejects["reason"].tolist() == ["duplicate award id (also in grants_a 2021-22.csv row 3)"]
+    assert b.info["rows_rejected"] == 1 and b.info["amount_rejected_gbp"] == 20.0
+    assert set(known) == {"X-1", "X-2", "X-3"}
+
+
+def test_whitespace_only_rows_are_blank(tmp_path):
+    read = _read_csv(tmp_path, "W-1,10,One Ltd,Home Office\n  ,\t,   ,  \nW-2,20,Two Ltd,Home Office\n")
+    assert read.info["rows_read"] == 2 and read.info["blank_rows_skipped"] == 1 and read.rejects.empty
+
+
+# ----------------------------------------------------------------------------- awkward files
+
+def test_csv_field_longer_than_the_csv_module_limit_is_read(tmp_path):
+    long = "x" * 200_000  # csv's default limit is 131,072 characters
+    path = tmp_path / "grants 2021-22.csv"
+    path.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name,Description\n"
+                    f'L-1,10,Long Ltd,Home Office,"{long}"\nL-2,20,Short Ltd,Home Office,short\n')
+    read = read_grants(path)
+    assert read.awards["award_id"].tolist() == ["L-1", "L-2"]
+    assert read.awards.set_index("award_id").loc["L-1", "description"] == long
+    import csv
+
+    assert csv.field_size_limit() == 131_072  # the process-wide limit is left as it was
+
+
+def test_utf16_csv_is_read(tmp_path):
+    path = tmp_path / "grants 2021-22.csv"
+    text = ("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+            "U-1,\u00a31,234,\u00c9cole Trust,Home Office\r\n").replace("\u00a31,234", '"\u00a31,234"')
+    path.write_bytes(text.encode("utf-16"))  # with a byte-order mark, as Excel's "Unicode text" writes
+    read = read_grants(path)
+    assert read.awards["recipient_name"].tolist() == ["\u00c9cole Trust"]
+    assert read.awards["amount_gbp"].tolist() == [1234.0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_csv_without_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "grants 2021-22.csv"
+    path.write_bytes(("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+                      "U-1,12,Ecole Trust,Home Office\r\n").encode(encoding))
+    read = read_grants(path)
+    assert read.awards["award_id"].tolist() == ["U-1"] and read.awards["amount_gbp"].tolist() == [12.0]
+
+
+def test_password_protected_ods_is_named_as_such(tmp_path):
+    import zipfile
+
+    path = tmp_path / "grants 2021-22.ods"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("META-INF/manifest.xml",
+                   '<manifest:manifest><manifest:file-entry manifest:full-path="content.xml">'
+                   '<manifest:encryption-data manifest:checksum-type="SHA1"/></manifest:file-entry>'
+                   "</manifest:manifest>")
+        z.writestr("content.xml", b"\x8f\x13encrypted bytes")
+    with pytest.raises(InputError, match="password-protected.*save an unprotected copy"):
+        read_grants(path)
+
+
+def test_password_protected_xlsx_is_named_as_such(tmp_path):
+    """An encrypted .xlsx is an OLE compound file whose directory names an EncryptedPackage stream."""
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    directory = "EncryptedPackage".encode("utf-16-le") + bytes(128 - 32)
+    path = tmp_path / "grants 2021-22.xlsx"
+    path.write_bytes(header + directory + bytes(1024))
+    with pytest.raises(InputError, match="password-protected"):
+        read_grants(path)
+
+
+def test_a_folder_is_called_a_folder(tmp_path):
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        read_grants(tmp_path)

@@ -308,7 +308,8 @@ def test_council_with_no_population_at_all_is_listed(nomis):
     councils["population_2020"] = councils["population_2020"].where(
         ~councils["la_code"].str.startswith("N09")
     )
-    with pytest.raises(InputError, match=r"no population for 11 councils.*N09000003 Belfast"):
+    expected = r"no usable population for 11 councils.*not in the file and mySociety.*N09000003 Belfast"
+    with pytest.raises(InputError, match=expected):
         population_for_councils(nomis, "2020-21", councils=councils)
 
 
@@ -322,3 +323,17 @@ def test_strict_mode_lists_councils_missing_from_the_file(nomis):
 def test_bundled_loader_is_the_nomis_file():
     (table,) = load_bundled_population()
     assert table.source == SOURCE_NOMIS and table.path.name == BUNDLED_POPULATION[1]
+
+
+def test_population_of_zero_says_so(tmp_path):
+    """A 0 in the file is reported as a 0 in the file, not as 'not in the file'."""
+    text = reference_path(*BUNDLED_POPULATION).read_text()
+    wakefield = '"Wakefield","E08000036","Total","All Ages","Value",351592,'
+    assert wakefield in text
+    path = tmp_path / "nomis_zero.csv"
+    path.write_text(text.replace(wakefield, wakefield.replace("351592", "0")))
+    with pytest.raises(InputError) as err:
+        population_for_councils(read_population(path), "2020-21")
+    message = str(err.value)
+    assert "1 have a population of 0 or less in the file: E08000036 Wakefield (0)" in message
+    assert "not in the file" not in message

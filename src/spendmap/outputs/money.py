@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
+from spendmap.text import is_missing  # noqa: F401 - outputs import it from here too
 
 MISSING = "–"  # en dash: shown for a value that is not known (not for zero)
 
 _UNITS = ((1e9, "bn"), (1e6, "m"), (1e3, "k"))
-
-
-def is_missing(value: object) -> bool:
-    """None, NA, NaT or NaN: a value that is not known (as opposed to zero)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _scaled(amount: float, divisor: float) -> str:

@@ -21,6 +21,7 @@ from spendmap.fiscal_year import fy_from_text
 from spendmap.paths import BUNDLED_CRA, reference_path
 from spendmap.schemas import REJECT_COLUMNS
 from spendmap.sources.tabular import normalise_header, read_table
+from spendmap.text import is_missing, normalise_label
 
 # Header variants across editions -> canonical column.
 CRA_ALIASES: dict[str, str] = {
@@ -133,7 +134,7 @@ _OTHER_LABELS: dict[str, str] = {
 
 
 def _label_key(label: str) -> str:
-    s = re.sub(r"\s+", " ", str(label).replace("\u00a0", " ")).strip().lower()
+    s = normalise_label(label)
     s = re.sub(r"^england\s*[_:\-–]\s*", "", s)
     s = s.replace("&", " and ").replace("_", " ")
     s = re.sub(r"\bthe\b", " ", s)
@@ -147,7 +148,7 @@ def normalise_region(label: object) -> tuple[str | None, str | None]:
     Regions and nations give their ONS code and category `regional`; outside-UK, non-regional,
     non-identifiable and UK/England-level labels give no code and their category.
     """
-    if label is None or (isinstance(label, float) and np.isnan(label)):
+    if is_missing(label):
         return None, None
     key = _label_key(str(label))
     if key in _REGION_ALIASES:

@@ -25,8 +25,12 @@ from spendmap import schemas
 from spendmap.errors import InputError
 from spendmap.fiscal_year import format_fy, fy_from_text, fy_of_dates, fy_start_year
 from spendmap.sources.tabular import RawTable, normalise_header, paused_gc, read_table
+from spendmap.text import is_blank
 
 AWARD_SHEETS = ("#Awards", "Awards")
+# One award above this (in absolute value) is implausible: the largest in the 2016-17 register is
+# £1.42bn (a Dedicated Schools Grant). Such awards are kept but flagged and counted (docs/assumptions.md).
+AMOUNT_CEILING_GBP = 10_000_000_000.0
 MAX_LOCATION_INDEX = 10  # 360Giving flat exports number repeated locations :0:, :1:, ...
 
 
@@ -131,23 +135,26 @@ class GrantsRead:
     info: dict  # per-input facts for the run manifest
 
 
-def read_grants(path: Path | str, *, year: str | None = None) -> GrantsRead:
+def read_grants(path: Path | str, *, year: str | None = None,
+                known_ids: dict[str, str] | None = None) -> GrantsRead:
     """Read a grants register (any supported layout) into accepted awards and reasoned rejects.
 
     `year` ('2016-17') overrides the financial year found in the file or sheet name or award dates.
+    `known_ids` maps award ids accepted from earlier inputs of the run to where they were ('FILE row
+    N'): a repeat is rejected, and this file's accepted ids are added to it.
     Raises InputError for unreadable files, missing columns or an undeterminable financial year.
     """
     path = Path(path)
     if year is not None:
         year = format_fy(fy_start_year(year))  # InputError for anything but 2016-17 style
     with paused_gc():
-        return _read_grants(path, year)
+        return _read_grants(path, year, {} if known_ids is None else known_ids)
 
 
-def _read_grants(path: Path, year: str | None) -> GrantsRead:
+def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> GrantsRead:
     raw = read_table(path, aliases=GRANT_COLUMN_ALIASES, required=REQUIRED_COLUMNS,
                      preferred_sheets=AWARD_SHEETS, what="grants register")
-    df = raw.frame
+    df = _drop_whitespace_rows(raw)
     n = len(df)
 
     amount, amount_bad = parse_amounts(df["amount_gbp"])
@@ -157,19 +164,21 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
 
     # --- reasons, in order: the first that applies is recorded ---
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
-    not_award = key["recipient_name"].isna() & key["department_raw"].isna()
+    # A footer ('Total' under the recipient column) has a name but neither identifier nor funder.
+    no_funder = key["department_raw"].isna()
+    not_award = no_funder & (key["recipient_name"].isna() | key["award_id"].isna())
     reason = reason.mask(not_award, _not_award_reasons(df, not_award))
     amount_missing = amount.isna() & amount_bad.isna()
     reason = reason.mask(reason.isna() & amount_missing, "amount missing")
     reason = reason.mask(reason.isna() & amount_bad.notna(), "amount not a number: " + amount_bad)
+    infinite = np.isinf(amount.to_numpy())
+    reason = reason.mask(reason.isna() & infinite,
+                         "amount is not a finite number: " + clean_text(df["amount_gbp"]).fillna(""))
     if "currency" in key:
         cur = key["currency"].str.upper()
         foreign = cur.notna() & (cur != "GBP") & (cur != "£")
         reason = reason.mask(reason.isna() & foreign, "currency is not GBP: " + key["currency"])
-    ids = key["award_id"]
-    dup = ids.notna() & reason.isna()
-    dup = dup & ids.where(dup).duplicated(keep="first") & ids.notna()
-    reason = reason.mask(reason.isna() & dup, "duplicate award identifier")
+    reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], path.name, known_ids)
 
     ok = reason.isna()
     acc = df
@@ -181,18 +190,27 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
     text.update(key)
     award_date = parse_dates(acc["award_date"]) if "award_date" in acc else pd.Series(
         pd.NaT, index=acc.index, dtype="datetime64[ns]")
+    # A date written but not a real one (31/02/2021) is kept as written, flagged, and counted.
+    date_invalid = (clean_text(acc["award_date"]).where(award_date.isna()) if "award_date" in acc
+                    else pd.Series(pd.NA, index=acc.index, dtype="string"))
     fy, fy_source = _financial_year(year, path, raw, award_date)
     awards = _build_awards(acc, text, amount[ok], award_date, raw, fy)
+    awards["award_date_invalid"] = date_invalid.to_numpy()
+    awards["amount_over_ceiling"] = (awards["amount_gbp"].abs() > AMOUNT_CEILING_GBP).to_numpy()
     awards = schemas.conform_awards(awards.reset_index(drop=True))
     rejects = _build_rejects(df[~ok], reason[~ok], raw)
+    accepted_ids = awards["award_id"].dropna()
+    known_ids.update(zip(accepted_ids, path.name + " row " + awards.loc[accepted_ids.index, "source_row"]
+                         .astype("string"), strict=True))
 
-    amount_ok = amount.fillna(0.0)
+    amount_ok = amount.where(np.isfinite(amount), 0.0)
     info = {
         "path": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "bytes": path.stat().st_size,
         "sheet": raw.sheet,
         "header_row": raw.header_row,
+        "amount_header": raw.original_headers["amount_gbp"],
         "rows_read": n,
         "rows_accepted": int(ok.sum()),
         "rows_rejected": int((~ok).sum()),
@@ -205,8 +223,42 @@ def _read_grants(path: Path, year: str | None) -> GrantsRead:
         "n_aggregated": int(awards["is_aggregated"].sum()),
         "n_zero_value": int((awards["amount_gbp"] == 0).sum()),
         "blank_rows_skipped": raw.blank_rows_skipped,
+        "data_quality": {
+            "award_date_invalid": int(awards["award_date_invalid"].notna().sum()),
+            "amount_over_ceiling": int(awards["amount_over_ceiling"].sum()),
+            "amount_ceiling_gbp": AMOUNT_CEILING_GBP,
+            "amount_not_finite": int(infinite.sum()),
+        },
     }
     return GrantsRead(awards=awards, rejects=rejects, info=info)
+
+
+def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
+    """Rows of whitespace-only cells that read_table's fast blank test let through are blank too."""
+    df = raw.frame
+    cells = df.drop(columns=["source_row"])
+    # Only rows with no recipient and no funder can be such rows; the exact test runs on those alone.
+    no_one = clean_text(df["recipient_name"]).isna() & clean_text(df["department_raw"]).isna()
+    suspects = cells[no_one.to_numpy()]
+    blank = [i for i, row in zip(suspects.index, suspects.itertuples(index=False), strict=True)
+             if all(is_blank(c) for c in row)]
+    if not blank:
+        return df
+    raw.blank_rows_skipped += len(blank)
+    return df.drop(index=blank)
+
+
+def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Series, file_name: str,
+                          known_ids: dict[str, str]) -> pd.Series:
+    """'duplicate award id (also in FILE row N)' for an id accepted earlier in this or another input."""
+    candidate = ids.notna() & reason.isna()
+    earlier = ids.where(candidate).map(known_ids).astype("string")
+    reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
+    candidate &= reason.isna()
+    first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
+    within = candidate & ids.where(candidate).duplicated(keep="first")
+    where = file_name + " row " + first_row.astype("Int64").astype("string")
+    return reason.mask(within, "duplicate award id (also in " + where + ")")
 
 
 # ----------------------------------------------------------------------------- value parsing
@@ -365,9 +417,12 @@ def _not_award_reasons(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
     if not mask.any():
         return out
     cells = df.loc[mask].drop(columns=["source_row"])
-    first = cells.bfill(axis=1).iloc[:, 0].astype("string").str.slice(0, 80)
-    out[mask] = ("not an award row (no recipient or funder; looks like a note, footnote or total: '"
-                 + first.fillna("") + "')")
+    # The first text cell ('Total', 'Source: ...') says what the row is better than a number does.
+    text = cells.map(lambda c: c if isinstance(c, str) and c.strip() else None)
+    first = text.bfill(axis=1).iloc[:, 0].fillna(cells.bfill(axis=1).iloc[:, 0])
+    first = first.astype("string").str.slice(0, 80)
+    out[mask] = ("not an award row (no funder, and no recipient or identifier; looks like a note, "
+                 "footnote or total: '" + first.fillna("") + "')")
     return out
 
 

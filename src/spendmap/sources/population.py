@@ -456,9 +456,22 @@ def population_for_councils(
     out.loc[missing, "n_source_areas"] = 0
     none = out[out["population"].isna() | (out["population"] <= 0)]
     if not none.empty:
+        def listed(rows: pd.DataFrame) -> str:
+            shown = rows["population"].map(lambda v: "none" if pd.isna(v) else f"{v:,.0f}").astype("string")
+            return ", ".join(rows["la_code"] + " " + rows["la_name"] + " (" + shown + ")")
+
+        in_file = none[~missing.loc[none.index]]
+        fallback_none = none[missing.loc[none.index]]
+        problems = []
+        if len(in_file):
+            problems.append(f"{len(in_file)} have a population of 0 or less in the file: {listed(in_file)}"
+                            " (a council cannot have no residents: check those rows of the file)")
+        if len(fallback_none):
+            problems.append(f"{len(fallback_none)} are not in the file and mySociety's 2020 figure for "
+                            f"them is missing or 0: {listed(fallback_none)}")
         raise InputError(
-            f"{where}, mid-{vintage}: no population for {len(none)} councils (not in the file and no "
-            f"mySociety 2020 figure): {', '.join(none['la_code'] + ' ' + none['la_name'])}."
+            f"{where}, mid-{vintage}: no usable population for {len(none)} councils, so CRA spend cannot "
+            f"be shared out by population: {'; '.join(problems)}."
         )
     out["is_aggregate"] = False
 

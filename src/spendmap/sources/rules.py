@@ -15,7 +15,7 @@ import pandas as pd
 
 from spendmap.errors import InputError
 from spendmap.paths import reference_path
-from spendmap.transforms.names import normalise_text
+from spendmap.text import normalise_text
 
 DEPARTMENTS_FILE = ("departments.csv",)
 POLICY_RULES_FILE = ("policy_rules.csv",)

@@ -13,6 +13,8 @@ import gc
 import io
 import itertools
 import re
+import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from spendmap.errors import InputError
+from spendmap.text import is_blank, normalise_label
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -65,22 +68,40 @@ def paused_gc() -> Iterator[None]:
 
 def normalise_header(text: object) -> str:
     """Lower-case, trimmed, single-spaced header text without a leading '#' or spaces around ':'."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    s = _header_text(text).replace("\u00a0", " ").replace("\ufeff", "")
-    s = re.sub(r"\s+", " ", s).strip().lower()
-    s = s.lstrip("#").strip()
+    s = normalise_label(text).lstrip("#").strip()
     return re.sub(r"\s*:\s*", ":", s)
 
 
 def _sheet_key(name: str) -> str:
-    return name.strip().lstrip("#").strip().lower()
+    return normalise_label(name).lstrip("#").strip()
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+# An Office workbook saved with a password is an OLE container holding this stream instead of the zip.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def is_password_protected(path: Path) -> bool:
+    """An encrypted .xlsx (OLE container with an EncryptedPackage) or .ods (manifest encryption-data)."""
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(_OLE_MAGIC):
+        return _ENCRYPTED_STREAM in path.read_bytes()
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                return b"encryption-data" in z.read("META-INF/manifest.xml")
+        except (KeyError, zipfile.BadZipFile, OSError):
+            return False
+    return False
 
 
 def _describe_content(path: Path) -> str:
     """What a file that could not be read as a spreadsheet looks like, in words."""
     with path.open("rb") as f:
         head = f.read(2048)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16 text"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive that is not a readable spreadsheet (it may be truncated or damaged)"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -106,6 +127,14 @@ def _is_workbook(path: Path) -> bool:
 
 
 def _decode_csv(path: Path, data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export: UTF-16 with a byte-order mark.
+        return data.decode("utf-16", errors="replace")
+    head = data[:512]
+    if len(head) >= 4 and not any(head[1::2]) and all(head[0::2]):
+        return data.decode("utf-16-le", errors="replace")  # UTF-16 without a mark: ASCII text, every
+    if len(head) >= 4 and not any(head[0::2]) and all(head[1::2]):
+        return data.decode("utf-16-be", errors="replace")  # other byte zero
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
     try:
@@ -120,7 +149,7 @@ def _read_csv_rows(path: Path, what: str) -> list[list[object]]:
     head = data[:2048]
     text = _decode_csv(path, data)
     looks_html = text.lstrip().lower().startswith(("<!doctype html", "<html"))
-    if head.startswith(b"PK\x03\x04") or b"\x00" in head or looks_html:
+    if head.startswith(b"PK\x03\x04") or "\x00" in text[:2048] or looks_html:
         raise InputError(
             f"The {what} '{path}' has a CSV name but looks like {_describe_content(path)}: "
             "download the file again or export it as CSV."
@@ -128,7 +157,17 @@ def _read_csv_rows(path: Path, what: str) -> list[list[object]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # newline='' keeps csv's own handling of CR, LF and CRLF (and of line breaks inside quotes).
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [row for row in reader]
+    # A field of any length is read (csv's default limit, 131,072 characters, is process-wide: restored).
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        return [row for row in reader]
+    except csv.Error as err:
+        raise InputError(
+            f"The {what} '{path}' is not a well-formed CSV file at line {reader.line_num} ({err}): "
+            "export it again as CSV."
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _count_matches(row: Sequence[object], aliases: Mapping[str, str]) -> int:
@@ -151,15 +190,11 @@ _isspace = np.frompyfunc(str.isspace, 1, 1)
 
 def _header_text(value: object) -> str:
     """A header cell as text: numbers typed as headers (a year column 2016) lose the '.0'."""
-    if _is_blank(value):
+    if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _build_frame(
@@ -251,9 +286,21 @@ def read_table(
     if not path.exists():
         raise InputError(f"The {what} '{path}' does not exist: check the path.")
     if path.is_dir():
-        raise InputError(f"The {what} '{path}' is a folder, not a file.")
+        raise InputError(f"The {what} '{path}' is a folder, not a file: give the file inside it.")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"The {what} '{path}' cannot be read ({err.strerror}): check its permissions."
+        ) from None
     if path.stat().st_size == 0:
         raise InputError(f"The {what} '{path}' is empty (0 bytes): download or export it again.")
+    if is_password_protected(path):
+        raise InputError(
+            f"The {what} '{path}' is password-protected (encrypted), so it cannot be read: open it in "
+            "a spreadsheet program and save an unprotected copy (without a password), then give that."
+        )
 
     sheet_names: list[str] = []
     if _is_workbook(path):
@@ -271,15 +318,15 @@ def read_table(
     else:
         rows = _read_csv_rows(path, what)
         sheet = None
-        if not any(any(not _is_blank(c) for c in r) for r in rows):
+        if not any(any(not is_blank(c) for c in r) for r in rows):
             raise InputError(f"The {what} '{path}' has no rows: it contains only blank lines.")
         header_idx, n = _best_header(rows, aliases, max_header_scan)
         if n < min(MIN_HEADER_MATCHES, len(set(aliases.values()))):
-            first = next((r for r in rows if any(not _is_blank(c) for c in r)), [])
+            first = next((r for r in rows if any(not is_blank(c) for c in r)), [])
             raise InputError(
                 f"The {what} '{path}' has no recognisable header row in its first {max_header_scan} "
                 f"lines: expected columns such as {expected_headers}; the first non-blank line is "
-                f"{[str(c) for c in first if not _is_blank(c)][:30]}."
+                f"{[str(c) for c in first if not is_blank(c)][:30]}."
             )
 
     frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
@@ -355,7 +402,7 @@ def _choose_sheet(
     for name in candidates + [n for n in sheet_names if n not in candidates]:
         # skip_empty_area=False keeps row 0 as the sheet's row 1, so source rows are real ones.
         head = load(name).to_python(skip_empty_area=False, nrows=max_header_scan)
-        if any(any(not _is_blank(c) for c in r) for r in head):
+        if any(any(not is_blank(c) for c in r) for r in head):
             all_empty = False
         idx, n = _best_header(head, aliases, max_header_scan)
         if n >= threshold and name in candidates:

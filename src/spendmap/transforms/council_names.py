@@ -17,7 +17,7 @@ import pandas as pd
 from rapidfuzz import process
 
 from spendmap.errors import InputError
-from spendmap.transforms.names import normalise_text
+from spendmap.text import normalise_text
 
 # Kind-of-council words, removed from the start or end of a name (longest first).
 _PREFIXES = [
@@ -49,7 +49,7 @@ _NOT_A_COUNCIL_RE = re.compile(
 
 
 def normalise_council_name(names: pd.Series) -> pd.Series:
-    """names.normalise_text (lower case, '&' as 'and', no punctuation), compass abbreviations spelt out."""
+    """text.normalise_text (lower case, '&' as 'and', no punctuation), compass abbreviations spelt out."""
     text = normalise_text(names).fillna("")
     for pattern, replacement in _ABBREVIATIONS.items():
         text = text.str.replace(pattern, replacement, regex=True)

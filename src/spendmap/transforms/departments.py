@@ -14,7 +14,7 @@ import pandas as pd
 
 from spendmap.fiscal_year import fy_start_year
 from spendmap.sources.rules import org_id_key
-from spendmap.transforms.names import normalise_text
+from spendmap.text import normalise_text
 
 
 def _reference_dates(df: pd.DataFrame) -> pd.Series:

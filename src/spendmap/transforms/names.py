@@ -12,6 +12,8 @@ import re
 
 import pandas as pd
 
+from spendmap.text import normalise_text, normalise_words, on_distinct  # noqa: F401 - normalise_text re-exported
+
 # 360Giving / org-id.guide prefixes of public registers (an id under one of these names one legal body).
 REGISTER_PREFIXES = (
     "GB-CHC",  # Charity Commission for England and Wales
@@ -35,41 +37,19 @@ _REGISTER_ID = r"^(?:" + "|".join(re.escape(p) for p in REGISTER_PREFIXES) + r")
 # Legal-form words that do not distinguish organisations ("Acme Ltd" is "Acme Limited").
 # Patterns are kept as text (not compiled) so pandas can run them in Arrow rather than in Python.
 _LEGAL_SUFFIXES = r"\b(?:limited|ltd|plc|llp|lp|cic|cio|inc|incorporated|company limited by guarantee|co)\s*$"
-_NON_ALNUM = r"[^0-9a-z]+"
-
-
-def _on_distinct(values: pd.Series, fn) -> pd.Series:
-    """Apply a text function once per distinct value (names repeat a lot) and map back."""
-    codes, uniques = pd.factorize(values.astype("string"))
-    done = fn(pd.Series(uniques, dtype="string")).to_numpy()
-    out = pd.Series(pd.NA, index=values.index, dtype="string")
-    found = codes >= 0
-    out[found] = done[codes[found]]
-    return out
-
-
-def _normalise_text(text: pd.Series) -> pd.Series:
-    text = text.str.lower().str.replace("&", " and ", regex=False)
-    text = text.str.replace(_NON_ALNUM, " ", regex=True).str.strip()
-    return text.where(text != "", pd.NA)
 
 
 def _normalise_org_name(text: pd.Series) -> pd.Series:
-    text = _normalise_text(text).str.replace(r"^the\s+", "", regex=True)
+    text = normalise_words(text).str.replace(r"^the\s+", "", regex=True)
     # Twice: "Acme Trading Co Ltd" has two legal-form words.
     for _ in range(2):
         text = text.str.replace(_LEGAL_SUFFIXES, "", regex=True).str.strip()
     return text.where(text != "", pd.NA)
 
 
-def normalise_text(values: pd.Series) -> pd.Series:
-    """Lower case, `&` as `and`, punctuation and runs of spaces as one space; missing stays <NA>."""
-    return _on_distinct(values, _normalise_text)
-
-
 def normalise_org_name(values: pd.Series) -> pd.Series:
     """normalise_text, then a leading "the" and trailing legal-form words dropped."""
-    return _on_distinct(values, _normalise_org_name)
+    return on_distinct(values, _normalise_org_name)
 
 
 def _clean_number(values: pd.Series) -> pd.Series:

@@ -1,9 +1,13 @@
-"""spendmap.sources.fetch against a real local HTTP server (pytest-httpserver)."""
+"""spendmap.sources.download against a real local HTTP server (pytest-httpserver)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,12 +15,11 @@ import pytest
 from werkzeug import Response
 
 from spendmap.errors import DownloadError, InputError
-from spendmap.sources import fetch as F
-from spendmap.sources.fetch import (
-    KNOWN_SOURCES,
+from spendmap.paths import BUNDLED_GRANTS, reference_path
+from spendmap.sources import download as F
+from spendmap.sources.download import (
     MANIFEST_NAME,
     default_cache_dir,
-    fetch_known,
     read_fetch_manifest,
     resolve_source,
     sha256_of,
@@ -164,13 +167,18 @@ def test_always_500_gives_download_error_after_all_attempts(httpserver, tmp_path
     assert not (tmp_path / MANIFEST_NAME).exists()
 
 
-def test_backoff_doubles_between_attempts(httpserver, tmp_path, monkeypatch):
+def test_backoff_grows_with_jitter_between_attempts(httpserver, tmp_path, monkeypatch):
+    # urllib3's Retry: no wait before the first retry, then backoff * 2^(n-1) plus up to backoff/2 jitter.
+    import urllib3.util.retry as urllib3_retry
+
     sleeps: list[float] = []
-    monkeypatch.setattr(F.time, "sleep", sleeps.append)
+    monkeypatch.setattr(urllib3_retry.time, "sleep", sleeps.append)
     httpserver.expect_request("/down.csv").respond_with_data("oops", status=500)
     with pytest.raises(DownloadError):
         resolve_source(httpserver.url_for("/down.csv"), cache_dir=tmp_path, retries=3, backoff_seconds=0.5)
-    assert sleeps == [0.5, 1.0, 2.0]
+    assert len(httpserver.log) == 4
+    assert len(sleeps) == 2
+    assert 1.0 <= sleeps[0] <= 1.25 and 2.0 <= sleeps[1] <= 2.25
 
 
 def test_404_fails_at_once(httpserver, tmp_path):
@@ -194,7 +202,7 @@ def test_html_page_instead_of_spreadsheet(httpserver, tmp_path):
     )
     assert len(httpserver.log) == 1  # not retried
     assert _files(tmp_path) == []
-    # Without `expect` a page is just a file (fetch_known reads landing pages this way).
+    # Without `expect` a page is just a file.
     assert resolve_source(url, cache_dir=tmp_path, **FAST).path.read_text() == page
 
 
@@ -268,158 +276,178 @@ def test_content_disposition_names_the_cached_file(httpserver, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# Known sources
+# Whole files only (issue 9): no Content-Length -> judged by structure
 
 
-def test_known_sources_are_declared_consistently():
-    for name, spec in KNOWN_SOURCES.items():
-        assert {"description", "licence", "releases", "used_as"} <= set(spec), name
-        for key, release in spec["releases"].items():
-            assert release["url"].startswith("https://"), (name, key)
-            assert release["direct"] in (True, False), (name, key)
-            if "fy_first" in release:
-                assert F.fy_start_year(release["fy_first"]) <= F.fy_start_year(release["fy_last"])
-    assert KNOWN_SOURCES["grants-register"]["releases"]["2022-23"]["fy_first"] == "2022-23"
+REGISTER = reference_path(*BUNDLED_GRANTS)  # the real bundled 2016-17 register (.xlsx, a zip)
 
 
-def test_landing_candidates_try_the_govuk_release_page_first():
-    url = "https://www.gov.uk/government/statistics/country-and-regional-analysis-2022/guidance"
-    assert F._landing_candidates(url) == [
-        "https://www.gov.uk/government/statistics/country-and-regional-analysis-2022",
-        url,
-    ]
-    release = "https://www.gov.uk/government/statistics/country-and-regional-analysis-2014"
-    assert F._landing_candidates(release) == [release]
+def _no_length(body: bytes, content_type: str):
+    """A handler streaming `body` without Content-Length (the server closes the connection at the end)."""
+
+    def handler(_request):
+        def gen():
+            yield body
+
+        return Response(gen(), content_type=content_type)
+
+    return handler
 
 
-@pytest.fixture
-def fake_catalogue(httpserver, monkeypatch):
-    page = (
-        '<html><a href="/media/bulletin.pdf">Bulletin</a>'
-        '<a href="/media/abc/2024-03-19_Government_Grants_Register_2022_to_2023.ods">Register</a>'
-        '<a href="/media/tables.ods">Tables</a></html>'
+def test_whole_workbook_without_content_length_is_cached(httpserver, tmp_path):
+    data = REGISTER.read_bytes()
+    httpserver.expect_request("/reg.xlsx").respond_with_handler(_no_length(data, XLSX_TYPE))
+    got = resolve_source(httpserver.url_for("/reg.xlsx"), cache_dir=tmp_path, expect="spreadsheet", **FAST)
+    assert got.sha256 == sha256_of(REGISTER) and got.bytes == 514_345
+
+
+def test_cut_short_workbook_without_content_length_is_not_cached(httpserver, tmp_path):
+    cut = REGISTER.read_bytes()[:300_000]  # the zip's central directory (at its end) is missing
+    httpserver.expect_request("/reg.xlsx").respond_with_handler(_no_length(cut, XLSX_TYPE))
+    with pytest.raises(DownloadError) as err:
+        resolve_source(httpserver.url_for("/reg.xlsx"), cache_dir=tmp_path, expect="spreadsheet",
+                       retries=1, **FAST)
+    assert "incomplete" in str(err.value) and "zip" in str(err.value) and err.value.exit_code == 3
+    assert len(httpserver.log) == 2  # retried once, the same Retry budget
+    assert _files(tmp_path / "downloads") == [] and not (tmp_path / MANIFEST_NAME).exists()
+
+
+def test_csv_cut_mid_character_without_content_length_is_not_cached(httpserver, tmp_path):
+    text = "Identifier,Recipient,Amount\nGB-1,Café Society £,100\n".encode() * 50
+    cut = text[: text.index("é".encode()) + 1]  # half of a two-byte character, then the end
+    httpserver.expect_request("/g.csv").respond_with_handler(_no_length(cut, "text/csv"))
+    with pytest.raises(DownloadError, match="middle of a character"):
+        resolve_source(httpserver.url_for("/g.csv"), cache_dir=tmp_path, expect="csv", retries=0, **FAST)
+    assert _files(tmp_path / "downloads") == []
+    httpserver.clear()
+    httpserver.expect_request("/g.csv").respond_with_handler(_no_length(text, "text/csv"))
+    whole = resolve_source(httpserver.url_for("/g.csv"), cache_dir=tmp_path, expect="csv", **FAST)
+    assert whole.bytes == len(text)
+    # A Windows-1252 CSV ('£' is byte 0xA3) is whole too: not UTF-8, but it decodes.
+    cp1252 = "Identifier,Amount\nGB-1,£100\n".encode("cp1252")
+    httpserver.expect_request("/w.csv").respond_with_handler(_no_length(cp1252, "text/csv"))
+    windows = resolve_source(httpserver.url_for("/w.csv"), cache_dir=tmp_path, expect="csv", **FAST)
+    assert windows.bytes == len(cp1252)
+
+
+def test_cached_file_that_no_longer_reads_is_evicted_and_downloaded_again_once(httpserver, tmp_path):
+    data = REGISTER.read_bytes()
+    httpserver.expect_request("/reg.xlsx").respond_with_data(data, content_type=XLSX_TYPE)
+    url = httpserver.url_for("/reg.xlsx")
+    first = resolve_source(url, cache_dir=tmp_path, expect="spreadsheet", **FAST)
+    first.path.write_bytes(data[:-1000] + b"\0" * 1000)  # same size as recorded, but the zip is damaged
+    again = resolve_source(url, cache_dir=tmp_path, expect="spreadsheet", **FAST)
+    assert not again.from_cache and len(httpserver.log) == 2
+    assert again.path.read_bytes() == data and again.sha256 == sha256_of(REGISTER)
+    # Offline, a damaged copy is removed and the user told to fetch it again (no loop, no stale file).
+    again.path.write_bytes(data[:-1000] + b"\0" * 1000)
+    with pytest.raises(InputError, match="could not be read .* removed"):
+        resolve_source(url, cache_dir=tmp_path, offline=True, expect="spreadsheet")
+    assert _data_files(tmp_path) == []
+
+
+def _encrypted_workbook() -> bytes:
+    """The shape Excel gives a workbook saved with a password: an OLE2 compound file whose directory
+    names an 'EncryptedPackage' stream (crafted: no library here writes one)."""
+    directory = "EncryptedPackage".encode("utf-16-le").ljust(64, b"\0")
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + directory + b"\0" * 4000
+
+
+def test_password_protected_workbook_download_says_so(httpserver, tmp_path):
+    httpserver.expect_request("/locked.xlsx").respond_with_data(
+        _encrypted_workbook(), content_type=XLSX_TYPE
     )
-    httpserver.expect_request("/statistics/grants-2022-23").respond_with_data(page, content_type="text/html")
-    httpserver.expect_request(
-        "/media/abc/2024-03-19_Government_Grants_Register_2022_to_2023.ods"
-    ).respond_with_data(BODY, content_type="application/vnd.oasis.opendocument.spreadsheet")
-    spec = {
-        **KNOWN_SOURCES["grants-register"],
-        "releases": {
-            "2022-23": {
-                "url": httpserver.url_for("/statistics/grants-2022-23"),
-                "direct": False,
-                "fy_first": "2022-23",
-                "fy_last": "2022-23",
-            },
-            "2021-22": {
-                "url": httpserver.url_for("/media/direct.ods"),
-                "direct": True,
-                "fy_first": "2021-22",
-                "fy_last": "2021-22",
-            },
-        },
-    }
-    monkeypatch.setitem(KNOWN_SOURCES, "grants-register", spec)
-    return spec
-
-
-def test_fetch_known_follows_the_landing_page_link(httpserver, tmp_path, fake_catalogue):
-    got = fetch_known("grants-register", year="2022-23", cache_dir=tmp_path, **FAST)
-    assert got.path.name == "2024-03-19_Government_Grants_Register_2022_to_2023.ods"
-    assert got.sha256 == hashlib.sha256(BODY).hexdigest()
-    entry = next(f for f in read_fetch_manifest(tmp_path)["files"] if f["url"] == got.url)
-    assert entry["source_name"] == "grants-register" and entry["release"] == "2022-23"
-    assert entry["landing_page"] == fake_catalogue["releases"]["2022-23"]["url"]
-    assert entry["sha256"] == got.sha256 and entry["bytes"] == len(BODY)
-    requests_seen = len(httpserver.log)
-    again = fetch_known("grants-register", year="2022-23", cache_dir=tmp_path, offline=True)
-    assert again.from_cache and again.path == got.path and len(httpserver.log) == requests_seen
-
-
-def test_fetch_known_direct_release(httpserver, tmp_path, fake_catalogue):
-    httpserver.expect_request("/media/direct.ods").respond_with_data(
-        BODY, content_type="application/octet-stream"
-    )
-    got = fetch_known("grants-register", year="2021-22", cache_dir=tmp_path, **FAST)
-    assert got.path.name == "direct.ods" and len(httpserver.log) == 1
-
-
-def test_fetch_known_without_year_takes_newest(httpserver, tmp_path, fake_catalogue):
-    got = fetch_known("grants-register", cache_dir=tmp_path, **FAST)
-    assert "2022_to_2023" in got.path.name
-
-
-def test_fetch_known_page_without_the_file(httpserver, tmp_path, monkeypatch):
-    httpserver.expect_request("/p").respond_with_data(
-        '<a href="/other.pdf">x</a><a href="/t.zip">z</a>', content_type="text/html"
-    )
-    spec = {
-        **KNOWN_SOURCES["cra"],
-        "releases": {
-            "2022": {
-                "url": httpserver.url_for("/p"),
-                "direct": False,
-                "fy_first": "2017-18",
-                "fy_last": "2021-22",
-            }
-        },
-    }
-    monkeypatch.setitem(KNOWN_SOURCES, "cra", spec)
     with pytest.raises(InputError) as err:
-        fetch_known("cra", year="2019-20", cache_dir=tmp_path, **FAST)
-    assert "Could not find the cra 2022 data file" in str(err.value) and "/t.zip" in str(err.value)
-    assert "--cra" in str(err.value)
+        resolve_source(httpserver.url_for("/locked.xlsx"), cache_dir=tmp_path, expect="spreadsheet", **FAST)
+    msg = str(err.value)
+    assert "password-protected" in msg and "unprotected copy" in msg and "locked.xlsx" in msg
+    assert "download again" not in msg and len(httpserver.log) == 1  # not retried as if damaged
+    assert _files(tmp_path / "downloads") == []
 
 
-def test_fetch_known_errors(tmp_path):
-    with pytest.raises(InputError, match="Did you mean 'grants-register'"):
-        fetch_known("grant-register", cache_dir=tmp_path)
-    with pytest.raises(InputError) as err:
-        fetch_known("cra", year="2015-16", cache_dir=tmp_path)
-    assert "2014 (2009-10 to 2013-14)" in str(err.value) and "2022 (2017-18 to 2021-22)" in str(err.value)
-    with pytest.raises(InputError, match="not a financial year"):
-        fetch_known("grants-register", year="2022", cache_dir=tmp_path)
-    # The NSPL has no checkable file address: the user is told where to get it, with no request made.
-    with pytest.raises(InputError) as err:
-        fetch_known("nspl", cache_dir=tmp_path)
-    assert "integrateddataservice.gov.uk" in str(err.value) and "--postcodes" in str(err.value)
-    with pytest.raises(InputError, match="--offline forbids downloading"):
-        fetch_known("grants-register", year="2022-23", cache_dir=tmp_path, offline=True)
+# ------------------------------------------------------------------------------------------------
+# Deadline, redirect loop, interrupted downloads
+
+
+def _trickle(interval: float, total: int = 100):
+    def handler(_request):
+        def gen():
+            for _ in range(total):
+                yield b"x"
+                time.sleep(interval)
+
+        return Response(gen(), headers={"Content-Length": str(total)}, content_type="text/csv")
+
+    return handler
+
+
+def test_a_trickling_server_cannot_hold_a_download_past_its_deadline(httpserver, tmp_path):
+    httpserver.expect_request("/slow.csv").respond_with_handler(_trickle(0.5))
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        resolve_source(httpserver.url_for("/slow.csv"), cache_dir=tmp_path, retries=3, backoff_seconds=0,
+                       timeout=60, deadline=2)
+    elapsed = time.monotonic() - started
+    assert elapsed < 4, elapsed  # each read returns (a byte every 0.5 s): only the deadline stops it
+    assert "deadline of 2 s" in str(err.value) and "SPENDMAP_DOWNLOAD_DEADLINE" in str(err.value)
+    assert err.value.exit_code == 3
+    assert _files(tmp_path / "downloads") == []
+
+
+def test_deadline_comes_from_the_environment(httpserver, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPENDMAP_DOWNLOAD_DEADLINE", "1.5")
+    httpserver.expect_request("/slow.csv").respond_with_handler(_trickle(0.5))
+    with pytest.raises(DownloadError, match="deadline of 1.5 s"):
+        resolve_source(httpserver.url_for("/slow.csv"), cache_dir=tmp_path, **FAST)
+    monkeypatch.setenv("SPENDMAP_DOWNLOAD_DEADLINE", "soon")
+    with pytest.raises(InputError, match="SPENDMAP_DOWNLOAD_DEADLINE must be a number"):
+        resolve_source(httpserver.url_for("/other.csv"), cache_dir=tmp_path, **FAST)
+
+
+def test_redirect_loop_is_a_download_error(httpserver, tmp_path):
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_data("", status=302, headers={"Location": "/a"})
+    with pytest.raises(DownloadError) as err:
+        resolve_source(httpserver.url_for("/a"), cache_dir=tmp_path, **FAST)
+    assert "redirects in a loop" in str(err.value) and err.value.exit_code == 3
+    assert len(httpserver.log) == F.MAX_REDIRECTS + 1
     assert _files(tmp_path) == []
 
 
-def test_cra_year_picks_the_edition_covering_it(tmp_path, monkeypatch):
-    seen = {}
+def test_redirect_loop_exits_3_from_the_cli(httpserver, tmp_path, capsys, monkeypatch):
+    from spendmap.cli import main
 
-    def fake_discover(name, spec, key, release, **_):
-        seen["key"] = key
-        raise InputError("stop")
-
-    monkeypatch.setattr(F, "_discover_file_url", fake_discover)
-    with pytest.raises(InputError):
-        fetch_known("cra", year="2019-20", cache_dir=tmp_path)
-    assert seen["key"] == "2022"
-    with pytest.raises(InputError):
-        fetch_known("cra", year="2010-11", cache_dir=tmp_path)
-    assert seen["key"] == "2014"
+    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
+    httpserver.expect_request("/a.xlsx").respond_with_data("", status=301, headers={"Location": "/a.xlsx"})
+    code = main(["run", "--grants", httpserver.url_for("/a.xlsx"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and "redirects in a loop" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
 
 
-def test_fetch_known_landing_page_down_is_a_download_error(httpserver, tmp_path, monkeypatch):
-    httpserver.expect_request("/statistics/cra").respond_with_data("down", status=502)
-    spec = {
-        **KNOWN_SOURCES["cra"],
-        "releases": {
-            "2022": {
-                "url": httpserver.url_for("/statistics/cra"),
-                "direct": False,
-                "fy_first": "2017-18",
-                "fy_last": "2021-22",
-            }
-        },
-    }
-    monkeypatch.setitem(KNOWN_SOURCES, "cra", spec)
-    with pytest.raises(DownloadError) as err:
-        fetch_known("cra", year="2021-22", cache_dir=tmp_path, retries=1, **FAST)
-    assert "HTTP 502" in str(err.value) and err.value.exit_code == 3
-    assert len(httpserver.log) == 2
+def test_a_killed_download_leaves_no_part_file_that_later_runs_keep(httpserver, tmp_path):
+    httpserver.expect_request("/big.csv").respond_with_handler(_trickle(0.2, total=200))
+    cache = tmp_path / "cache"
+    code = (
+        "import sys; from spendmap.sources.download import resolve_source; "
+        "resolve_source(sys.argv[1], cache_dir=sys.argv[2], timeout=5)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, httpserver.url_for("/big.csv"), str(cache)])
+    try:
+        end = time.monotonic() + 20
+        parts: list[Path] = []
+        while time.monotonic() < end and not parts:
+            parts = list(cache.glob("downloads/*/.part-*"))
+            time.sleep(0.1)
+        assert parts, "the child never started writing"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert all(p.exists() for p in parts)  # kill -9 runs no clean-up: the next run must do it
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    httpserver.expect_request("/small.csv").respond_with_data(BODY, content_type="text/csv")
+    resolve_source(httpserver.url_for("/small.csv"), cache_dir=cache, **FAST)
+    assert list(cache.glob("downloads/*/.part-*")) == []
+    assert not parts[0].parent.exists()  # the entry folder held nothing else

@@ -1,0 +1,65 @@
+"""Missing values and text normalising, shared by sources, transforms and outputs (one of each idea).
+
+- `is_missing`: a typed value that is not known (None, NA, NaT, NaN) — as opposed to zero or ''.
+- `is_blank`: a raw spreadsheet/CSV cell with nothing in it (None, or only whitespace).
+- `normalise_label`: one label (header, sheet or region name) for matching: lower case, single spaces.
+- `normalise_text`: a column of names for matching: lower case, '&' as 'and', no punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pandas as pd
+
+_NON_ALNUM = r"[^0-9a-z]+"
+_SPACES = re.compile(r"\s+")
+
+
+def is_missing(value: object) -> bool:
+    """None, NA, NaT or NaN: a value that is not known (as opposed to zero)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def is_blank(cell: object) -> bool:
+    """A raw cell with nothing in it: None (calamine's and csv's empty cells are '' or None) or spaces."""
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def normalise_label(text: object) -> str:
+    """Lower case, trimmed, single-spaced text ('' when missing); no-break spaces and BOMs are spaces.
+    A number typed as a label (a year column 2016) loses its '.0'."""
+    if is_missing(text):
+        return ""
+    if isinstance(text, float) and text.is_integer():
+        text = int(text)
+    s = str(text).replace("\u00a0", " ").replace("\ufeff", "")
+    return _SPACES.sub(" ", s).strip().lower()
+
+
+def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a text function once per distinct value (names repeat a lot) and map back."""
+    codes, uniques = pd.factorize(values.astype("string"))
+    done = fn(pd.Series(uniques, dtype="string")).to_numpy()
+    out = pd.Series(pd.NA, index=values.index, dtype="string")
+    found = codes >= 0
+    out[found] = done[codes[found]]
+    return out
+
+
+def normalise_words(text: pd.Series) -> pd.Series:
+    """normalise_text on every value (no de-duplication): for callers that build on it."""
+    text = text.str.lower().str.replace("&", " and ", regex=False)
+    text = text.str.replace(_NON_ALNUM, " ", regex=True).str.strip()
+    return text.where(text != "", pd.NA)
+
+
+def normalise_text(values: pd.Series) -> pd.Series:
+    """Lower case, `&` as `and`, punctuation and runs of spaces as one space; missing stays <NA>."""
+    return on_distinct(values, normalise_words)

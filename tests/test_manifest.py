@@ -1,0 +1,144 @@
+"""The reconciliation counts inputs by a plain read and outputs from the written files, so it can fail."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spendmap.manifest import check_reconciled, count_input, reconcile_written
+from spendmap.outputs.tables import write_csv, write_parquet
+from spendmap.paths import BUNDLED_GRANTS, reference_path
+from spendmap.sources.grants import read_grants
+
+HEADER = ["Identifier", "Amount Awarded", "Award Date", "Recipient Org:Name", "Funding Org:Name", "Currency"]
+
+# Cells of every kind a register can hold, good and bad.
+amounts = st.one_of(
+    st.integers(-10**9, 10**10).map(str),
+    st.floats(-1e9, 1e9, allow_nan=False).map(lambda f: f"{f:.2f}"),
+    st.integers(0, 10**7).map(lambda n: f"£{n:,}"),
+    st.integers(0, 10**6).map(lambda n: f"({n:,})"),
+    st.sampled_from(["", "   ", "n/a", "about 5k", "-", "1e400", "inf", "-inf", "nan", "1e11", "£ 12.50"]),
+)
+texts = st.one_of(st.sampled_from(["", " ", "Total", "Redacted", "=cmd()", "+44", "@x", "-1", "a\nb",
+                                   "line\r\nbreak", "x\u2028y", "\t"]),
+                  st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12))
+rows = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(["", "G-1", "G-2", "G-3"]), st.integers(0, 60).map(lambda i: f"A-{i}")),
+        amounts,
+        st.sampled_from(["", "01/04/2021", "31/02/2021", "2021-06-30", "soon"]),
+        texts,
+        st.one_of(st.just(""), st.sampled_from(["Home Office", "DfE", "Department for Transport"])),
+        st.sampled_from(["", "GBP", "EUR", "£"]),
+    ),
+    min_size=1, max_size=40,
+)
+
+
+def _write_outputs(paths: list[Path], out: Path) -> None:
+    """What the flow writes: awards.parquet and rejects.csv (formula-safe), by the real writers."""
+    known: dict[str, str] = {}
+    reads = [read_grants(p, year="2021-22", known_ids=known) for p in paths]
+    write_parquet(pd.concat([r.awards for r in reads], ignore_index=True), out / "awards.parquet")
+    write_csv(pd.concat([r.rejects for r in reads], ignore_index=True), out / "rejects.csv")
+    return reads
+
+
+def _manifest_inputs(reads) -> list[dict]:
+    return [r.info for r in reads]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rows, min_size=1, max_size=3))
+def test_read_equals_accepted_plus_rejected_for_any_rows(files):
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        paths = []
+        for i, body in enumerate(files):
+            path = tmp / f"register_{i}.csv"
+            with path.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(HEADER)
+                writer.writerows(body)
+            paths.append(path)
+        reads = _write_outputs(paths, tmp)
+        result = reconcile_written(_manifest_inputs(reads), tmp)
+        assert result["ok"], result
+        # The same identity, counted here once more without spendmap: rows and £ from the files.
+        for path, check in zip(paths, result["per_input"], strict=True):
+            with path.open(newline="", encoding="utf-8") as f:
+                data = [r for r in list(csv.reader(f))[1:] if any(c.strip() for c in r)]
+            assert check["rows_read"] == len(data)
+            assert check["rows_accepted"] + check["rows_rejected"] == len(data)
+            assert math.isfinite(check["amount_in_gbp"])
+            assert math.isclose(check["amount_in_gbp"],
+                                check["amount_accepted_gbp"] + check["amount_rejected_gbp"], abs_tol=0.01)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_bundled_register_counted_plainly():
+    counted = count_input(reference_path(*BUNDLED_GRANTS), "GGIS_Grant_Awards_2016_to_2017 ", 1,
+                          "Amount Awarded")
+    assert counted == {"rows": 3351, "amount_gbp": 3_920_986_733.0}
+
+
+@pytest.fixture
+def written(tmp_path):
+    src = tmp_path / "register 2021-22.csv"
+    src.write_text("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+                   "R-1,100,One Ltd,Home Office\nR-2,250,Two Ltd,Home Office\n"
+                   "R-3,oops,Three Ltd,Home Office\n"
+                   "Total,350,,\n")
+    reads = _write_outputs([src], tmp_path)
+    return tmp_path, _manifest_inputs(reads)
+
+
+def test_reconciles_with_exact_figures(written):
+    out, inputs = written
+    result = reconcile_written(inputs, out)
+    assert result["ok"]
+    assert result["totals"] == {"rows_read": 4, "rows_accepted": 2, "rows_rejected": 2,
+                                "amount_in_gbp": 700.0, "amount_accepted_gbp": 350.0,
+                                "amount_rejected_gbp": 350.0}
+
+
+def test_an_award_lost_from_the_written_file_fails(written):
+    out, inputs = written
+    awards = pd.read_parquet(out / "awards.parquet")
+    awards.iloc[:1].to_parquet(out / "awards.parquet")
+    result = reconcile_written(inputs, out)
+    assert not result["ok"] and result["totals"]["rows_accepted"] == 1
+    with pytest.raises(Exception, match="does not reconcile") as err:
+        check_reconciled(result)
+    assert err.value.exit_code == 1
+
+
+def test_an_inflated_amount_fails(written):
+    out, inputs = written
+    awards = pd.read_parquet(out / "awards.parquet")
+    awards.loc[0, "amount_gbp"] *= 2
+    awards.to_parquet(out / "awards.parquet")
+    result = reconcile_written(inputs, out)
+    assert not result["ok"]
+    assert not result["per_input"][0]["amounts_reconcile"] and result["per_input"][0]["rows_reconcile"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le", "utf-16-be"])
+def test_plain_count_reads_every_encoding_the_reader_does(tmp_path, encoding):
+    src = tmp_path / "register 2021-22.csv"
+    src.write_bytes(("Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\r\n"
+                     'E-1,"£1,000",Caf\u00e9 Ltd,Home Office\r\nE-2,x,Two Ltd,Home Office\r\n'
+                     f'E-3,5,Long Ltd,Home Office,"{"y" * 140_000}"\r\n').encode(encoding))
+    reads = _write_outputs([src], tmp_path)
+    result = reconcile_written(_manifest_inputs(reads), tmp_path)
+    assert result["ok"] and result["totals"]["rows_read"] == 3 and result["totals"]["amount_in_gbp"] == 1005.0
