@@ -9,9 +9,10 @@ Serve on a schedule:     spendmap serve --cron "0 6 * * 1"   (needs `prefect ser
 """
 
 from spendmap.pipeline import spendmap_run
+from spendmap.run_config import RunParams
 from spendmap.schedule import check_releases
 
 __all__ = ["check_releases", "spendmap_run"]
 
 if __name__ == "__main__":
-    spendmap_run(offline=True, places="pfpp")
+    spendmap_run(RunParams(offline=True, places="pfpp"))

@@ -1,6 +1,7 @@
 """Shared fixtures: the real bundled register, and one real Prefect run of the main job per session."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Runs cache downloads and step results: never in the user's own ~/.cache/spendmap.
+os.environ.setdefault("SPENDMAP_CACHE", tempfile.mkdtemp(prefix="spendmap-test-cache-"))
 
 
 @pytest.fixture(scope="session")
@@ -32,5 +35,5 @@ def bundled_run(tmp_path_factory, prefect_harness) -> Path:
     from spendmap.cli import main
 
     out = tmp_path_factory.mktemp("run") / "outputs"
-    assert main(["run", "--out", str(out)]) == 0
+    assert main(["run", "--runner", "prefect", "--out", str(out)]) == 0
     return out

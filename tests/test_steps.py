@@ -79,12 +79,12 @@ def test_run_year_outside_the_cra_edition_still_runs(tmp_path, capsys):
         str(reference_path(*BUNDLED_CRA)), str(reference_path(*BUNDLED_POPULATION)), ["2020-21"], None,
         tmp_path,
     )
-    coverage = result["summary"]["coverage"]
+    coverage = result.summary["coverage"]
     assert coverage["used"] is False and coverage["run_years_not_in_edition"] == ["2020-21"]
     assert coverage["edition_years"] == ["2013-14", "2014-15", "2015-16", "2016-17", "2017-18"]
     assert "give a newer edition with --cra" in coverage["note"]
-    allocation = pd.read_parquet(result["allocation"])
+    allocation = pd.read_parquet(result.allocation)
     assert len(allocation) == 0
     assert list(allocation.columns)[: len(CRA_ALLOCATION_COLUMNS)] == CRA_ALLOCATION_COLUMNS
-    assert result["vintages"]["2020-21"]["vintage"] == 2020  # the population note still stands
+    assert result.vintages["2020-21"]["vintage"] == 2020  # the population note still stands
     assert "Warning: The CRA edition given" in capsys.readouterr().out

@@ -9,11 +9,12 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
+from typing import Literal, get_args, get_origin
 
 from spendmap import __version__
 from spendmap.errors import InputError, SpendmapError
 from spendmap.fiscal_year import fy_start_year
-from spendmap.run_config import DEFAULT_SMALL_THRESHOLD_GBP, RunConfig
+from spendmap.run_config import RunParams, cli_options
 
 
 def _year_list(text: str) -> list[str]:
@@ -47,18 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one or more financial years through the whole pipeline")
     run.add_argument("--year", help="financial year, e.g. 2016-17 (default: the year the register says)")
     run.add_argument("--years", help="several years, comma-separated: also writes trend tables")
-    run.add_argument("--grants", action="append", default=[], metavar="SRC",
-                     help="grants register file or URL (repeatable; default: the bundled 2016-17 register)")
-    run.add_argument("--cra", metavar="SRC", help="HMT CRA database (default: bundled CRA 2018)")
-    run.add_argument("--cra-units", choices=["thousands", "millions", "pounds"], default=None,
-                     help="units of the CRA values (default: as the file's notes say, else £ thousands)")
-    run.add_argument("--population", metavar="SRC", help="ONS population (default: bundled mid-2020)")
-    run.add_argument("--postcodes", metavar="SRC", help="ONS postcode lookup (NSPL/ONSPD layout)")
-    run.add_argument("--places", metavar="P,...", help="councils to render pages for ('pfpp', codes, names)")
-    run.add_argument("--small-threshold", type=_positive_gbp, default=DEFAULT_SMALL_THRESHOLD_GBP,
-                     metavar="GBP", help="awards under this are 'small' (default 100000)")
-    run.add_argument("--out", default="outputs", metavar="DIR", help="output folder (default: outputs)")
-    run.add_argument("--offline", action="store_true", help="never download; URLs must be in the cache")
+    _add_param_options(run)
+    run.add_argument("--runner", choices=["auto", "in-process", "prefect"], default="auto",
+                     help="in-process, or the Prefect flow (auto: Prefect when PREFECT_API_URL is set or "
+                     "--task-runner is dask)")
 
     profile = sub.add_parser("profile", help="a council's grant profile in the terminal, from the last run")
     profile.add_argument("council", metavar="COUNCIL", help="GSS code, name or common variant")
@@ -78,11 +71,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _literal_choices(annotation: object) -> list[str]:
+    """The allowed values of a Literal (or optional Literal) annotation; [] for anything else."""
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    return [c for arg in get_args(annotation) if get_origin(arg) is Literal for c in get_args(arg)]
+
+
+def _add_param_options(parser: argparse.ArgumentParser) -> None:
+    """One option per RunParams field that declares one (flag, help, choices and type from the model)."""
+    for name, opt in cli_options():
+        field = RunParams.model_fields[name]
+        kwargs: dict = {"dest": name, "help": opt["help"]}
+        if opt.get("metavar"):
+            kwargs["metavar"] = opt["metavar"]
+        if opt.get("action"):
+            kwargs["action"] = opt["action"]
+        choices = _literal_choices(field.annotation)
+        if choices:
+            kwargs["choices"] = choices
+        elif field.annotation is float:
+            kwargs["type"] = _positive_gbp
+        appended = opt.get("action") == "append"
+        kwargs["default"] = [] if appended else field.get_default(call_default_factory=True)
+        parser.add_argument(opt["flag"], **kwargs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.debug:
         # Prefect's own logs (and task tracebacks) stay out of the terminal; --debug shows them.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # and Dask's, with --task-runner dask
     # Offline machines: Prefect's temporary server must not try to send telemetry.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
@@ -114,16 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.year and args.years:
         raise InputError("Give either --year or --years, not both.")
     years = _year_list(args.years) if args.years else ([args.year] if args.year else [])
-    config = RunConfig(
-        years=years, grants=args.grants, cra=args.cra, population=args.population,
-        postcodes=args.postcodes, places=args.places, small_threshold_gbp=args.small_threshold,
-        out_dir=args.out, offline=args.offline, cra_units=args.cra_units,
-    )
+    params = RunParams(years=years, **{name: getattr(args, name) for name, _ in cli_options()})
     from spendmap.outputs.publish import stop_on_signals
 
     with stop_on_signals():
-        result = run_pipeline(config)
-    print(result["index_html"])
+        result = run_pipeline(params, runner=args.runner)
+    print(result.index_html)
     return 0
 
 

@@ -67,13 +67,14 @@ def fetch_task(fy: str, cache_dir: str) -> dict[str, Any]:
 def run_year(fy: str, grants_path: str, options: dict[str, Any], out_dir: Path, cache_dir: Path) -> dict:
     """The one place the scheduled flow calls the main flow (its signature may change)."""
     from spendmap.pipeline import spendmap_run
+    from spendmap.run_config import RunParams
 
-    return spendmap_run(
+    return spendmap_run(RunParams(
         years=[fy], grants=[grants_path], cra=options.get("cra"), population=options.get("population"),
         postcodes=options.get("postcodes"), places=options.get("places"),
         small_threshold_gbp=options.get("small_threshold_gbp", 100_000.0), out_dir=str(out_dir),
         offline=False, cra_units=options.get("cra_units"), cache_dir=str(cache_dir),
-    )
+    ))
 
 
 @flow(name="spendmap-check-releases", log_prints=True)
@@ -174,5 +175,5 @@ def serve_deployments(*, cron: str) -> None:
 
     serve(
         check_releases.to_deployment(name=DEPLOYMENT_NAME, cron=cron),
-        spendmap_run.to_deployment(name="spendmap-on-demand", parameters={"offline": False}),
+        spendmap_run.to_deployment(name="spendmap-on-demand", parameters={"params": {"offline": False}}),
     )

@@ -1,17 +1,20 @@
 """The pipeline's steps as plain Python: each reads files, calls pure transforms, writes files.
 
-The Prefect flow (`spendmap.pipeline`) wraps these as tasks and passes only paths and small dicts
-between them, so every step is testable without Prefect and Prefect's caching never hashes a DataFrame.
+The pipeline (`spendmap.pipeline`) runs them in-process or as Prefect tasks and passes only paths and
+small typed results (`spendmap.step_results`) between them, so every step is testable without Prefect
+and Prefect's caching never hashes a DataFrame. File names come from `spendmap.catalog`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from spendmap import catalog
 from spendmap.errors import InputError
 from spendmap.outputs.publish import (  # noqa: F401 - the flow calls these through steps
     WORK_DIR_NAME,
@@ -23,6 +26,15 @@ from spendmap.outputs.publish import (  # noqa: F401 - the flow calls these thro
 from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
 from spendmap.sources.councils import PFPP_CODES, gss_to_current_gss, load_councils
+from spendmap.step_results import (
+    AnalyticsResult,
+    ClassifyResult,
+    CraResult,
+    PlaceResult,
+    ReadResult,
+    SiteFiles,
+    TablesResult,
+)
 from spendmap.transforms.council_names import council_index, resolve_places
 from spendmap.transforms.geography import geo_method_counts, place_awards
 
@@ -92,7 +104,7 @@ def _refuse_same_file_twice(paths: list[Path]) -> None:
 # --- grants -------------------------------------------------------------------------------------------
 
 
-def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
+def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> ReadResult:
     """Read every grants register; write raw awards and rejects; return per-input reading info.
 
     A register's year comes from its file or sheet name, else its award dates. A --year that
@@ -122,12 +134,12 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> dict:
         infos.append(info)
     awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    awards_path = work_dir / "awards_read.parquet"
-    rejects_path = work_dir / "rejects_grants.parquet"
+    awards_path = catalog.AWARDS_READ.at(work_dir)
+    rejects_path = catalog.REJECTS_GRANTS.at(work_dir)
     awards.to_parquet(awards_path, index=False)
     all_rejects.to_parquet(rejects_path, index=False)
     fys = sorted(set(awards["fy"].dropna()))
-    return {"awards": str(awards_path), "rejects": str(rejects_path), "inputs": infos, "fys": fys}
+    return ReadResult(awards=str(awards_path), rejects=str(rejects_path), inputs=infos, fys=fys)
 
 
 def load_postcode_directory(postcode_source: str | None):
@@ -141,9 +153,9 @@ def load_postcode_directory(postcode_source: str | None):
     return load_builtin_directory()
 
 
-def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> dict:
-    """Place every award in a council (geo_method ladder); write the placed awards, unplaced awards and
-    the two-tier county figures; return counts by method and postcode status.
+def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> PlaceResult:
+    """Place every award in a council (geo_method ladder); write the placed awards; return counts by
+    method and postcode status, and which postcode directory was used.
 
     postcode_source None means the built-in ONS postcode directory (sources.postcode_directory).
     """
@@ -155,25 +167,23 @@ def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) 
     placed = conform_awards(
         place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)
     )
-    path = work_dir / "awards_placed.parquet"
+    path = catalog.AWARDS_PLACED.at(work_dir)
     placed.to_parquet(path, index=False)
     statuses = {str(k): int(v) for k, v in placed["postcode_status"].value_counts().items()}
     reasons = {str(k): int(v) for k, v in placed["unplaced_reason"].value_counts().items()}
     details = {str(k): int(v) for k, v in placed["geo_detail"].value_counts().items()}
-    placement = {
-        "postcode_directory": {**directory.info, "postcodes": len(directory)},
-        "placement": {
+    return PlaceResult(
+        awards=str(path),
+        geo_methods=geo_method_counts(placed),
+        postcode_statuses=statuses,
+        postcode_directory={**directory.info, "postcodes": len(directory)},
+        placement={
             "postcode_statuses": statuses, "unplaced_reasons": reasons, "geo_details": details,
             "placeholder_postcodes": statuses.get("placeholder", 0),
             "councils_with_awards": int(placed["la_code"].nunique()),
             "split_council_rule": SPLIT_COUNCIL_RULE,
         },
-    }
-    (work_dir / "placement.json").write_text(json.dumps(placement, indent=2, default=str))
-    return {
-        "awards": str(path), "geo_methods": geo_method_counts(placed), "postcode_statuses": statuses,
-        **placement,
-    }
+    )
 
 
 SPLIT_COUNCIL_RULE = (
@@ -187,7 +197,7 @@ SPLIT_COUNCIL_RULE = (
 # --- departments and policy areas ---------------------------------------------------------------------
 
 
-def classify_awards(awards_path: str, work_dir: Path) -> dict:
+def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers)."""
     from spendmap.sources.rules import load_departments, load_policy_rules
     from spendmap.sources.schemes import read_scheme_registers
@@ -204,10 +214,11 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
     schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
     awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
-    path, schemes_path = work_dir / "awards.parquet", work_dir / "schemes.parquet"
+    path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
+    rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     conform_awards(awards).to_parquet(path, index=False)
     schemes.to_parquet(schemes_path, index=False)
-    registers.rejects.to_parquet(work_dir / "rejects_schemes.parquet", index=False)
+    registers.rejects.to_parquet(rejects_path, index=False)
     unknown = unknown_funders(awards)
     summary = {
         "unknown_funders": unknown.to_dict(orient="records"),
@@ -218,7 +229,9 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
     }
-    return {"awards": str(path), "schemes": str(schemes_path), "summary": summary}
+    return ClassifyResult(
+        awards=str(path), schemes=str(schemes_path), rejects=str(rejects_path), summary=summary
+    )
 
 
 # --- CRA ----------------------------------------------------------------------------------------------
@@ -226,7 +239,7 @@ def classify_awards(awards_path: str, work_dir: Path) -> dict:
 
 def allocate_cra(
     cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
-) -> dict:
+) -> CraResult:
     """CRA identifiable spend allocated to every council by population share, for each run year the CRA
     edition holds.
 
@@ -257,10 +270,11 @@ def allocate_cra(
         else pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
     )
     checks = conservation_checks(allocation, cra.frame) if frames else pd.DataFrame()
-    path = work_dir / "cra_allocation.parquet"
+    path = catalog.CRA_ALLOCATION.at(work_dir)
+    rejects = [catalog.REJECTS_CRA.at(work_dir), catalog.REJECTS_POPULATION.at(work_dir)]
     allocation.to_parquet(path, index=False)
-    cra.rejects.to_parquet(work_dir / "rejects_cra.parquet", index=False)
-    population.rejects.to_parquet(work_dir / "rejects_population.parquet", index=False)
+    cra.rejects.to_parquet(rejects[0], index=False)
+    population.rejects.to_parquet(rejects[1], index=False)
     coverage = {
         "used": bool(covered),
         "edition_years": list(cra.years),
@@ -270,14 +284,15 @@ def allocate_cra(
     }
     if missing:
         print(f"Warning: {coverage['note']}")
-    return {
-        "allocation": str(path),
-        "cra_years": cra.years,
-        "vintages": vintages,
-        "summary": {**cra.summary(), "coverage": coverage},
-        "population_summary": population.summary(),
-        "conservation": checks.to_dict(orient="records"),
-    }
+    return CraResult(
+        allocation=str(path),
+        rejects=[str(r) for r in rejects],
+        cra_years=cra.years,
+        vintages=vintages,
+        summary={**cra.summary(), "coverage": coverage},
+        population_summary=population.summary(),
+        conservation=checks.to_dict(orient="records"),
+    )
 
 
 def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str]) -> str:
@@ -296,7 +311,9 @@ def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str
 # --- grant analytics ----------------------------------------------------------------------------------
 
 
-def grant_analytics(awards_path: str, fys: list[str], threshold: float, work_dir: Path) -> dict:
+def grant_analytics(
+    awards_path: str, schemes_path: str, fys: list[str], threshold: float, work_dir: Path
+) -> AnalyticsResult:
     """Council profiles, small grants (both scopes), duplication findings and national scheme overlaps.
 
     Every council gets a row for every run year, with zeros where no award was placed in it.
@@ -310,14 +327,14 @@ def grant_analytics(awards_path: str, fys: list[str], threshold: float, work_dir
         "place_summary": place_summary(awards, councils, threshold, fys=fys),
         "small_grants": small_grants(awards, councils, threshold, fys=fys),
         "duplication": find_duplication(awards),
-        "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(work_dir / "schemes.parquet")),
+        "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(schemes_path)),
     }
     paths = {}
     for name, df in tables.items():
-        paths[name] = str(work_dir / f"{name}.parquet")
+        paths[name] = str(catalog.DATASETS[name].at(work_dir))
         df.to_parquet(paths[name], index=False)
     summary = {**award_counts(awards, threshold), "duplication_findings": len(tables["duplication"])}
-    return {"tables": paths, "summary": summary}
+    return AnalyticsResult(tables=paths, summary=summary)
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -329,9 +346,9 @@ CSV_TABLES = (
 )
 
 
-def collect_rejects(work_dir: Path) -> pd.DataFrame:
-    """Every input row not accepted, from every reader, in one table (REJECT_COLUMNS)."""
-    frames = [pd.read_parquet(p) for p in sorted(work_dir.glob("rejects_*.parquet"))]
+def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS)."""
+    frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in REJECT_COLUMNS})
@@ -345,34 +362,41 @@ def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataF
     return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
 
 
-def write_tables(work: dict, staging: Path) -> dict:
-    """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into the staging folder."""
+def write_tables(
+    awards_path: str, analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str], staging: Path
+) -> TablesResult:
+    """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into the staging folder.
+
+    `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
+    """
     from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
 
-    work_dir = staging / WORK_DIR_NAME
-    awards = pd.read_parquet(work["classified"]["awards"])
-    tables = {name: pd.read_parquet(p) for name, p in work["analytics"]["tables"].items()}
-    tables["cra_allocation"] = pd.read_parquet(work["cra"]["allocation"])
+    awards = pd.read_parquet(awards_path)
+    tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
+    tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
     tables.update(placement_tables(awards, sorted(set(tables["place_summary"]["fy"]))))
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
-    rejects = collect_rejects(work_dir)
+    all_rejects = collect_rejects(rejects)
     files = {
-        "awards.parquet": write_parquet(awards, staging / "awards.parquet"),
-        "rejects.csv": write_csv(rejects, staging / "rejects.csv"),
+        catalog.AWARDS.path: write_parquet(awards, catalog.AWARDS.at(staging)),
+        catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
     }
     for name in (*CSV_TABLES, "trends"):
         if name in tables:
-            files[f"{name}.csv"] = write_csv(tables[name], staging / f"{name}.csv")
-    files["spendmap.duckdb"] = write_duckdb(
-        {"awards": awards, "rejects": rejects, "councils": load_councils(), **tables},
-        staging / "spendmap.duckdb",
+            csv = catalog.csv_output(name)
+            files[csv.path] = write_csv(tables[name], csv.at(staging))
+    files[catalog.DUCKDB.path] = write_duckdb(
+        {"awards": awards, "rejects": all_rejects, "councils": load_councils(), **tables},
+        catalog.DUCKDB.at(staging),
     )
-    return {"files": {name: str(path.relative_to(staging)) for name, path in files.items()},
-            "rows": {"awards": len(awards), "rejects": len(rejects),
-                     **{name: len(df) for name, df in tables.items()}}}
+    return TablesResult(
+        files={name: str(path.relative_to(staging)) for name, path in files.items()},
+        rows={"awards": len(awards), "rejects": len(all_rejects),
+              **{name: len(df) for name, df in tables.items()}},
+    )
 
 
 # --- pages and manifest -------------------------------------------------------------------------------
@@ -468,8 +492,15 @@ GEO_METHOD_WORDS = {
     "recipient_postcode": "by the recipient's postcode on its other awards",
 }
 
+# Maps a one-council render function over the councils' jobs, e.g. the builtin `map` (in-process) or
+# Prefect's task map on the flow's task runner (threads or Dask).
+CouncilMapper = Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]
 
-def render_site(staging: Path, context: dict, places: list[str] | None, progress=None) -> dict:
+
+def render_site(
+    staging: Path, analytics: AnalyticsResult, cra_allocation_path: str, context: dict,
+    places: list[str] | None, map_councils: CouncilMapper = map, progress=None,
+) -> SiteFiles:
     """index.html, assets/ and the council pages, Sankeys and workbooks, from the written tables.
 
     progress: optional `outputs.site.Progress` callback, called as progress(stage, done, total, label) with
@@ -478,25 +509,26 @@ def render_site(staging: Path, context: dict, places: list[str] | None, progress
     from spendmap.outputs.site import SiteTables
     from spendmap.outputs.site import render_site as render
 
-    work_dir = staging / WORK_DIR_NAME
-    awards = pd.read_parquet(staging / "awards.parquet")
+    tables = analytics.tables
+    awards = pd.read_parquet(catalog.AWARDS.at(staging))
     if not context.get("departments"):  # the departments the register holds, stated on every page
         context = {**context, "departments": sorted(awards["department"].dropna().astype(str).unique())}
-    tables = SiteTables(
+    site_tables = SiteTables(
         councils=load_councils(),
         awards=awards,
-        place_summary=pd.read_parquet(work_dir / "place_summary.parquet"),
-        small_grants=pd.read_parquet(work_dir / "small_grants.parquet"),
-        duplication=pd.read_parquet(work_dir / "duplication.parquet"),
-        cra_allocation=pd.read_parquet(work_dir / "cra_allocation.parquet"),
-        national_overlaps=pd.read_parquet(work_dir / "national_scheme_overlaps.parquet"),
+        place_summary=pd.read_parquet(tables[catalog.PLACE_SUMMARY.name]),
+        small_grants=pd.read_parquet(tables[catalog.SMALL_GRANTS.name]),
+        duplication=pd.read_parquet(tables[catalog.DUPLICATION.name]),
+        cra_allocation=pd.read_parquet(cra_allocation_path),
+        national_overlaps=pd.read_parquet(tables[catalog.NATIONAL_SCHEME_OVERLAPS.name]),
     )
-    result = render(staging, tables, context, places, progress=progress)
-    return {
-        "files": {"index.html": "index.html", "councils/": f"{len(result.profiles)} council folders"},
-        "seconds": round(result.seconds, 2),
-        "bytes": result.bytes_written,
-    }
+    result = render(staging, site_tables, context, places, map_councils=map_councils, progress=progress)
+    return SiteFiles(
+        files={catalog.INDEX_HTML.path: catalog.INDEX_HTML.path,
+               "councils/": f"{len(result.profiles)} council folders"},
+        seconds=round(result.seconds, 2),
+        bytes=result.bytes_written,
+    )
 
 
 def write_manifest(manifest: dict, staging: Path) -> Path:
@@ -509,12 +541,8 @@ def write_manifest(manifest: dict, staging: Path) -> Path:
     from spendmap.manifest import check_reconciled, finite_json, reconcile_written
     from spendmap.outputs.tables import write_json
 
-    placement = staging / WORK_DIR_NAME / "placement.json"
-    if placement.is_file():
-        for key, value in json.loads(placement.read_text()).items():
-            manifest.setdefault(key, value)
     grants = reconcile_written(manifest["inputs"]["grants"], staging)
     manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
-    path = write_json(finite_json(manifest), staging / "run_manifest.json")
+    path = write_json(finite_json(manifest), catalog.MANIFEST.at(staging))
     check_reconciled(grants)
     return path

@@ -354,6 +354,6 @@ def rendered_site(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("site")
     tables = make_tables()
     result = render_site(
-        out, tables, make_context(), places=[WAKEFIELD, RUTLAND, EAST_SUSSEX, HASTINGS], workers=1
+        out, tables, make_context(), places=[WAKEFIELD, RUTLAND, EAST_SUSSEX, HASTINGS]
     )
     return Path(out), result, tables

@@ -250,7 +250,7 @@ def stress_site(tmp_path_factory, site_tables_module, context_module):
 
     out = tmp_path_factory.mktemp("stress")
     tables = stress_tables(site_tables_module, WAKEFIELD)
-    return out, render_site(out, tables, context_module, places=[WAKEFIELD, RUTLAND], workers=1)
+    return out, render_site(out, tables, context_module, places=[WAKEFIELD, RUTLAND])
 
 
 @pytest.fixture(scope="module")

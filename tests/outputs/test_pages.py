@@ -203,7 +203,7 @@ def test_council_slugs_are_safe_unique_and_bounded():
 
 def test_unknown_place_is_an_input_error(tmp_path, site_tables, run_context):
     with pytest.raises(InputError, match="E99999999"):
-        render_site(tmp_path, site_tables, run_context, places=["E99999999"], workers=1)
+        render_site(tmp_path, site_tables, run_context, places=["E99999999"])
 
 
 def test_empty_tables_still_render(tmp_path):
@@ -216,7 +216,7 @@ def test_empty_tables_still_render(tmp_path):
         duplication=pd.DataFrame(),
         cra_allocation=pd.DataFrame(),
     )
-    result = render_site(tmp_path, tables, make_context(), places=[WAKEFIELD], workers=1)
+    result = render_site(tmp_path, tables, make_context(), places=[WAKEFIELD])
     html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
     assert "No grant awards in the 2016-17 grants register were placed in Wakefield." in html
     assert "No CRA allocation is available for Wakefield in 2016-17." in html
@@ -228,14 +228,19 @@ def test_empty_tables_still_render(tmp_path):
 def test_other_years_are_ignored(tmp_path, site_tables, run_context):
     other = site_tables.place_summary.assign(fy="2017-18", n_awards=999)
     site_tables.place_summary = pd.concat([site_tables.place_summary, other])
-    render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD], workers=1)
+    render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD])
     html = (tmp_path / "councils" / "wakefield" / "index.html").read_text(encoding="utf-8")
     assert "16 grant awards" in html and "999" not in html
 
 
 def test_rendering_in_a_process_pool_gives_the_same_pages(tmp_path, rendered_site):
+    from concurrent.futures import ProcessPoolExecutor
+
     out, result, tables = rendered_site
-    again = render_site(tmp_path, tables, make_context(), places=list(result.profiles), workers=2)
+    with ProcessPoolExecutor(max_workers=2) as pool:  # any map-like callable renders the councils
+        again = render_site(
+            tmp_path, tables, make_context(), places=list(result.profiles), map_councils=pool.map
+        )
     for code, page in result.profiles.items():
         a = page.read_text(encoding="utf-8")
         b = again.profiles[code].read_text(encoding="utf-8")
@@ -246,7 +251,7 @@ def test_rendering_in_a_process_pool_gives_the_same_pages(tmp_path, rendered_sit
 def test_small_grant_exclusions_and_plurals_are_stated(tmp_path, site_tables, run_context):
     sg = site_tables.small_grants
     site_tables.small_grants = sg.assign(n_zero_value=1, n_negative=1, n_redacted=0)
-    result = render_site(tmp_path, site_tables, run_context, places=["E07000062"], workers=1)  # Hastings
+    result = render_site(tmp_path, site_tables, run_context, places=["E07000062"])  # Hastings
     html = " ".join(result.profiles["E07000062"].read_text(encoding="utf-8").split())
     assert "Not counted in these scopes: 1 zero-value award, 1 negative award." in html
     assert "1 grant award worth £25k from 1 grant scheme reached 1 recipient located in Hastings: 1 " in html
@@ -297,12 +302,12 @@ def test_several_years_show_a_trend_per_council(tmp_path, site_tables, run_conte
     earlier = site_tables.place_summary.assign(fy="2015-16", n_awards=7, n_recipients=5, total_gbp=1_000.0)
     site_tables.place_summary = pd.concat([earlier, site_tables.place_summary], ignore_index=True)
     run_context.years = ["2015-16", "2016-17"]
-    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD], workers=1)
+    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD])
     html = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
     assert "Year by year" in html
     assert '<th scope="row">2015-16</th><td class="num">7</td><td class="num">5</td>' in html
     assert '<th scope="row">2016-17</th><td class="num">16</td><td class="num">15</td>' in html
     # A single-year run shows no trend table.
     run_context.years = ["2016-17"]
-    single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD], workers=1)
+    single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD])
     assert "Year by year" not in single.profiles[WAKEFIELD].read_text(encoding="utf-8")

@@ -338,23 +338,27 @@ def test_overseas_spending_stays_out_of_domestic_overlaps(tables):
     assert find_duplication(awards).empty  # DFID does not make DH's public health a cross-department finding
 
 
-def test_bundled_register_has_no_single_recipient_findings(tmp_path):
-    """The bundled 2016-17 register, placed as a run without a postcode lookup places it: the 450 placed
-    awards are DfT awards to councils themselves, one recipient per council, so the old rule's 112
-    single-recipient findings are gone and nothing replaces them."""
+def test_bundled_register_findings_all_have_several_schemes_and_recipients(tmp_path):
+    """The bundled 2016-17 register, read and placed as a run places it (the built-in postcode
+    directory): 1,978 awards placed. The report's rule (2+ schemes AND 2+ recipients in one department,
+    policy area and place) gives 202 within-department findings; the old "or" rule gave 308 groups, 53
+    of them one recipient through several schemes (e.g. a council's two highways blocks). Only DfT and
+    MoJ are in this register, so there is no cross-department finding."""
     from spendmap import steps
     from spendmap.paths import BUNDLED_GRANTS, reference_path
 
     read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp_path)
-    placed = steps.place_grants(read["awards"], None, tmp_path)
-    awards = pd.read_parquet(steps.classify_awards(placed["awards"], tmp_path)["awards"])
-    assert awards["la_code"].notna().sum() == 450
+    placed = steps.place_grants(read.awards, None, tmp_path)
+    awards = pd.read_parquet(steps.classify_awards(placed.awards, tmp_path).awards)
+    assert awards["la_code"].notna().sum() == 1978
     findings = find_duplication(awards)
-    assert len(findings) == 0
+    assert len(findings) == 202
+    assert set(findings["kind"]) == {"within_department"}
+    assert (findings["n_recipients"] >= 2).all() and (findings["n_schemes"] >= 2).all()
     links = graph_links(grant_graph(awards))
     links = links[(links["policy_area"] != UNCLASSIFIED) & (links["la_code"] != "")]
     per_dept = links.groupby(["la_code", "policy_area", "lineage"]).agg(
         s=("scheme", "nunique"), r=("recipient", "nunique")
     )
-    assert ((per_dept["s"] >= 2) | (per_dept["r"] >= 2)).sum() == 112  # the old "or" rule
-    assert per_dept["r"].max() == 1
+    assert ((per_dept["s"] >= 2) | (per_dept["r"] >= 2)).sum() == 308  # the old "or" rule
+    assert ((per_dept["s"] >= 2) & (per_dept["r"] == 1)).sum() == 53  # one recipient, several schemes

@@ -1,7 +1,7 @@
 """Render the output folder people open: index, council profiles, Sankeys, CSV extracts, workbooks.
 
 Entry points:
-- `render_site(out_dir, tables, context, places, progress=...)` renders everything;
+- `render_site(out_dir, tables, context, places, map_councils=..., progress=...)` renders everything;
 - `prepare_site(...)` returns a `SitePlan`: one `CouncilJob` per council to render plus the index's inputs;
   `council_page.render_council(job)` writes one council's folder and `finish_index(plan, rendered)` writes
   index.html, so a runner can map the councils itself (process pool, Prefect or Dask mapped tasks).
@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -224,40 +221,26 @@ def render_site(
     tables: SiteTables,
     context: RunContext | dict[str, Any],
     places: Sequence[str] | None = None,
-    workers: int | None = None,
+    map_councils: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] = map,
     progress: Progress | None = None,
 ) -> SiteResult:
     """Write index.html, assets/ and councils/<slug>/... for `places` (la_codes; None = every council).
 
     index.html lists every council (councils table ∪ place_summary) and links only to rendered profiles.
-    `workers` > 1 renders councils in a process pool (default: 2 when there are many councils).
+    `map_councils(render_council, jobs)` renders one council per job and yields (la_code, page path):
+    the builtin `map`, the in-process runner's worker pool, or Prefect's mapped task (threads or Dask).
     `progress` is called once per council written and once for the index.
     """
     start = time.perf_counter()
     plan = prepare_site(out_dir, tables, context, places)
     jobs = plan.jobs
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if len(jobs) > 40 else 1
-    if not sys.platform.startswith("linux"):
-        # The pool uses fork: spawn/forkserver would re-import the caller's __main__ (e.g. re-run the
-        # CLI of `python -m spendmap`). fork is safe on Linux here: the children only render, CPython
-        # holds the import lock across fork, and logging re-initialises its locks after fork.
-        workers = 1
     names = {j.la_code: as_text(j.info.get("la_name")) or j.la_code for j in jobs}
     profiles: dict[str, Path] = {}
 
-    def done(code: str, path: str) -> None:
+    for code, path in map_councils(render_council, jobs):
         profiles[code] = Path(path)
         if progress:
             progress("council", len(profiles), len(jobs), names[code])
-
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            for code, path in pool.map(render_council, jobs, chunksize=4):
-                done(code, path)
-    else:
-        for job in jobs:
-            done(*render_council(job))
     index_path = finish_index(plan, set(profiles))
     if progress:
         progress("index", 1, 1, "index.html")

@@ -1,0 +1,101 @@
+"""Every dataset the pipeline reads or writes, declared once: its name, where it lives, format, columns.
+
+Steps name their inputs and outputs from here instead of spelling file names. A path is relative to
+its `root`:
+- `work`: a step's working folder (the run's staging `_work/`, or, for cached steps, the step's
+  folder in the result cache, so that a later run can reuse it);
+- `out`: the output folder the run publishes.
+Columns come from `spendmap.schemas` where a table has a declared shape; an empty tuple means the
+columns are the reader's own (rejects keep REJECT_COLUMNS; reading summaries are free-form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from spendmap.schemas import (
+    AWARD_COLUMNS,
+    CRA_ALLOCATION_COLUMNS,
+    DUPLICATION_COLUMNS,
+    PLACE_SUMMARY_COLUMNS,
+    REJECT_COLUMNS,
+    SMALL_GRANTS_COLUMNS,
+)
+
+Format = Literal["parquet", "csv", "duckdb", "json", "html"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: str
+    format: Format
+    root: Literal["work", "out"]
+    columns: tuple[str, ...] = ()
+    description: str = ""
+
+    def at(self, folder: Path | str) -> Path:
+        """This dataset's file inside `folder` (a work folder or the output folder, as `root` says)."""
+        return Path(folder) / self.path
+
+
+def _ds(
+    name: str, path: str, fmt: Format, root: Literal["work", "out"], columns=(), description: str = ""
+) -> Dataset:
+    return Dataset(name, path, fmt, root, tuple(columns), description)
+
+
+# --- intermediate tables (work folders) ---------------------------------------------------------------
+AWARDS_READ = _ds("awards_read", "awards_read.parquet", "parquet", "work", AWARD_COLUMNS,
+                  "awards as read from the grants registers, before placement")
+REJECTS_GRANTS = _ds("rejects_grants", "rejects_grants.parquet", "parquet", "work", REJECT_COLUMNS,
+                     "grants-register rows not accepted")
+AWARDS_PLACED = _ds("awards_placed", "awards_placed.parquet", "parquet", "work", AWARD_COLUMNS,
+                    "awards with la_code/geo_method filled")
+AWARDS_CLASSIFIED = _ds("awards_classified", "awards.parquet", "parquet", "work", AWARD_COLUMNS,
+                        "awards with canonical departments and policy areas")
+SCHEMES = _ds("schemes", "schemes.parquet", "parquet", "work", (),
+              "the national scheme registers, with departments and policy areas")
+REJECTS_SCHEMES = _ds("rejects_schemes", "rejects_schemes.parquet", "parquet", "work", REJECT_COLUMNS,
+                      "scheme-register rows not accepted")
+CRA_ALLOCATION = _ds("cra_allocation", "cra_allocation.parquet", "parquet", "work", CRA_ALLOCATION_COLUMNS,
+                     "CRA identifiable spend allocated to councils")
+REJECTS_CRA = _ds("rejects_cra", "rejects_cra.parquet", "parquet", "work", REJECT_COLUMNS,
+                  "CRA cells not accepted")
+REJECTS_POPULATION = _ds("rejects_population", "rejects_population.parquet", "parquet", "work",
+                         REJECT_COLUMNS, "population rows not accepted")
+PLACE_SUMMARY = _ds("place_summary", "place_summary.parquet", "parquet", "work", PLACE_SUMMARY_COLUMNS)
+SMALL_GRANTS = _ds("small_grants", "small_grants.parquet", "parquet", "work", SMALL_GRANTS_COLUMNS)
+DUPLICATION = _ds("duplication", "duplication.parquet", "parquet", "work", DUPLICATION_COLUMNS)
+NATIONAL_SCHEME_OVERLAPS = _ds("national_scheme_overlaps", "national_scheme_overlaps.parquet", "parquet",
+                               "work", (), "policy areas with schemes from several departments")
+
+# The analytic tables grant_analytics writes, by name (also their CSV names in the output folder).
+ANALYTIC_TABLES = (PLACE_SUMMARY, SMALL_GRANTS, DUPLICATION, NATIONAL_SCHEME_OVERLAPS)
+
+# --- published outputs (the output folder) ------------------------------------------------------------
+AWARDS = _ds("awards", "awards.parquet", "parquet", "out", AWARD_COLUMNS, "every accepted award")
+REJECTS = _ds("rejects", "rejects.csv", "csv", "out", REJECT_COLUMNS, "every input row not accepted")
+DUCKDB = _ds("spendmap_duckdb", "spendmap.duckdb", "duckdb", "out", (), "the same tables, queryable")
+MANIFEST = _ds("run_manifest", "run_manifest.json", "json", "out", (), "inputs, reconciliation, versions")
+INDEX_HTML = _ds("index_html", "index.html", "html", "out", (), "entry page")
+
+
+def csv_output(table: Dataset | str) -> Dataset:
+    """The published CSV of an analytic table (place_summary.csv, ...; also cra_allocation, trends)."""
+    name = table if isinstance(table, str) else table.name
+    columns = table.columns if isinstance(table, Dataset) else ()
+    return _ds(f"{name}_csv", f"{name}.csv", "csv", "out", columns)
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        AWARDS_READ, REJECTS_GRANTS, AWARDS_PLACED, AWARDS_CLASSIFIED, SCHEMES, REJECTS_SCHEMES,
+        CRA_ALLOCATION, REJECTS_CRA, REJECTS_POPULATION, *ANALYTIC_TABLES,
+        AWARDS, REJECTS, DUCKDB, MANIFEST, INDEX_HTML,
+        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION)), csv_output("trends"),
+    )
+}
