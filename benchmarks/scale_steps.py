@@ -136,34 +136,38 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
         })
         read = timed("read grants (ingest_grants)", lambda: steps.ingest_grants(
             [f["path"] for f in inputs["grants"]], config.years, work_dir))
-        fys = config.years or read["fys"]
+        fys = config.years or read.fys
         cra = timed("allocate CRA (allocate_cra)", lambda: steps.allocate_cra(
             inputs["cra"]["path"], inputs["population"]["path"], fys, config.cra_units, work_dir))
-        placed = timed("place (place_grants)", lambda: steps.place_grants(read["awards"], None, work_dir))
+        placed = timed("place (place_grants)", lambda: steps.place_grants(read.awards, None, work_dir))
         classified = timed("classify (classify_awards)", lambda: steps.classify_awards(
-            placed["awards"], work_dir))
+            placed.awards, work_dir))
         analytics = timed("analytics (grant_analytics)", lambda: steps.grant_analytics(
-            classified["awards"], fys, config.small_threshold_gbp, work_dir))
-        work = {"read": read, "classified": classified, "analytics": analytics, "cra": cra}
-        written = timed("write tables (write_tables)", lambda: steps.write_tables(work, staging))
+            classified.awards, classified.schemes, fys, config.small_threshold_gbp, work_dir))
+        rejects = [read.rejects, classified.rejects, *cra.rejects]
+        written = timed("write tables (write_tables)", lambda: steps.write_tables(
+            classified.awards, analytics, cra.allocation, rejects, staging))
         manifest = build_manifest(
-            config=config.to_dict(), started=started, fys=fys, inputs=inputs, read=read,
-            geo=placed["geo_methods"], classified=classified, analytics=analytics, cra=cra, written=written)
+            config=config.to_dict(), started=started, fys=fys, inputs=inputs, read=read.to_dict(),
+            geo=placed.geo_methods, classified=classified.to_dict(), analytics=analytics.to_dict(),
+            cra=cra.to_dict(), written=written.to_dict())
+        manifest["postcode_directory"] = placed.postcode_directory
+        manifest["placement"] = placed.placement
         context = steps.site_context(manifest)
         timed("render pages, 13 pilot places (render_site)",
-              lambda: steps.render_site(staging, context, place_codes))
+              lambda: steps.render_site(staging, analytics, cra.allocation, context, place_codes))
         if all_councils:
             timed("render pages, every council (render_site)",
-                  lambda: steps.render_site(staging, context, None))
+                  lambda: steps.render_site(staging, analytics, cra.allocation, context, None))
         timed("manifest and publish", lambda: (steps.write_manifest(manifest, staging),
                                                steps.publish(staging, out_dir)))
     except BaseException:
         steps.discard_staging(staging)
         raise
-    info = read["inputs"][0]
+    info = read.inputs[0]
     return {"steps": results, "rows_read": info["rows_read"], "rows_accepted": info["rows_accepted"],
             "amount_in_gbp": info["amount_in_gbp"], "peak_rss_mb": _peak_mb(),
-            "geo_methods": {k: v["awards"] for k, v in placed["geo_methods"].items()}}
+            "geo_methods": {k: v["awards"] for k, v in placed.geo_methods.items()}}
 
 
 def main(argv: list[str]) -> int:
