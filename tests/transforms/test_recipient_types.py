@@ -58,7 +58,8 @@ def test_evidence_in_order():
 
 def test_bundled_register_types(tmp_path):
     """The bundled 2016-17 register as a run classifies it (placed with the built-in postcode directory,
-    so council recipients, fuzzy-matched names included, are flagged by the placement step): exact awards and recipients per type."""
+    so council recipients, fuzzy-matched names included, are flagged by the placement step): exact awards
+    and recipients per type."""
     from spendmap import steps
 
     read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp_path)
