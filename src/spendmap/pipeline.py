@@ -231,9 +231,16 @@ def _pool_map(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iterat
 
 def _worker_signals() -> None:
     """Forked workers drop the run's SIGTERM/SIGINT handlers (which delete the staging folder): the pool
-    ends them with SIGTERM when done, and a Ctrl-C is for the parent to handle."""
+    ends them with SIGTERM when done, and a Ctrl-C is for the parent to handle. When the parent stops
+    (its handler ends it with os._exit), the kernel kills them (PR_SET_PDEATHSIG): no orphans."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not glibc/Linux: the pool is Linux-only anyway
+        pass
 
 
 @dataclass
