@@ -203,20 +203,22 @@ class RenderProgress:
         self._task = None
 
     def __enter__(self) -> RenderProgress:
-        if self.live:
-            self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.live:
+        if self._progress.live.is_started:  # a run that failed while pages were being written
             self._progress.stop()
 
     def __call__(self, stage: str, done: int, total: int, label: str) -> None:
         if stage != "council" or not self.live:
             return
+        # Drawn only while pages are written, so the step lines before and after print as they are.
         if self._task is None:
+            self._progress.start()
             self._task = self._progress.add_task("Council pages", total=total, label="")
         self._progress.update(self._task, completed=done, label=label)
+        if done >= total and self._progress.live.is_started:
+            self._progress.stop()
 
 
 def run_summary(manifest: dict, out_dir: str | Path, n_councils: int) -> str:
