@@ -125,7 +125,7 @@ def spendmap_run(params: RunParams | None = None) -> dict[str, Any]:
 
     params = params or RunParams()
     cache_dir = Path(params.cache_dir) if params.cache_dir else default_cache_dir()
-    outcome = execute(params, PrefectRunner(params, cache_dir, progress=_progress))
+    outcome = execute(params, PrefectRunner(params, cache_dir, progress=cli_progress()))
     _artifacts(outcome.manifest, outcome.index_html)
     return {
         "out_dir": str(outcome.out_dir), "index_html": str(outcome.index_html), "manifest": outcome.manifest,
@@ -136,6 +136,12 @@ def spendmap_run(params: RunParams | None = None) -> dict[str, Any]:
 # The CLI's progress bar for a flow run in this process: a callable is no flow parameter (deployments
 # could not send one), so `run_flow` hands it over here for the run's duration.
 _progress: Progress | None = None
+
+
+def cli_progress() -> Progress | None:
+    """The bar `run_flow` was given. The flow reads it through this function, never the global itself:
+    Dask pickles the flow function by value, globals it names included, and a bar cannot be pickled."""
+    return _progress
 
 
 def run_flow(params: RunParams, progress: Progress | None = None) -> RunOutcome:
