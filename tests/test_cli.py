@@ -345,3 +345,83 @@ def test_unreadable_file_is_exit_2(capsys):
         assert sorted(p.name for p in folder.iterdir()) == ["grants_2016-17.csv"]
     finally:
         shutil.rmtree(folder)
+
+
+def test_run_prints_step_lines_a_summary_and_ends_with_the_index(tmp_path):
+    """The bundled data, in-process, two councils' pages: a line per step with its seconds, then the
+    summary (figures from the bundled register), then the path of index.html as the last line."""
+    import os
+
+    out = tmp_path / "outputs"
+    env = {**os.environ, "SPENDMAP_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "spendmap", "run", "--offline", "--places", "Wakefield,Leeds",
+         "--out", str(out)],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"Read 3,351 award rows for 2016-17 \(\d+\.\d s\)", lines[3])
+    assert re.fullmatch(
+        r"Placed 1,978 of 3,351 awards in a council \(council_match 469, postcode 1,494, postcode_sector 11, "
+        r"recipient_postcode 4\); 1,373 unplaced \(\d+\.\d s\)", lines[4])
+    assert re.fullmatch(r"Rendered 2 council pages and index.html \(\d+\.\d s\)", lines[-7])
+    assert lines[-6:-3] == [
+        "Awards read: 3,351 rows for 2016-17; 3,351 accepted (£3.9bn), 0 rejected (rejects.csv says why).",
+        "Placed in a council: 1,978 of 3,351 awards (59.0%), £3.6bn of £3.9bn (92.8%); unplaced.csv lists "
+        "the other 1,373 with reasons.",
+        "Councils rendered: 2 pages, each with its Sankeys, CSV extract and workbook.",
+    ]
+    assert lines[-1] == str(out.resolve() / "index.html") and (out / "index.html").is_file()
+    geo = json.loads((out / "run_manifest.json").read_text())["geo_methods"]
+    assert sum(v["awards"] for m, v in geo.items() if m != "unresolved") == 1_978
+    assert "\x1b[" not in done.stdout  # no progress bar drawn into a pipe
+
+
+def _serve_in_turn(httpserver, path, bodies):
+    """Serve `path` with bodies[0] the first time, bodies[1] the second, ... (the last one thereafter)."""
+    from werkzeug import Response
+
+    served = []
+
+    def handler(_request):
+        body = bodies[min(len(served), len(bodies) - 1)]
+        served.append(body)
+        return Response(body, content_type="text/csv")
+
+    httpserver.expect_request(path).respond_with_handler(handler)
+    return served
+
+
+BAD_REGISTER = "Name,Value\r\nnot,a register\r\n"  # a CSV that decodes, but no register columns
+
+
+def test_a_download_that_does_not_read_is_fetched_again_once(capsys, tmp_path, httpserver, monkeypatch):
+    award = ["A1", "Bus grant", "1000", "01/05/2016", "Wakefield Council", "Department for Transport"]
+    good = "".join(f"{','.join(r)}\r\n" for r in [REGISTER_HEADER, award])
+    served = _serve_in_turn(httpserver, "/grants_2016-17.csv", [BAD_REGISTER, good])
+    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
+    url = httpserver.url_for("/grants_2016-17.csv")
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", url, "--places", "Wakefield", "--out", str(out)]) == 0
+    assert served == [BAD_REGISTER, good]
+    assert f"Could not read {url}; downloading again once" in capsys.readouterr().out
+    manifest = json.loads((out / "run_manifest.json").read_text())
+    assert manifest["inputs"]["grants"][0]["sha256"] == hashlib.sha256(good.encode()).hexdigest()
+    assert pd.read_csv(out / "place_summary.csv").set_index("la_code").loc["E08000036", "total_gbp"] == 1000
+
+
+def test_a_download_that_stays_unreadable_is_exit_2_and_leaves_nothing(capsys, tmp_path, httpserver,
+                                                                        monkeypatch):
+    served = _serve_in_turn(httpserver, "/grants_2016-17.csv", [BAD_REGISTER])
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SPENDMAP_CACHE", str(cache))
+    url = httpserver.url_for("/grants_2016-17.csv")
+    out = tmp_path / "outputs"
+    assert main(["run", "--grants", url, "--places", "Wakefield", "--out", str(out)]) == 2
+    err = _err(capsys)
+    assert len(served) == 2 and "Traceback" not in err
+    assert f"Downloaded again from {url}: still unreadable, so removed from spendmap's download cache" in err
+    assert "nothing was published" in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+    assert not [p for p in (cache / "downloads").rglob("*") if p.is_file()]

@@ -136,10 +136,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     years = _year_list(args.years) if args.years else ([args.year] if args.year else [])
     params = RunParams(years=years, **{name: getattr(args, name) for name, _ in cli_options()})
     from spendmap.outputs.publish import stop_on_signals
+    from spendmap.outputs.terminal import RenderProgress, run_summary
 
-    with stop_on_signals():
-        result = run_pipeline(params, runner=args.runner)
-    print(result.index_html)
+    with stop_on_signals(), RenderProgress() as bar:
+        result = run_pipeline(params, runner=args.runner, progress=bar)
+    print(run_summary(result.manifest, result.out_dir, result.n_councils))  # ends with index.html's path
     return 0
 
 

@@ -24,11 +24,12 @@ import json
 import os
 import pickle
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import lru_cache, partial, wraps
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,6 +39,10 @@ from spendmap import __version__, steps
 from spendmap.manifest import build_manifest, now_iso
 from spendmap.paths import reference_dir
 from spendmap.run_config import RunParams
+
+# progress(stage, done, total, label), as `spendmap.outputs.site.Progress` (not imported: it loads the
+# page code).
+Progress = Callable[[str, int, int, str], None]
 
 # Kept as the name of the flow object: deployments and flows/ import `spendmap.pipeline.spendmap_run`.
 _PREFECT_NAMES = ("spendmap_run",)
@@ -175,13 +180,19 @@ class Runner(Protocol):
 
     def log(self, message: str) -> None: ...
 
+    # Called while council pages are written: progress(stage, done, total, label); None for none.
+    progress: Progress | None
+
 
 @dataclass
-class _Done:
-    value: Any
+class _Later:
+    """In-process, a submitted step runs when its result is asked for (so a reading error surfaces
+    there, where `execute` handles it, as it does from a Prefect future)."""
+
+    call: Callable[[], Any]
 
     def result(self) -> Any:
-        return self.value
+        return self.call()
 
 
 class InProcessRunner:
@@ -192,21 +203,44 @@ class InProcessRunner:
     event threads. Few pages, or a platform without fork, render in turn.
     """
 
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+
     def call(self, step: Step, *args: Any, **kwargs: Any) -> Any:
         return run_step(step, *args, **kwargs)
 
     def submit(self, step: Step, *args: Any, **kwargs: Any) -> Pending:
-        return _Done(self.call(step, *args, **kwargs))
+        return _Later(lambda: self.call(step, *args, **kwargs))
 
     def map_councils(self, fn: Callable[[Any], Any], jobs: list[Any]) -> Iterable[Any]:
         workers = min(2, os.cpu_count() or 1)
         if len(jobs) <= POOL_MIN_COUNCILS or workers < 2 or not sys.platform.startswith("linux"):
             return map(fn, jobs)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-            return list(pool.map(fn, jobs, chunksize=4))
+        return _pool_map(fn, jobs, workers)
 
     def log(self, message: str) -> None:
         print(message)
+
+
+def _pool_map(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iterator[Any]:
+    """Each result as soon as a worker finishes it (in any order), so a progress bar advances while
+    pages are written rather than all at once at the end."""
+    with get_context("fork").Pool(workers, initializer=_worker_signals) as pool:
+        yield from pool.imap_unordered(fn, jobs, chunksize=4)
+
+
+def _worker_signals() -> None:
+    """Forked workers drop the run's SIGTERM/SIGINT handlers (which delete the staging folder): the pool
+    ends them with SIGTERM when done, and a Ctrl-C is for the parent to handle. When the parent stops
+    (its handler ends it with os._exit), the kernel kills them (PR_SET_PDEATHSIG): no orphans."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not glibc/Linux: the pool is Linux-only anyway
+        pass
 
 
 @dataclass
@@ -214,6 +248,90 @@ class RunOutcome:
     out_dir: Path
     index_html: Path
     manifest: dict[str, Any]
+    n_councils: int = 0
+
+
+# --- step lines: what each step did, printed as it finishes ------------------------------------------
+
+
+def describe(step: Step, result: Any) -> str:
+    """One line for the terminal (or the flow's log) saying what a finished step produced."""
+    if step.name == RESOLVE.name:
+        where = f"downloaded from {result['url']}" if result.get("url") else "local file"
+        if result.get("from_cache"):
+            where = f"cached copy of {result['url']}"
+        return f"Input {Path(result['path']).name}: {result['bytes']:,} bytes, {where}"
+    if step.name == READ.name:
+        rows = sum(int(i["rows_read"]) for i in result.inputs)
+        return f"Read {rows:,} award rows for {', '.join(result.fys)}"
+    if step.name == PLACE.name:
+        geo = result.geo_methods
+        total = sum(int(v["awards"]) for v in geo.values())
+        unplaced = int(geo.get("unresolved", {}).get("awards", 0))
+        how = ", ".join(f"{m} {v['awards']:,}" for m, v in geo.items() if m != "unresolved" and v["awards"])
+        return f"Placed {total - unplaced:,} of {total:,} awards in a council ({how}); {unplaced:,} unplaced"
+    if step.name == CLASSIFY.name:
+        return f"Classified awards into {len(result.summary.get('policy_areas', {}))} policy areas"
+    if step.name == ALLOCATE.name:
+        used = result.summary.get("coverage", {}).get("used", True)
+        return "Allocated CRA spend by population share" if used else "CRA edition does not cover the run"
+    if step.name == ANALYTICS.name:
+        return f"Analysed small grants and duplication ({result.summary['duplication_findings']:,} findings)"
+    if step.name == WRITE.name:
+        return f"Wrote {len(result.files)} tables"
+    return step.name
+
+
+def _is_cached(step: Step, args: tuple, kwargs: dict) -> bool:
+    if not step.cached:
+        return False
+    return is_complete(inspect.signature(step.fn).bind(*args, **kwargs).arguments["work_dir"])
+
+
+class _Reported:
+    """A pending step result that prints its step line when first collected."""
+
+    def __init__(self, pending: Pending, finish: Callable[[Any], None]) -> None:
+        self.pending, self.finish, self.reported = pending, finish, False
+
+    def result(self) -> Any:
+        value = self.pending.result()
+        if not self.reported:
+            self.reported = True
+            self.finish(value)
+        return value
+
+
+class StepLines:
+    """Wraps a runner: one plain line per finished step (what it produced, and its seconds)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.progress = getattr(runner, "progress", None)
+
+    def _line(self, step: Step, result: Any, start: float, cached: bool) -> None:
+        when = "reused from the cache" if cached else f"{time.perf_counter() - start:.1f} s"
+        self.runner.log(f"{describe(step, result)} ({when})")
+
+    def call(self, step: Step, *args: Any, **kwargs: Any) -> Any:
+        start, cached = time.perf_counter(), _is_cached(step, args, kwargs)
+        result = self.runner.call(step, *args, **kwargs)
+        self._line(step, result, start, cached)
+        return result
+
+    def submit(self, step: Step, *args: Any, **kwargs: Any) -> Pending:
+        start, cached = time.perf_counter(), _is_cached(step, args, kwargs)
+        pending = self.runner.submit(step, *args, **kwargs)
+        return _Reported(pending, lambda value: self._line(step, value, start, cached))
+
+    def map_councils(self, fn: Callable[[Any], Any], jobs: list[Any]) -> Iterable[Any]:
+        return self.runner.map_councils(fn, jobs)
+
+    def log(self, message: str) -> None:
+        self.runner.log(message)
+
+    def timed(self, message: str, start: float) -> None:
+        self.runner.log(f"{message} ({time.perf_counter() - start:.1f} s)")
 
 
 # --- the pipeline ----------------------------------------------------------------------------------------
@@ -229,35 +347,55 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
     out_dir = Path(params.out_dir)
     staging = steps.start_staging(out_dir)
     work_dir = staging / steps.WORK_DIR_NAME
+    runner = StepLines(runner)
     try:
 
         def resolve(src: str, expect: str | None = None) -> dict:
             return runner.call(RESOLVE, src, str(cache_dir), params.offline, expect)
 
+        def refetch(expect: str | None) -> Callable[[dict], dict]:
+            return lambda file: resolve(file["source"], expect)
+
+        retrying = partial(
+            read_with_fresh_download, cache_dir=cache_dir, offline=params.offline, log=runner.log
+        )
+
         grants_files = [resolve(src, "spreadsheet") for src in params.grants]
         cra_file = resolve(params.cra, "spreadsheet")
         population_file = resolve(params.population)
-        postcodes_file = (
-            resolve(params.postcodes, "postcode lookup (CSV or zip)") if params.postcodes else None
-        )
+        postcode_expect = "postcode lookup (CSV or zip)"
+        postcodes_file = resolve(params.postcodes, postcode_expect) if params.postcodes else None
 
-        read_dir = step_dir(cache_dir, READ, [f["sha256"] for f in grants_files], params.years)
-        read = runner.call(READ, [f["path"] for f in grants_files], params.years, work_dir=read_dir)
+        def read_grants(files: list[dict], _again: bool) -> tuple[Path, Any]:
+            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files], params.years)
+            return folder, runner.call(READ, [f["path"] for f in files], params.years, work_dir=folder)
+
+        (read_dir, read), grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
         fys = params.years or read.fys
-        runner.log(f"Read {sum(i['rows_read'] for i in read.inputs):,} award rows for {', '.join(fys)}")
         cra_future = runner.submit(
             ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir
         )
-        postcodes_path = postcodes_file["path"] if postcodes_file else None
-        place_dir = step_dir(cache_dir, PLACE, read_dir.name, postcodes_file and postcodes_file["sha256"])
-        placed = runner.call(PLACE, read.awards, postcodes_path, work_dir=place_dir)
+
+        def place(files: list[dict], _again: bool) -> Any:
+            lookup = files[0] if files else None
+            folder = step_dir(cache_dir, PLACE, read_dir.name, lookup and lookup["sha256"])
+            return runner.call(PLACE, read.awards, lookup and lookup["path"], work_dir=folder)
+
+        lookups = [postcodes_file] if postcodes_file else []
+        placed, found = retrying(lookups, place, refetch(postcode_expect))
+        postcodes_file = found[0] if found else None
         geo = placed.geo_methods
-        runner.log("Placed awards: " + ", ".join(f"{m} {v['awards']:,}" for m, v in geo.items()))
         classified = runner.call(CLASSIFY, placed.awards, work_dir)
         analytics = runner.call(
             ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp, work_dir
         )
-        cra = cra_future.result()
+
+        def allocate(files: list[dict], again: bool) -> Any:
+            if not again:
+                return cra_future.result()
+            return runner.call(ALLOCATE, files[0]["path"], files[1]["path"], fys, params.cra_units, work_dir)
+
+        cra, (cra_file, population_file) = retrying([cra_file, population_file], allocate, refetch(None))
 
         rejects = [read.rejects, classified.rejects, *cra.rejects]
         written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
@@ -271,9 +409,12 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         manifest["postcode_directory"] = placed.postcode_directory
         manifest["placement"] = placed.placement
         context = steps.site_context(manifest)
+        start = time.perf_counter()
         site = steps.render_site(
-            staging, analytics, cra.allocation, context, place_codes, map_councils=runner.map_councils
+            staging, analytics, cra.allocation, context, place_codes,
+            map_councils=runner.map_councils, progress=runner.progress,
         )
+        runner.timed(f"Rendered {site.councils:,} council pages and index.html", start)
         manifest["outputs"].update(site.files)
         manifest["spendmap_run"]["finished"] = now_iso()
         steps.write_manifest(manifest, staging)
@@ -281,7 +422,46 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
     except BaseException:
         steps.discard_staging(staging)
         raise
-    return RunOutcome(published, published / "index.html", manifest)
+    return RunOutcome(published, published / "index.html", manifest, site.councils)
+
+
+Attempt = Callable[[list[dict], bool], Any]  # attempt(files, again): read the resolved inputs
+
+
+def read_with_fresh_download(
+    files: list[dict], attempt: Attempt, fetch_again: Callable[[dict], dict], *, cache_dir: Path,
+    offline: bool, log: Callable[[str], None],
+) -> tuple[Any, list[dict]]:
+    """attempt(files, False); if reading fails (InputError) and some of `files` were downloads, their
+    cached copies are evicted, downloaded again and read once more: attempt(new files, True).
+
+    A copy damaged in the cache (or a bad response the server has since replaced) then costs one more
+    download instead of a failed run. A file that still does not read is removed from the cache and the
+    error says so; offline, nothing can be downloaded, so the copy is removed and the error stands.
+    """
+    from spendmap.errors import InputError
+    from spendmap.sources.download import evict_url
+
+    try:
+        return attempt(files, False), files
+    except InputError as err:
+        urls = [f["url"] for f in files if f.get("url")]
+        if not urls:
+            raise
+        for url in urls:
+            evict_url(url, cache_dir)
+        if offline:
+            raise InputError(f"{err} The cached download was removed; run once without --offline to "
+                             "download it again.") from err
+        log(f"Could not read {', '.join(urls)}; downloading again once ({str(err).split('. ')[0]}).")
+    files = [fetch_again(f) if f.get("url") else f for f in files]
+    try:
+        return attempt(files, True), files
+    except InputError as err:
+        for url in urls:
+            evict_url(url, cache_dir)
+        raise InputError(f"{err} (Downloaded again from {', '.join(urls)}: still unreadable, so removed "
+                         "from spendmap's download cache; nothing was published.)") from err
 
 
 def uses_prefect(params: RunParams, runner: str = "auto") -> bool:
@@ -291,8 +471,9 @@ def uses_prefect(params: RunParams, runner: str = "auto") -> bool:
     return bool(os.environ.get("PREFECT_API_URL")) or params.task_runner == "dask"
 
 
-def run_pipeline(params: RunParams, runner: str = "auto") -> RunOutcome:
-    """Run for the CLI: in-process, or the Prefect flow (progress printed plainly either way).
+def run_pipeline(params: RunParams, runner: str = "auto", progress: Progress | None = None) -> RunOutcome:
+    """Run for the CLI: in-process, or the Prefect flow (a line per step either way; `progress` is
+    called council by council while pages are written).
 
     Cheap checks (council names, local files exist) run first, so a typo fails in a second.
     """
@@ -300,5 +481,5 @@ def run_pipeline(params: RunParams, runner: str = "auto") -> RunOutcome:
     if uses_prefect(params, runner):
         from spendmap.prefect_runner import run_flow
 
-        return run_flow(params)
-    return execute(params, InProcessRunner())
+        return run_flow(params, progress=progress)
+    return execute(params, InProcessRunner(progress=progress))

@@ -22,7 +22,7 @@ from prefect import Task, flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from spendmap.pipeline import STEPS, RunOutcome, Step, execute, is_complete, step_body
+from spendmap.pipeline import STEPS, Progress, RunOutcome, Step, execute, is_complete, step_body
 from spendmap.run_config import RunParams
 
 RESULTS_DIR_NAME = "prefect-results"
@@ -53,8 +53,9 @@ TASKS: dict[str, Task] = {step.name: _task(step) for step in STEPS}
 class PrefectRunner:
     """Runs `execute`'s steps as tasks of the current flow run."""
 
-    def __init__(self, params: RunParams, cache_dir: Path) -> None:
+    def __init__(self, params: RunParams, cache_dir: Path, progress: Progress | None = None) -> None:
         self.params = params
+        self.progress = progress
         storage = results_dir(cache_dir)  # a Path: Prefect stores records there without a saved block
         self.tasks = {
             name: t.with_options(result_storage=storage) if t.cache_policy is not NO_CACHE else t
@@ -68,18 +69,20 @@ class PrefectRunner:
     def submit(self, step: Step, *args: Any, **kwargs: Any) -> Any:
         return self.tasks[step.name].submit(*args, **kwargs)
 
-    def map_councils(self, fn: Any, jobs: list[Any]) -> list[Any]:
-        """One `render-council` task run per council, on the flow's task runner or on Dask."""
+    def map_councils(self, fn: Any, jobs: list[Any]) -> Iterator[Any]:
+        """One `render-council` task run per council, on the flow's task runner or on Dask; each
+        result is yielded as it is collected, so the caller's progress advances while pages render."""
         if fn not in self._render_tasks:
             self._render_tasks[fn] = task(fn, name="render-council", cache_policy=NO_CACHE)
         render = self._render_tasks[fn]
         parameters = {"job": jobs}
         if not jobs:
-            return []
+            return
         if self.params.task_runner == "dask":
             with _api_url_for_workers(), dask_task_runner(self.params) as runner:
-                return [f.result() for f in runner.map(render, parameters)]
-        return [f.result() for f in render.map(**parameters)]
+                yield from (f.result() for f in runner.map(render, parameters))
+            return
+        yield from (f.result() for f in render.map(**parameters))
 
     def log(self, message: str) -> None:
         print(message)
@@ -122,17 +125,60 @@ def spendmap_run(params: RunParams | None = None) -> dict[str, Any]:
 
     params = params or RunParams()
     cache_dir = Path(params.cache_dir) if params.cache_dir else default_cache_dir()
-    outcome = execute(params, PrefectRunner(params, cache_dir))
+    outcome = execute(params, PrefectRunner(params, cache_dir, progress=cli_progress()))
     _artifacts(outcome.manifest, outcome.index_html)
     return {
-        "out_dir": str(outcome.out_dir), "index_html": str(outcome.index_html), "manifest": outcome.manifest
+        "out_dir": str(outcome.out_dir), "index_html": str(outcome.index_html), "manifest": outcome.manifest,
+        "n_councils": outcome.n_councils,
     }
 
 
-def run_flow(params: RunParams) -> RunOutcome:
+# The CLI's progress bar for a flow run in this process: a callable is no flow parameter (deployments
+# could not send one), so `run_flow` hands it over here for the run's duration.
+_progress: Progress | None = None
+
+
+def cli_progress() -> Progress | None:
+    """The bar `run_flow` was given. The flow reads it through this function, never the global itself:
+    Dask pickles the flow function by value, globals it names included, and a bar cannot be pickled."""
+    return _progress
+
+
+def run_flow(params: RunParams, progress: Progress | None = None) -> RunOutcome:
     """The flow for the CLI: progress printed plainly, Prefect's own logs only with --debug."""
-    result = spendmap_run.with_options(log_prints=False)(params=params)
-    return RunOutcome(Path(result["out_dir"]), Path(result["index_html"]), result["manifest"])
+    global _progress
+    _progress = progress
+    try:
+        with ephemeral_startup_timeout():
+            result = spendmap_run.with_options(log_prints=False)(params=params)
+    finally:
+        _progress = None
+    return RunOutcome(
+        Path(result["out_dir"]), Path(result["index_html"]), result["manifest"], result["n_councils"]
+    )
+
+
+EPHEMERAL_TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+EPHEMERAL_TIMEOUT_SECONDS = 120
+PREFECT_DEFAULT_TIMEOUT = 20  # missed on a loaded machine (the benchmark driver met it)
+
+
+@contextmanager
+def ephemeral_startup_timeout(seconds: int = EPHEMERAL_TIMEOUT_SECONDS) -> Iterator[None]:
+    """A longer start-up timeout for the temporary Prefect server a run without PREFECT_API_URL starts,
+    unless the user set one (in the environment or their Prefect profile)."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    timeout = settings.server.ephemeral.startup_timeout_seconds
+    user_set = EPHEMERAL_TIMEOUT_SETTING in os.environ or timeout != PREFECT_DEFAULT_TIMEOUT
+    if user_set or settings.api.url:  # a server is configured: no temporary one is started
+        yield
+        return
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: seconds}):
+        yield
 
 
 def _artifacts(manifest: dict, index_html: Path) -> None:

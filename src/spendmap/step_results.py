@@ -83,3 +83,4 @@ class SiteFiles(StepResult):
     files: dict[str, str]
     seconds: float
     bytes: int
+    councils: int = 0  # council folders written

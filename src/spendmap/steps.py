@@ -528,6 +528,7 @@ def render_site(
                "councils/": f"{len(result.profiles)} council folders"},
         seconds=round(result.seconds, 2),
         bytes=result.bytes_written,
+        councils=len(result.profiles),
     )
 
 

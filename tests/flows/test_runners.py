@@ -147,3 +147,25 @@ def test_dask_local_cluster_of_worker_processes(tmp_path):
     assert done.stdout.strip().endswith(str(out / "index.html"))
     assert "distributed" not in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in (out / "councils").iterdir()) == ["leeds", "wakefield"]
+
+
+def test_a_temporary_prefect_server_gets_longer_to_start_unless_the_user_said(monkeypatch):
+    """Prefect's 20 s start-up timeout was missed under load: a run without a server asks for 120 s; a
+    value the user set (environment or profile), or a configured server, is left alone."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as TIMEOUT
+
+    from spendmap.prefect_runner import EPHEMERAL_TIMEOUT_SETTING, ephemeral_startup_timeout
+
+    monkeypatch.delenv(EPHEMERAL_TIMEOUT_SETTING, raising=False)
+    with temporary_settings(restore_defaults={PREFECT_API_URL, TIMEOUT}):
+        with ephemeral_startup_timeout():
+            assert TIMEOUT.value() == 120
+        assert TIMEOUT.value() == 20
+        with temporary_settings({TIMEOUT: 45}), ephemeral_startup_timeout():
+            assert TIMEOUT.value() == 45
+        with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}), ephemeral_startup_timeout():
+            assert TIMEOUT.value() == 20
+        monkeypatch.setenv(EPHEMERAL_TIMEOUT_SETTING, "20")
+        with ephemeral_startup_timeout():
+            assert TIMEOUT.value() == 20

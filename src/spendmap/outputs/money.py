@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from spendmap.text import is_missing  # noqa: F401 - outputs import it from here too
+from spendmap.text import is_missing
 
 MISSING = "–"  # en dash: shown for a value that is not known (not for zero)
 
@@ -22,12 +22,18 @@ def _scaled(amount: float, divisor: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _known(value: object) -> float | None:
+    """The value as a float, or None when it is not known (missing, NaN) or not finite (±inf)."""
+    if is_missing(value):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
 def format_gbp(value: object) -> str:
     """Readable pounds: £3.9bn, £1.2m, £850k, £950, -£1.2m; `–` when unknown."""
-    if is_missing(value):
-        return MISSING
-    amount = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(amount):
+    amount = _known(value)
+    if amount is None:
         return MISSING
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
@@ -44,26 +50,23 @@ def format_gbp(value: object) -> str:
 
 def format_gbp_full(value: object, pence: bool = False) -> str:
     """Exact pounds with thousands separators: £1,234,567 (or £1,234,567.89 with pence)."""
-    if is_missing(value):
+    amount = _known(value)
+    if amount is None:
         return MISSING
-    amount = float(value)  # type: ignore[arg-type]
     sign = "-" if amount < 0 else ""
     return f"{sign}£{abs(amount):,.2f}" if pence else f"{sign}£{abs(amount):,.0f}"
 
 
 def format_count(value: object) -> str:
     """A whole number with thousands separators; `–` when unknown."""
-    if is_missing(value):
-        return MISSING
-    return f"{int(round(float(value))):,}"  # type: ignore[arg-type]
+    number = _known(value)
+    return MISSING if number is None else f"{int(round(number)):,}"
 
 
 def format_share(value: object, decimals: int = 0) -> str:
     """A 0–1 share as a percentage (`0.7` -> `70%`); `–` when unknown (e.g. no awards to share)."""
-    if is_missing(value):
-        return MISSING
-    share = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(share):
+    share = _known(value)
+    if share is None:
         return MISSING
     # Half up (62.5% -> 63%), as readers round; Python's format would round half to even.
     scale = 10**decimals
@@ -73,9 +76,7 @@ def format_share(value: object, decimals: int = 0) -> str:
 
 def format_per_head(value: object) -> str:
     """Pounds per person: £1,234 per head for large values, £12.34 below £100."""
-    if is_missing(value):
-        return MISSING
-    amount = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(amount):
+    amount = _known(value)
+    if amount is None:
         return MISSING
     return format_gbp_full(amount, pence=abs(amount) < 100)

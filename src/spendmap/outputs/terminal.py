@@ -180,68 +180,79 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
 
 
 class RenderProgress:
-    """A rich progress bar a runner drives while pages are written; use as a context manager and pass the
-    instance as `render_site(..., progress=bar)` (it is an `outputs.site.Progress` callable).
+    """A rich progress bar, council by council, while pages are written: use as a context manager and
+    pass the instance as `render_site(..., progress=bar)` (it is an `outputs.site.Progress` callable).
 
-    Off a terminal (CI, logs) it prints one line per 50 councils instead of redrawing a bar.
+    Drawn only when stdout is a terminal; in a log or a pipe the run's plain step lines say enough.
     """
 
-    def __init__(self, console: Console | None = None, every: int = 50) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.console = console or Console(stderr=True, highlight=False)
-        self.every = every
+        self.console = console or Console(highlight=False)
         self.live = self.console.is_terminal
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[label]}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[label]}"),
             console=self.console,
-            transient=False,
+            transient=True,  # the step line that follows says how many and how long
         )
         self._task = None
 
     def __enter__(self) -> RenderProgress:
-        if self.live:
-            self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.live:
+        if self._progress.live.is_started:  # a run that failed while pages were being written
             self._progress.stop()
 
     def __call__(self, stage: str, done: int, total: int, label: str) -> None:
-        if stage != "council":
-            if not self.live:
-                self.console.print(f"Wrote {label}")
+        if stage != "council" or not self.live:
             return
-        if self.live:
-            if self._task is None:
-                self._task = self._progress.add_task("Council pages", total=total, label="")
-            self._progress.update(self._task, completed=done, label=label)
-        elif done == total or done % self.every == 0:
-            self.console.print(f"Council pages: {done:,} of {total:,} written (last: {label})")
+        # Drawn only while pages are written, so the step lines before and after print as they are.
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task("Council pages", total=total, label="")
+        self._progress.update(self._task, completed=done, label=label)
+        if done >= total and self._progress.live.is_started:
+            self._progress.stop()
 
 
 def run_summary(manifest: dict, out_dir: str | Path, n_councils: int) -> str:
-    """The closing lines of a run: awards read, share placed, councils rendered, what to open."""
+    """The closing lines of a run: awards read, share placed, councils rendered, what to open.
+
+    The last line is the path of index.html alone (scripts and `make run` rely on it).
+    """
+    totals = manifest.get("reconciliation", {}).get("totals", {})
     geo = manifest.get("geo_methods", {})
-    read = sum(int(v.get("awards", 0)) for v in geo.values())
-    unplaced = int(geo.get("unresolved", {}).get("awards", 0))
+    accepted = sum(int(v.get("awards", 0)) for v in geo.values())
+    unplaced = geo.get("unresolved", {})
+    placed = accepted - int(unplaced.get("awards", 0))
     gbp = sum(float(v.get("amount_gbp", 0.0)) for v in geo.values())
-    placed_gbp = gbp - float(geo.get("unresolved", {}).get("amount_gbp", 0.0))
-    share = f"{(read - unplaced) / read:.0%}" if read else "0%"
+    placed_gbp = gbp - float(unplaced.get("amount_gbp", 0.0))
     years = ", ".join(manifest.get("financial_years", []))
+    rows = int(totals.get("rows_read", accepted))
+    rejected = int(totals.get("rows_rejected", 0))
     out = Path(out_dir).resolve()
     return "\n".join(
         [
-            f"Read {read:,} awards ({format_gbp(gbp)}) for {years}; placed {read - unplaced:,} ({share}, "
-            f"{format_gbp(placed_gbp)}) in a council, {unplaced:,} not placed.",
-            f"Rendered {n_councils:,} council pages, each with its Sankeys, CSV extract and workbook.",
-            f"Open {out / 'index.html'}",
+            f"Awards read: {rows:,} rows for {years}; {accepted:,} accepted ({format_gbp(gbp)}), "
+            f"{rejected:,} rejected (rejects.csv says why).",
+            f"Placed in a council: {placed:,} of {accepted:,} awards ({_share(placed, accepted)}), "
+            f"{format_gbp(placed_gbp)} of {format_gbp(gbp)} ({_share(placed_gbp, gbp)}); "
+            f"unplaced.csv lists the other {accepted - placed:,} with reasons.",
+            f"Councils rendered: {n_councils:,} page{'s' if n_councils != 1 else ''}, each with its Sankeys, "
+            "CSV extract and workbook.",
             f"Tables: {out / 'spendmap.duckdb'} and the CSV files beside it; run record: "
             f"{out / 'run_manifest.json'}",
+            "Open in a browser:",
+            str(out / "index.html"),
         ]
     )
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole else "none"

@@ -25,8 +25,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from spendmap.outputs.money import is_missing
 from spendmap.outputs.safe import FORMULA_PREFIXES
+from spendmap.text import is_missing
 
 GBP = '"£"#,##0'
 GBP_PENCE = '"£"#,##0.00'

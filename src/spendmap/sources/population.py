@@ -176,14 +176,11 @@ def read_nomis_population(path: str | Path) -> PopulationTable:
     df = raw.frame
     keep = pd.Series(True, index=df.index)
     # Nomis labels: gender "Total"/"All persons", age "All Ages"/"All ages", measure "Value".
-    if "gender" in df:
-        keep &= (
-            df["gender"].astype("string").str.strip().str.lower().isin(["total", "all persons", "persons"])
-        )
-    if "age" in df:
-        keep &= df["age"].astype("string").str.strip().str.lower().isin(["all ages", "all age", "total"])
-    if "measure" in df:
-        keep &= df["measure"].astype("string").str.strip().str.lower().isin(["value", "count"])
+    totals = {"gender": ["total", "all persons", "persons"], "age": ["all ages", "all age", "total"],
+              "measure": ["value", "count"]}
+    for column, labels in totals.items():
+        if column in df:
+            keep &= df[column].astype("string").str.strip().str.lower().isin(labels)
     year = pd.to_numeric(
         df["date"].astype("string").str.extract(r"((?:19|20)\d{2})", expand=False), errors="coerce"
     )

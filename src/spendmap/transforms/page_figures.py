@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from spendmap.text import is_missing
 from spendmap.transforms.names import recipient_key
 from spendmap.transforms.profiles import scheme_key
 
@@ -38,7 +39,7 @@ _FUNCTION = re.compile(r"^\s*(\d+)\s*\.?\s*(of which\s*:\s*)?(.*)$", re.IGNORECA
 
 def function_label(raw: object) -> str:
     """'4. of which: transport' -> 'Transport (part of Economic affairs)'; '7. Health' -> 'Health'."""
-    text = "" if raw is None or raw is pd.NA or (isinstance(raw, float) and raw != raw) else str(raw).strip()
+    text = "" if is_missing(raw) else str(raw).strip()
     match = _FUNCTION.match(text)
     if not match:
         return text or "Unknown function"
@@ -52,10 +53,7 @@ def function_label(raw: object) -> str:
 
 def as_number(value: Any, default: float | None = None) -> float | None:
     """A float, or `default` for None/NA/NaN/non-numbers (unknown stays unknown, never 0 by accident)."""
-    try:
-        if value is None or pd.isna(value):
-            return default
-    except (TypeError, ValueError):
+    if is_missing(value):
         return default
     try:
         return float(value)
@@ -65,14 +63,7 @@ def as_number(value: Any, default: float | None = None) -> float | None:
 
 def as_text(value: Any) -> str:
     """str(value), or '' for None/NA/NaN."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+    return "" if is_missing(value) else str(value)
 
 
 def cra_by_function(cra: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
