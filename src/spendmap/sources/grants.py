@@ -181,12 +181,21 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], path.name, known_ids)
 
     ok = reason.isna()
+    rejects = _build_rejects(df[~ok], reason[~ok], raw)
     acc = df
     if not ok.all():
         keep = ok.to_numpy()
         acc = df[keep]
         key = {c: v[keep] for c, v in key.items()}
-    text = clean_text_columns(acc, [c for c in acc.columns if c in _KEPT_TEXT and c not in key])
+    del df  # from here on the accepted rows are the one copy of the table
+    raw.frame = acc.iloc[0:0]
+    # Each text column is cleaned and its raw cells let go at once: one copy of the table at a time.
+    text = {}
+    for c in [c for c in acc.columns if c in _KEPT_TEXT or c in key]:
+        if c not in key:
+            text[c] = clean_text(acc[c])
+        if c not in _NUMERIC_OR_DATE:
+            del acc[c]
     text.update(key)
     award_date = parse_dates(acc["award_date"]) if "award_date" in acc else pd.Series(
         pd.NaT, index=acc.index, dtype="datetime64[ns]")
@@ -198,7 +207,6 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     awards["award_date_invalid"] = date_invalid.to_numpy()
     awards["amount_over_ceiling"] = (awards["amount_gbp"].abs() > AMOUNT_CEILING_GBP).to_numpy()
     awards = schemas.conform_awards(awards.reset_index(drop=True))
-    rejects = _build_rejects(df[~ok], reason[~ok], raw)
     accepted_ids = awards["award_id"].dropna()
     known_ids.update(zip(accepted_ids, path.name + " row " + awards.loc[accepted_ids.index, "source_row"]
                          .astype("string"), strict=True))

@@ -306,24 +306,31 @@ def _read_csv_arrow(path: Path, aliases: Mapping[str, str], max_header_scan: int
     return table, header_idx
 
 
+def _arrow_columns(fast: list) -> list[pa.ChunkedArray]:
+    """The read table's columns, the table itself let go (so each column is freed once replaced)."""
+    table = fast.pop()
+    return [table.column(j) for j in range(table.num_columns)]
+
+
 _ALL_TEXT = {f"f{i}": pa.string() for i in range(4096)}
 
 
 def _build_frame_arrow(
-    table: pa.Table, header_idx: int, aliases: Mapping[str, str]
+    columns: list[pa.ChunkedArray], header_idx: int, aliases: Mapping[str, str]
 ) -> tuple[pd.DataFrame, list[str], dict[str, str], int]:
     """_build_frame for a CSV read by Arrow: the same cells (blanks null), columns as Arrow-backed
-    text, never as Python objects."""
-    header_cells = table.slice(header_idx, 1).to_pylist()[0].values() if table.num_rows else []
-    header_cells = list(header_cells)
-    data = table.slice(header_idx + 1)
-    width = data.num_columns
+    text, never as Python objects. `columns` is consumed: each is replaced by its successor, so no
+    more than one copy of the table is held."""
+    header_cells = [c[header_idx].as_py() for c in columns]
+    width = len(columns)
+    n_rows = len(columns[0]) - header_idx - 1 if columns else 0
     null = pa.scalar(None, pa.string())
-    columns = []
-    filled = np.zeros(data.num_rows, dtype=np.int64)
-    for col in data.columns:
+    filled = np.zeros(n_rows, dtype=np.int64)
+    for j in range(width):
+        col = columns[j].slice(header_idx + 1)
+        columns[j] = None
         col = pc.if_else(pc.or_(pc.equal(col, ""), pc.equal(col, " ")), null, col)
-        columns.append(col)
+        columns[j] = col
         filled += pc.is_valid(col).to_numpy(zero_copy_only=False)
     # Whitespace-only cells are blank too; as in _build_frame the exact test runs on sparse rows only.
     sparse = filled * 2 <= width
@@ -334,9 +341,9 @@ def _build_frame_arrow(
             if pc.any(ws).as_py():
                 columns[j] = pc.if_else(ws, null, col)
     valid = np.column_stack([pc.is_valid(c).to_numpy(zero_copy_only=False) for c in columns]) \
-        if width and data.num_rows else np.zeros((data.num_rows, width), dtype=bool)
-    non_blank_rows = valid.any(axis=1) if width else np.zeros(data.num_rows, dtype=bool)
-    col_has_data = valid.any(axis=0) if data.num_rows else np.zeros(width, dtype=bool)
+        if width and n_rows else np.zeros((n_rows, width), dtype=bool)
+    non_blank_rows = valid.any(axis=1) if width else np.zeros(n_rows, dtype=bool)
+    col_has_data = valid.any(axis=0) if n_rows else np.zeros(width, dtype=bool)
     del valid
     headers, names, original, keep = _column_names(header_cells, width, col_has_data, aliases)
     rows = None if non_blank_rows.all() else pa.array(non_blank_rows)
@@ -346,7 +353,7 @@ def _build_frame_arrow(
         frame[name] = pd.Series(pd.arrays.ArrowStringArray(col), copy=False)
         columns[j] = None  # one copy of each column at a time
     out = pd.DataFrame(frame, copy=False)
-    source_row = np.arange(header_idx + 2, header_idx + 2 + data.num_rows)
+    source_row = np.arange(header_idx + 2, header_idx + 2 + n_rows)
     out["source_row"] = source_row[non_blank_rows]
     blank_rows = int((~non_blank_rows).sum())
     return out, [h for h in headers if h], original, blank_rows
@@ -408,7 +415,9 @@ def read_table(
         rows, sheet, header_idx = _choose_sheet(wb, path, sheet_names, aliases, preferred_sheets,
                                                 what, max_header_scan, expected_headers)
     elif arrow_csv and (fast := _read_csv_arrow(path, aliases, max_header_scan)) is not None:
-        table, header_idx = fast
+        header_idx = fast[1]
+        columns = _arrow_columns([fast[0]])
+        del fast
         sheet = None
         rows = None
     else:
@@ -426,8 +435,8 @@ def read_table(
             )
 
     if rows is None:
-        frame, headers_found, original, blank_rows = _build_frame_arrow(table, header_idx, aliases)
-        del table
+        frame, headers_found, original, blank_rows = _build_frame_arrow(columns, header_idx, aliases)
+        del columns
     else:
         frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
         del rows
