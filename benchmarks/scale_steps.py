@@ -6,8 +6,9 @@
 `bare`: the floor: python-calamine reading the award sheet into Python rows (ODS/XLSX), or pyarrow
 reading the CSV into an Arrow table. `steps`: one run through the pipeline's own definition
 (`spendmap.pipeline.execute`) with a runner that times each step (in-process, no Prefect): wall and CPU
-seconds of each, and the process's peak RSS after each. With --profile, each step runs under pyinstrument and its top TOP functions by
-own time are reported with file:line. The last line of stdout is the JSON result.
+seconds of each, and the process's peak RSS after each. With --profile, each step runs under
+pyinstrument and its top TOP functions by own time are reported with file:line.
+The last line of stdout is the JSON result.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def _ancestors(frame):
         parent = parent.parent
 
 
-# Step names of spendmap.pipeline, and the direct steps.* calls execute() makes, as the report labels them.
+# Step names of spendmap.pipeline and the steps.* functions execute() calls directly, as reported.
 LABELS = {
     "resolve_place_codes": "resolve places (pfpp)",
     "resolve-input": "resolve inputs (sha256)",

@@ -9,6 +9,7 @@ import math
 import platform
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -65,12 +66,14 @@ def plain_amount(cell: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
+def _plain_rows(path: Path, sheet: str | None) -> Iterator[list[object]]:
+    """The rows one at a time (a million-row CSV is never held as Python rows)."""
     if sheet is not None:
         from python_calamine import CalamineWorkbook
 
-        return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
+        yield from CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
             skip_empty_area=False)
+        return
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
@@ -84,7 +87,7 @@ def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     limit = csv.field_size_limit(sys.maxsize)
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     finally:
         csv.field_size_limit(limit)
 
@@ -92,11 +95,19 @@ def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
     """Non-blank rows below the header and the sum of their finite amounts, read plainly."""
     rows = _plain_rows(Path(path), sheet)
-    header = [str(c).strip() if c is not None else "" for c in rows[header_row - 1]]
+    for _ in range(header_row - 1):
+        next(rows)
+    header = [str(c).strip() if c is not None else "" for c in next(rows)]
     col = header.index(amount_header)
-    data = [r for r in rows[header_row:] if not all(is_blank(c) for c in r)]
-    amounts = (plain_amount(r[col]) if col < len(r) else None for r in data)
-    return {"rows": len(data), "amount_gbp": math.fsum(a for a in amounts if a is not None)}
+    n, amounts = 0, []
+    for r in rows:
+        if all(is_blank(c) for c in r):
+            continue
+        n += 1
+        a = plain_amount(r[col]) if col < len(r) else None
+        if a is not None:
+            amounts.append(a)
+    return {"rows": n, "amount_gbp": math.fsum(amounts)}
 
 
 def _rejected_amount(original_values: str, amount_header: str) -> float:

@@ -274,7 +274,9 @@ def _column_names(
     return headers, names, original, keep
 
 
-def _read_csv_arrow(path: Path, aliases: Mapping[str, str], max_header_scan: int) -> tuple[pa.Table, int] | None:
+def _read_csv_arrow(
+    path: Path, aliases: Mapping[str, str], max_header_scan: int
+) -> tuple[pa.Table, int] | None:
     """The CSV as an Arrow table of text columns (every line a row, the header among them) and the
     header's row index; None when the file needs the row-by-row reader: not plain UTF-8 (UTF-16,
     cp1252), ragged rows (titles above the header), a field longer than a block, or no header found
