@@ -260,8 +260,9 @@ def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Seri
                           known_ids: dict[str, str]) -> pd.Series:
     """'duplicate award id (also in FILE row N)' for an id accepted earlier in this or another input."""
     candidate = ids.notna() & reason.isna()
-    earlier = ids.where(candidate).map(known_ids).astype("string")
-    reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
+    if known_ids:  # the run's first input has no earlier ids to look up (a million-row lookup saved)
+        earlier = ids.where(candidate).map(known_ids).astype("string")
+        reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
     candidate &= reason.isna()
     first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
     within = candidate & ids.where(candidate).duplicated(keep="first")
