@@ -243,7 +243,7 @@ def scale_section(cases: list[Case], started: str) -> str:
             f"| {ratio} | "
             f"{f'{c.whole.peak_rss_mb / 1024:.2f} GB' if c.whole else '-'} | "
             f"{c.bare.load:.1f} / {c.whole.load if c.whole else 0:.1f} |")
-    lines += ["", "### Each step, timed through pipeline.execute (in-process, no Prefect): wall s (CPU s)", ""]
+    lines += ["", "### Each step, timed through pipeline.execute (in-process): wall s (CPU s)", ""]
     names = list(dict.fromkeys(s["step"] for c in cases for s in c.steps.result["steps"]))
     lines.append("| step | " + " | ".join(f"{c.fmt.upper()} {c.rows:,}" for c in cases) + " |")
     lines.append("|---|" + "---:|" * len(cases))
