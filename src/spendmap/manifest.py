@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import math
 import platform
@@ -74,22 +74,34 @@ def _plain_rows(path: Path, sheet: str | None) -> Iterator[list[object]]:
         yield from CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
             skip_empty_area=False)
         return
-    data = path.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
-    elif b"\x00" in data[:512]:  # UTF-16 without a byte-order mark: the zero bytes say which end
-        text = data.decode("utf-16-be" if data[:1] == b"\x00" else "utf-16-le")
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:  # UTF-16 without a byte-order mark: the zero bytes say which end
+        encoding = "utf-16-be" if head[:1] == b"\x00" else "utf-16-le"
     else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
+        encoding = "utf-8-sig" if _is_utf8(path) else "cp1252"
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     limit = csv.field_size_limit(sys.maxsize)
+    # Decoded as it is read: the whole file is never one string (a 500 MB CSV would be 1-2 GB of text).
     try:
-        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        with path.open(encoding=encoding, errors="replace", newline="") as text:
+            yield from csv.reader(text, delimiter=delimiter)
     finally:
         csv.field_size_limit(limit)
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
