@@ -8,7 +8,7 @@
 For each size it generates a synthetic register (spendmap.testing.registers; cached in the data folder,
 which git ignores) and, each in a fresh process so peak RSS is that process's own:
   - the bare parse (python-calamine for ODS/XLSX, pyarrow for CSV: the floor),
-  - every pipeline step called directly, without Prefect (benchmarks/scale_steps.py),
+  - every pipeline step, timed through pipeline.execute without Prefect (benchmarks/scale_steps.py),
   - the whole run: `spendmap run --offline --places pfpp --grants FILE` as a subprocess,
 then fits the exponent of cost against awards (least squares on log-log) and checks the targets of
 issue 13. Every bench_*.py script in this folder is run too and its section kept in RESULTS.md.
@@ -223,8 +223,8 @@ def scale_section(cases: list[Case], started: str) -> str:
         "",
         f"Files: synthetic registers from `spendmap.testing.registers` (seed {SEED}, year 2016-17, labelled "
         "SYNTH-), read back exactly: every award accepted and the £ total equal to the penny. Whole run = "
-        "`spendmap run --offline --places pfpp --grants FILE` as a subprocess (imports, Prefect's temporary "
-        "server, every step, 13 pilot councils' pages). Peak RSS = the largest single process "
+        "`spendmap run --offline --places pfpp --grants FILE` as a subprocess (imports, every step "
+        "in-process with no Prefect server, 13 pilot councils' pages). Peak RSS = the largest single process "
         "(`wait4` ru_maxrss).",
         "",
         "Each time is given as wall seconds (CPU seconds): with other jobs on the two cores the wall time "
@@ -243,7 +243,7 @@ def scale_section(cases: list[Case], started: str) -> str:
             f"| {ratio} | "
             f"{f'{c.whole.peak_rss_mb / 1024:.2f} GB' if c.whole else '-'} | "
             f"{c.bare.load:.1f} / {c.whole.load if c.whole else 0:.1f} |")
-    lines += ["", "### Each step, called directly without Prefect: wall s (CPU s)", ""]
+    lines += ["", "### Each step, timed through pipeline.execute (in-process): wall s (CPU s)", ""]
     names = list(dict.fromkeys(s["step"] for c in cases for s in c.steps.result["steps"]))
     lines.append("| step | " + " | ".join(f"{c.fmt.upper()} {c.rows:,}" for c in cases) + " |")
     lines.append("|---|" + "---:|" * len(cases))
@@ -255,7 +255,7 @@ def scale_section(cases: list[Case], started: str) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("| **sum of steps (13 pilot pages)** | " + " | ".join(
         f"**{_steps_total(c.steps):.2f} ({_steps_total(c.steps, key='cpu_s'):.2f})**" for c in cases) + " |")
-    lines.append("| whole run minus sum of steps (imports, Prefect, process start) | " + " | ".join(
+    lines.append("| whole run minus sum of steps (imports, process start) | " + " | ".join(
         f"{c.whole.wall_s - _steps_total(c.steps):.1f}" if c.whole else "-" for c in cases) + " |")
     lines.append("| peak RSS of the steps process, MB | "
                  + " | ".join(f"{c.steps.peak_rss_mb:,.0f}" for c in cases) + " |")
@@ -272,7 +272,7 @@ def scale_section(cases: list[Case], started: str) -> str:
         rows.append(("sum of steps", [_steps_total(c.steps) for c in csv],
                      [_steps_total(c.steps, key="cpu_s") for c in csv]))
         if all(c.whole for c in csv):
-            rows.append(("whole run (fixed costs: imports, Prefect)", [c.whole.wall_s for c in csv],
+            rows.append(("whole run (fixed costs: imports, process start)", [c.whole.wall_s for c in csv],
                          [c.whole.cpu_s for c in csv]))
             rows.append(("whole-run peak RSS (in the wall column)", [c.whole.peak_rss_mb for c in csv], []))
         for name in names:

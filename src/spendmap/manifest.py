@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import math
 import platform
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -65,38 +66,60 @@ def plain_amount(cell: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _plain_rows(path: Path, sheet: str | None) -> list[list[object]]:
+def _plain_rows(path: Path, sheet: str | None) -> Iterator[list[object]]:
+    """The rows one at a time (a million-row CSV is never held as Python rows)."""
     if sheet is not None:
         from python_calamine import CalamineWorkbook
 
-        return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
+        yield from CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python(
             skip_empty_area=False)
-    data = path.read_bytes()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
-    elif b"\x00" in data[:512]:  # UTF-16 without a byte-order mark: the zero bytes say which end
-        text = data.decode("utf-16-be" if data[:1] == b"\x00" else "utf-16-le")
+        return
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in head:  # UTF-16 without a byte-order mark: the zero bytes say which end
+        encoding = "utf-16-be" if head[:1] == b"\x00" else "utf-16-le"
     else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
+        encoding = "utf-8-sig" if _is_utf8(path) else "cp1252"
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     limit = csv.field_size_limit(sys.maxsize)
+    # Decoded as it is read: the whole file is never one string (a 500 MB CSV would be 1-2 GB of text).
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        with path.open(encoding=encoding, errors="replace", newline="") as text:
+            yield from csv.reader(text, delimiter=delimiter)
     finally:
         csv.field_size_limit(limit)
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
     """Non-blank rows below the header and the sum of their finite amounts, read plainly."""
     rows = _plain_rows(Path(path), sheet)
-    header = [str(c).strip() if c is not None else "" for c in rows[header_row - 1]]
+    for _ in range(header_row - 1):
+        next(rows)
+    header = [str(c).strip() if c is not None else "" for c in next(rows)]
     col = header.index(amount_header)
-    data = [r for r in rows[header_row:] if not all(is_blank(c) for c in r)]
-    amounts = (plain_amount(r[col]) if col < len(r) else None for r in data)
-    return {"rows": len(data), "amount_gbp": math.fsum(a for a in amounts if a is not None)}
+    n, amounts = 0, []
+    for r in rows:
+        if all(is_blank(c) for c in r):
+            continue
+        n += 1
+        a = plain_amount(r[col]) if col < len(r) else None
+        if a is not None:
+            amounts.append(a)
+    return {"rows": n, "amount_gbp": math.fsum(amounts)}
 
 
 def _rejected_amount(original_values: str, amount_header: str) -> float:

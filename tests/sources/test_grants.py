@@ -13,7 +13,13 @@ import pytest
 from spendmap import schemas
 from spendmap.errors import InputError
 from spendmap.paths import BUNDLED_GRANTS, reference_path
-from spendmap.sources.grants import parse_amounts, parse_dates, read_grants
+from spendmap.sources.grants import (
+    GRANT_COLUMN_ALIASES,
+    normalise_header,
+    parse_amounts,
+    parse_dates,
+    read_grants,
+)
 from tests.helpers.ods import write_ods
 
 MODERN_HEADER = [
@@ -520,3 +526,63 @@ def test_password_protected_xlsx_is_named_as_such(tmp_path):
 def test_a_folder_is_called_a_folder(tmp_path):
     with pytest.raises(InputError, match="is a folder, not a file"):
         read_grants(tmp_path)
+
+
+# --- the Arrow CSV path (pyarrow.csv) and the row-by-row reader give the same result ------------------
+
+_ODD_REGISTER = (
+    "Identifier,Recipient Org:Name,Funding Org:Name,Amount Awarded,Award Date,Recipient Org:Postal Code,"
+    "Title,Number of recipients,,Extra\n"
+    'GA1,Acme Ltd,Department for Education,"£1,234.50",01/04/2016,SW1A 1AA,"A title\nwith break",1,,x\n'
+    "GA2,Beta,Department for Education,(1000),31/02/2017,,t,,,\n"
+    "GA2,Beta again,Department for Education,5,2016-05-01,,t,,,\n"
+    "GA3,Gamma,Department of Health,inf,42826,,t,3,,\n"
+    "GA4,Delta,Department of Health,abc,,,t,,,\n"
+    ",,,,,,,,,\n"
+    "   ,  ,,\t,,,,,,\n"
+    "GA5,Redacted,Home Office,100,2016-06-01,AB1 2CD,t,,,\n"
+    'GA6,"Eps ""quoted""",Home Office,=1+2,2016-06-01,,t,,,\n'
+    " GA7 , Zeta ,Home Office, 12 ,2016-06-01,,t,,,\n"
+    "GA8,Eta,Home Office,,2016-06-01,,t,,,\n"
+    'Total,,,"1,000,000",,,,,,\n'
+    "Source: x,,,,,,,,,\n\n"
+)
+
+
+@pytest.mark.parametrize(("newline", "bom", "arrow"), [
+    ("\n", b"", True), ("\r\n", b"", True), ("\r", b"", True), ("\n", b"\xef\xbb\xbf", True),
+])
+def test_arrow_csv_path_matches_row_reader(tmp_path, monkeypatch, newline, bom, arrow):
+    from spendmap.sources import tabular
+
+    path = tmp_path / "Grants_2016_to_2017.csv"
+    path.write_bytes(bom + _ODD_REGISTER.replace("\n", newline).encode("utf-8"))
+    aliases = {normalise_header(k): v for k, v in GRANT_COLUMN_ALIASES.items()}
+    assert (tabular._read_csv_arrow(path, aliases, 40) is not None) is arrow
+    fast = read_grants(path)
+    monkeypatch.setattr(tabular, "_read_csv_arrow", lambda *a, **k: None)
+    slow = read_grants(path)
+    pd.testing.assert_frame_equal(fast.awards, slow.awards)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+    assert fast.info == slow.info
+    # The repeated id, unreadable and missing amounts, the total and the note are rejected, with reasons.
+    assert fast.awards["source_row"].tolist() == [2, 3, 9, 11]
+    assert fast.awards["amount_gbp"].tolist() == [1234.5, -1000.0, 100.0, 12.0]
+    assert fast.awards["award_date_invalid"].tolist()[1] == "31/02/2017"
+    assert fast.rejects["source_row"].tolist() == [4, 5, 6, 10, 12, 13, 14]
+    assert fast.rejects["reason"].tolist()[0] == "duplicate award id (also in Grants_2016_to_2017.csv row 3)"
+    assert fast.rejects["reason"].tolist()[-1].startswith("not an award row")
+    assert fast.info["blank_rows_skipped"] == 3 and fast.info["rows_read"] == 11
+
+
+def test_arrow_csv_path_declines_other_encodings_and_ragged_rows(tmp_path):
+    from spendmap.sources import tabular
+
+    aliases = {normalise_header(k): v for k, v in GRANT_COLUMN_ALIASES.items()}
+    cases = {"cp1252.csv": _ODD_REGISTER.encode("cp1252"), "utf16.csv": _ODD_REGISTER.encode("utf-16"),
+             "title.csv": ("My register\n" + _ODD_REGISTER).encode()}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert tabular._read_csv_arrow(path, aliases, 40) is None, name
+        assert len(read_grants(path, year="2016-17").awards) == 4, name

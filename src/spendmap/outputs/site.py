@@ -87,6 +87,13 @@ def council_slugs(councils: pd.DataFrame, extra: pd.DataFrame | None = None) -> 
     return dict(zip(names["la_code"], unique_slugs(labels), strict=True))
 
 
+def _rows_of(df: pd.DataFrame, chosen: Sequence[str], places: Sequence[str] | None) -> pd.DataFrame:
+    """The rows of the councils being rendered (all rows when every council is)."""
+    if places is None or df.empty or "la_code" not in df:
+        return df
+    return df[df["la_code"].isin(chosen).to_numpy(dtype=bool, na_value=False)]
+
+
 def _split(df: pd.DataFrame, key: str = "la_code") -> dict[str, pd.DataFrame]:
     if df.empty:
         return {}
@@ -170,14 +177,18 @@ def prepare_site(
     per_head_by = {str(r["la_code"]): r for r in per_head.to_dict("records")}
     trend_cols = ["fy", "n_awards", "n_recipients", "total_gbp", "share_small"]
     trends = _split(all_summary.sort_values("fy")[["la_code", *trend_cols]]) if len(ctx_obj.years) > 1 else {}
-    awards_by, small_by, dup_by, cra_by = _split(awards), _split(small), _split(dup), _split(cra)
+    # Only the rendered councils' rows are split (13 pilot pages need not touch a million awards);
+    # every figure is per council, so slicing first changes none of them.
+    page_awards, page_dup = _rows_of(awards, chosen, places), _rows_of(dup, chosen, places)
+    awards_by, small_by, dup_by, cra_by = (_split(page_awards), _split(_rows_of(small, chosen, places)),
+                                           _split(page_dup), _split(_rows_of(cra, chosen, places)))
     # Whole-table aggregations once (vectorised), then sliced per council.
-    schemes_by = _split(department_scheme_table(awards))
-    dup_awards_by = _split(finding_awards(awards, dup))
+    schemes_by = _split(department_scheme_table(page_awards))
+    dup_awards_by = _split(finding_awards(page_awards, page_dup))
     # Neutralised once for the whole table (vectorised), then sliced per council.
     extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
     extract_cols += [c for c in ("recipient_type", "recipient_type_rule") if c in awards.columns]
-    csv_frame = neutralise_frame(awards[extract_cols])
+    csv_frame = neutralise_frame(page_awards[extract_cols])
     csv_by = _split(csv_frame)
     jobs = [
         CouncilJob(

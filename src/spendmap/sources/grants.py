@@ -7,7 +7,6 @@ CSV/XLSX exports as GrantNav writes them. All are mapped through GRANT_COLUMN_AL
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pandas.api.types import infer_dtype
 from spendmap import schemas
 from spendmap.errors import InputError
 from spendmap.fiscal_year import format_fy, fy_from_text, fy_of_dates, fy_start_year
+from spendmap.sources.cache import sha256_of
 from spendmap.sources.tabular import RawTable, normalise_header, paused_gc, read_table
 from spendmap.text import is_blank
 
@@ -153,7 +153,7 @@ def read_grants(path: Path | str, *, year: str | None = None,
 
 def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> GrantsRead:
     raw = read_table(path, aliases=GRANT_COLUMN_ALIASES, required=REQUIRED_COLUMNS,
-                     preferred_sheets=AWARD_SHEETS, what="grants register")
+                     preferred_sheets=AWARD_SHEETS, what="grants register", arrow_csv=True)
     df = _drop_whitespace_rows(raw)
     n = len(df)
 
@@ -181,12 +181,21 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], path.name, known_ids)
 
     ok = reason.isna()
+    rejects = _build_rejects(df[~ok], reason[~ok], raw)
     acc = df
     if not ok.all():
         keep = ok.to_numpy()
         acc = df[keep]
         key = {c: v[keep] for c, v in key.items()}
-    text = clean_text_columns(acc, [c for c in acc.columns if c in _KEPT_TEXT and c not in key])
+    del df  # from here on the accepted rows are the one copy of the table
+    raw.frame = acc.iloc[0:0]
+    # Each text column is cleaned and its raw cells let go at once: one copy of the table at a time.
+    text = {}
+    for c in [c for c in acc.columns if c in _KEPT_TEXT or c in key]:
+        if c not in key:
+            text[c] = clean_text(acc[c])
+        if c not in _NUMERIC_OR_DATE:
+            del acc[c]
     text.update(key)
     award_date = parse_dates(acc["award_date"]) if "award_date" in acc else pd.Series(
         pd.NaT, index=acc.index, dtype="datetime64[ns]")
@@ -198,7 +207,6 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     awards["award_date_invalid"] = date_invalid.to_numpy()
     awards["amount_over_ceiling"] = (awards["amount_gbp"].abs() > AMOUNT_CEILING_GBP).to_numpy()
     awards = schemas.conform_awards(awards.reset_index(drop=True))
-    rejects = _build_rejects(df[~ok], reason[~ok], raw)
     accepted_ids = awards["award_id"].dropna()
     known_ids.update(zip(accepted_ids, path.name + " row " + awards.loc[accepted_ids.index, "source_row"]
                          .astype("string"), strict=True))
@@ -206,7 +214,7 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     amount_ok = amount.where(np.isfinite(amount), 0.0)
     info = {
         "path": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_of(path),
         "bytes": path.stat().st_size,
         "sheet": raw.sheet,
         "header_row": raw.header_row,
@@ -239,7 +247,7 @@ def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
     cells = df.drop(columns=["source_row"])
     # Only rows with no recipient and no funder can be such rows; the exact test runs on those alone.
     no_one = clean_text(df["recipient_name"]).isna() & clean_text(df["department_raw"]).isna()
-    suspects = cells[no_one.to_numpy()]
+    suspects = _object_cells(cells[no_one.to_numpy()])
     blank = [i for i, row in zip(suspects.index, suspects.itertuples(index=False), strict=True)
              if all(is_blank(c) for c in row)]
     if not blank:
@@ -252,8 +260,9 @@ def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Seri
                           known_ids: dict[str, str]) -> pd.Series:
     """'duplicate award id (also in FILE row N)' for an id accepted earlier in this or another input."""
     candidate = ids.notna() & reason.isna()
-    earlier = ids.where(candidate).map(known_ids).astype("string")
-    reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
+    if known_ids:  # the run's first input has no earlier ids to look up (a million-row lookup saved)
+        earlier = ids.where(candidate).map(known_ids).astype("string")
+        reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
     candidate &= reason.isna()
     first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
     within = candidate & ids.where(candidate).duplicated(keep="first")
@@ -279,9 +288,22 @@ def _kind_mask(kinds: np.ndarray, wanted: tuple[type, ...]) -> np.ndarray:
     return mask
 
 
+def _is_arrow_text(s: pd.Series) -> bool:
+    """A column read_table's Arrow CSV reader made: text cells, nulls for blanks."""
+    return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
+
+
+def _object_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """A few rows as object cells with None for blanks, whichever reader made them."""
+    if not any(_is_arrow_text(df[c]) for c in df.columns):
+        return df
+    return pd.DataFrame({c: df[c].to_numpy(dtype=object, na_value=None) for c in df.columns},
+                        index=df.index, dtype=object)
+
+
 def _values(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    # Cells from tabular.read_table: object dtype, blanks already None.
-    values = s.to_numpy(dtype=object)
+    # Cells from tabular.read_table: object dtype, blanks already None (or Arrow text, nulls for blanks).
+    values = s.to_numpy(dtype=object, na_value=None) if _is_arrow_text(s) else s.to_numpy(dtype=object)
     return values, _type_of(values) if len(values) else np.empty(0, dtype=object)
 
 
@@ -367,7 +389,9 @@ def parse_dates(s: pd.Series) -> pd.Series:
 def clean_text(s: pd.Series) -> pd.Series:
     """Cells as trimmed strings (NA when blank); whole numbers lose their '.0' (ids, charity numbers
     stored as numbers), dates are written yyyy-mm-dd."""
-    arr = pc.utf8_trim_whitespace(_text_array(s.to_numpy(dtype=object)))
+    # Arrow text (the Arrow CSV reader) is trimmed as it is; object cells are made text first.
+    arr = s.array._pa_array if _is_arrow_text(s) else _text_array(s.to_numpy(dtype=object))
+    arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
 
@@ -416,7 +440,7 @@ def _not_award_reasons(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
     out = pd.Series(pd.NA, index=df.index, dtype="string")
     if not mask.any():
         return out
-    cells = df.loc[mask].drop(columns=["source_row"])
+    cells = _object_cells(df.loc[mask].drop(columns=["source_row"]))
     # The first text cell ('Total', 'Source: ...') says what the row is better than a number does.
     text = cells.map(lambda c: c if isinstance(c, str) and c.strip() else None)
     first = text.bfill(axis=1).iloc[:, 0].fillna(cells.bfill(axis=1).iloc[:, 0])
@@ -534,7 +558,7 @@ def _build_rejects(df: pd.DataFrame, reason: pd.Series, raw: RawTable) -> pd.Dat
             {"source_row": "Int64"})
     originals = []
     headers = raw.original_headers
-    for rec in df.drop(columns=["source_row"]).to_dict(orient="records"):
+    for rec in _object_cells(df.drop(columns=["source_row"])).to_dict(orient="records"):
         originals.append(json.dumps({headers.get(k, k): v for k, v in rec.items() if v is not None},
                                     default=str, ensure_ascii=False))
     out = pd.DataFrame({

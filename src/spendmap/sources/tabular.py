@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from python_calamine import CalamineWorkbook
 
 from spendmap.errors import InputError
@@ -235,6 +238,21 @@ def _build_frame(
         non_blank_rows = np.zeros(0, dtype=bool)
         col_has_data = np.zeros(width, dtype=bool)
 
+    headers, names, original, keep = _column_names(header_cells, width, col_has_data, aliases)
+    source_row = np.arange(header_idx + 2, header_idx + 2 + len(data_rows))
+    data = arr if non_blank_rows.all() else arr[non_blank_rows]
+    if len(keep) < width:
+        data = data[:, keep]
+    frame = pd.DataFrame(data, columns=names, dtype=object, copy=False)
+    frame["source_row"] = source_row[non_blank_rows]
+    blank_rows = int((~non_blank_rows).sum())
+    return frame, [h for h in headers if h], original, blank_rows
+
+
+def _column_names(
+    header_cells: Sequence[object], width: int, col_has_data: np.ndarray, aliases: Mapping[str, str]
+) -> tuple[list[str], list[str], dict[str, str], list[int]]:
+    """(headers as text, frame column names, name -> header as found, kept column positions)."""
     headers = [_header_text(c) for c in header_cells]
     headers += [""] * (width - len(header_cells))
     names: list[str] = []
@@ -253,14 +271,94 @@ def _build_frame(
         names.append(name)
         original[name] = h or f"(column {j + 1}, no header)"
         keep.append(j)
-    source_row = np.arange(header_idx + 2, header_idx + 2 + len(data_rows))
-    data = arr if non_blank_rows.all() else arr[non_blank_rows]
-    if len(keep) < width:
-        data = data[:, keep]
-    frame = pd.DataFrame(data, columns=names, dtype=object, copy=False)
-    frame["source_row"] = source_row[non_blank_rows]
+    return headers, names, original, keep
+
+
+def _read_csv_arrow(
+    path: Path, aliases: Mapping[str, str], max_header_scan: int
+) -> tuple[pa.Table, int] | None:
+    """The CSV as an Arrow table of text columns (every line a row, the header among them) and the
+    header's row index; None when the file needs the row-by-row reader: not plain UTF-8 (UTF-16,
+    cp1252), ragged rows (titles above the header), a field longer than a block, or no header found
+    in the first rows (that reader says why). Both readers give the same cells and row numbers."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if (head.startswith((b"PK\x03\x04", codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head
+            or head.lstrip(codecs.BOM_UTF8 + b" \t\r\n").lower().startswith((b"<!doctype html", b"<html"))):
+        return None
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
+            # Quoted line breaks stay inside their field, and blank lines are rows (as csv.reader
+            # gives them), so row numbers are the same as the row-by-row reader's.
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_ALL_TEXT, strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # ragged rows, invalid UTF-8 (cp1252), an overlong field
+    if table.num_columns > len(_ALL_TEXT) or any(t != pa.string() for t in table.schema.types):
+        return None
+    top = [list(r.values()) for r in table.slice(0, max_header_scan).to_pylist()]
+    header_idx, n = _best_header(top, aliases, max_header_scan)
+    if n < min(MIN_HEADER_MATCHES, len(set(aliases.values()))):
+        return None
+    return table, header_idx
+
+
+def _arrow_columns(fast: list) -> list[pa.ChunkedArray]:
+    """The read table's columns, the table itself let go (so each column is freed once replaced)."""
+    table = fast.pop()
+    return [table.column(j) for j in range(table.num_columns)]
+
+
+_ALL_TEXT = {f"f{i}": pa.string() for i in range(4096)}
+
+
+def _build_frame_arrow(
+    columns: list[pa.ChunkedArray], header_idx: int, aliases: Mapping[str, str]
+) -> tuple[pd.DataFrame, list[str], dict[str, str], int]:
+    """_build_frame for a CSV read by Arrow: the same cells (blanks null), columns as Arrow-backed
+    text, never as Python objects. `columns` is consumed: each is replaced by its successor, so no
+    more than one copy of the table is held."""
+    header_cells = [c[header_idx].as_py() for c in columns]
+    width = len(columns)
+    n_rows = len(columns[0]) - header_idx - 1 if columns else 0
+    null = pa.scalar(None, pa.string())
+    filled = np.zeros(n_rows, dtype=np.int64)
+    for j in range(width):
+        col = columns[j].slice(header_idx + 1)
+        columns[j] = None
+        col = pc.if_else(pc.or_(pc.equal(col, ""), pc.equal(col, " ")), null, col)
+        columns[j] = col
+        filled += pc.is_valid(col).to_numpy(zero_copy_only=False)
+    # Whitespace-only cells are blank too; as in _build_frame the exact test runs on sparse rows only.
+    sparse = filled * 2 <= width
+    if sparse.any():
+        mask = pa.array(sparse)
+        for j, col in enumerate(columns):
+            ws = pc.and_(pc.fill_null(pc.utf8_is_space(col), False), mask)
+            if pc.any(ws).as_py():
+                columns[j] = pc.if_else(ws, null, col)
+    valid = np.column_stack([pc.is_valid(c).to_numpy(zero_copy_only=False) for c in columns]) \
+        if width and n_rows else np.zeros((n_rows, width), dtype=bool)
+    non_blank_rows = valid.any(axis=1) if width else np.zeros(n_rows, dtype=bool)
+    col_has_data = valid.any(axis=0) if n_rows else np.zeros(width, dtype=bool)
+    del valid
+    headers, names, original, keep = _column_names(header_cells, width, col_has_data, aliases)
+    rows = None if non_blank_rows.all() else pa.array(non_blank_rows)
+    frame = {}
+    for name, j in zip(names, keep, strict=True):
+        col = columns[j] if rows is None else pc.filter(columns[j], rows)
+        frame[name] = pd.Series(pd.arrays.ArrowStringArray(col), copy=False)
+        columns[j] = None  # one copy of each column at a time
+    out = pd.DataFrame(frame, copy=False)
+    source_row = np.arange(header_idx + 2, header_idx + 2 + n_rows)
+    out["source_row"] = source_row[non_blank_rows]
     blank_rows = int((~non_blank_rows).sum())
-    return frame, [h for h in headers if h], original, blank_rows
+    return out, [h for h in headers if h], original, blank_rows
 
 
 @paused_gc()
@@ -272,12 +370,15 @@ def read_table(
     preferred_sheets: Sequence[str] = (),
     what: str = "table",
     max_header_scan: int = 40,
+    arrow_csv: bool = False,
 ) -> RawTable:
     """Read the table of a CSV or workbook whose header best matches `aliases`.
 
     `aliases` maps normalised header text (see normalise_header) to canonical column names.
     Raises InputError (one paragraph) for a missing, empty or unreadable file, a workbook with no
     sheet holding a recognisable header, or a header lacking any of the `required` canonical columns.
+    With `arrow_csv`, a plain UTF-8 rectangular CSV is read by Arrow and its columns are Arrow-backed
+    text (nulls for blanks) instead of object cells: a million-row register without Python rows.
     """
     path = Path(path)
     aliases = {normalise_header(k): v for k, v in aliases.items()}
@@ -315,6 +416,12 @@ def read_table(
             ) from None
         rows, sheet, header_idx = _choose_sheet(wb, path, sheet_names, aliases, preferred_sheets,
                                                 what, max_header_scan, expected_headers)
+    elif arrow_csv and (fast := _read_csv_arrow(path, aliases, max_header_scan)) is not None:
+        header_idx = fast[1]
+        columns = _arrow_columns([fast[0]])
+        del fast
+        sheet = None
+        rows = None
     else:
         rows = _read_csv_rows(path, what)
         sheet = None
@@ -329,7 +436,12 @@ def read_table(
                 f"{[str(c) for c in first if not is_blank(c)][:30]}."
             )
 
-    frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
+    if rows is None:
+        frame, headers_found, original, blank_rows = _build_frame_arrow(columns, header_idx, aliases)
+        del columns
+    else:
+        frame, headers_found, original, blank_rows = _build_frame(rows, header_idx, aliases)
+        del rows
     missing = [c for c in required if c not in frame.columns]
     if missing:
         where = f"sheet '{sheet}'" if sheet is not None else "the file"
