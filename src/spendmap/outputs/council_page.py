@@ -141,7 +141,9 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     dup = dup.sort_values("finding", kind="stable").reset_index(drop=True)
     dup = dup.assign(
         kind_label=[KIND_LABELS.get(as_text(k), as_text(k)) for k in dup["kind"]],
-        explanation=[explain_finding(r) for r in dup.to_dict("records")],
+        explanation=dup["explanation"]
+        if "explanation" in dup.columns and dup["explanation"].notna().all()
+        else [explain_finding(r) for r in dup.to_dict("records")],
     )
     rows = [
         {
