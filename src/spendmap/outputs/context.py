@@ -97,6 +97,8 @@ class RunContext:
     geo_methods: dict[str, dict[str, float]] = field(default_factory=dict)  # manifest["geo_methods"]
     cra_years: list[str] = field(default_factory=list)
     coverage_notes: list[str] = field(default_factory=list)  # extra sentences (e.g. postcode directory)
+    # manifest["classification"]["unclassified"]: awards and £ no policy-area rule matched.
+    unclassified: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RunContext:
@@ -171,6 +173,14 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
     if ctx.get("population_vintage"):
         years.append(f"population: {ctx['population_vintage']}")
     lines.append("Years used: " + "; ".join(years) + ".")
+    unclassified = ctx.get("unclassified") or {}
+    if unclassified.get("awards"):
+        n = int(unclassified["awards"])
+        lines.append(
+            f"{n:,} award{'s' if n != 1 else ''} read ({format_gbp(float(unclassified.get('amount_gbp', 0.0)))}) "
+            "have no policy area: no rule recognised their scheme or title. They count in every total but in "
+            "no policy area and no duplication finding."
+        )
     lines += [n for n in ctx.get("coverage_notes") or [] if n]
     return lines
 
