@@ -184,7 +184,9 @@ def test_every_award_gets_exactly_one_area_the_first_matching_rule(texts):
     assert ((out["policy_area"] == UNCLASSIFIED) == out["policy_rule"].isna()).all()
     # Independent row-by-row reference: the evidence tiers in order (scheme COFOG, scheme words, award
     # words, COFOG division); in each, the first rule whose pattern matches its fields of that tier.
-    tiers = [("cofog",), ("scheme_title", "scheme_description"), ("title", "description"), ("cofog_division",)]
+    tiers = [
+        ("cofog",), ("scheme_title", "scheme_description"), ("title", "description"), ("cofog_division",)
+    ]
     for (a, b, c), area, basis in zip(texts, out["policy_area"], out["policy_basis"], strict=True):
         values = {"scheme_title": a, "title": b, "description": c, "scheme_description": "", "cofog": ""}
         values["cofog_division"] = values["cofog"]
@@ -245,9 +247,8 @@ def test_each_tier_matches_distinct_texts_not_awards(rules, monkeypatch):
         return real(self, pat, *args, **kwargs)
 
     monkeypatch.setattr(StringMethods, "contains", spy)
-    awards = _awards(
-        [{"award_id": str(i), "scheme_title": ["Bus grant", "Odd", "Victims fund"][i % 3]} for i in range(3000)]
-    )
+    titles = ("Bus grant", "Odd", "Victims fund")
+    awards = _awards([{"award_id": str(i), "scheme_title": titles[i % 3]} for i in range(3000)])
     out = classify_policy_areas(awards, rules)
     assert out["policy_area"].value_counts().to_dict() == {
         "transport": 1000, "justice and victims": 1000, UNCLASSIFIED: 1000

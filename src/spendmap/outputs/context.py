@@ -36,11 +36,16 @@ GEO_LABELS = {
 # Caveats every page carries, before the run's own assumptions.
 SANKEY_MAX_SCHEMES = 15
 SANKEY_RECIPIENTS_PER_SCHEME = 9  # every recipient type (8) and redacted: no grouping
+SANKEY_ALL_RECIPIENTS_MAX = 12  # up to this many recipients: the diagram ends in every one of them
+SANKEY_TOP_RECIPIENTS = 8  # more: the largest by £ get their own node, the rest are grouped by type
 SANKEY_MAX_CRA_DEPARTMENTS = 12
 # Caveats about the pages themselves, listed after the run's own assumptions (which carry the method:
 # placement by address, small-grant rule, CRA allocation by population).
 OUTPUT_CAVEATS = [
-    "Grant diagrams end in recipient types (council, charity, company, ...) inferred from org-ids, "
+    "Grant diagrams end in the recipients themselves when a council has at most "
+    f"{SANKEY_ALL_RECIPIENTS_MAX}; otherwise in the {SANKEY_TOP_RECIPIENTS} largest recipients by £ and "
+    "recipient types for the rest "
+    "(council, charity, company, ...) inferred from org-ids, "
     "registered numbers and names, 'unknown' when unsure; schemes beyond the largest are grouped per "
     "department; redacted recipients are kept in the counts and grouped. The table beside each diagram, the "
     "CSV extract and the workbook list the figures in full.",
@@ -176,8 +181,9 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
     unclassified = ctx.get("unclassified") or {}
     if unclassified.get("awards"):
         n = int(unclassified["awards"])
+        gbp = format_gbp(float(unclassified.get("amount_gbp", 0.0)))
         lines.append(
-            f"{n:,} award{'s' if n != 1 else ''} read ({format_gbp(float(unclassified.get('amount_gbp', 0.0)))}) "
+            f"{n:,} award{'s' if n != 1 else ''} read ({gbp}) "
             "have no policy area: no rule recognised their scheme or title. They count in every total but in "
             "no policy area and no duplication finding."
         )

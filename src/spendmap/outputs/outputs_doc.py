@@ -106,7 +106,7 @@ def render() -> str:
         ),
         (
             "councils/<slug>/sankey_grants.html",
-            "department → scheme → recipient type, switchable between "
+            "department → scheme → recipients (every one when few, else the largest and recipient types), switchable between "
             "number of awards and £, with the same figures as a table",
         ),
         ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),

@@ -116,12 +116,11 @@ def classify_policy_areas(
             key = tuple(fields)
             if key not in texts:
                 parts = distinct[list(key)]
-                texts[key] = (
-                    parts.iloc[:, 0].str.cat(parts.iloc[:, 1:], sep=" | ") if len(key) > 1 else parts.iloc[:, 0]
-                )
+                first_part = parts.iloc[:, 0]
+                texts[key] = first_part.str.cat(parts.iloc[:, 1:], sep=" | ") if len(key) > 1 else first_part
             with warnings.catch_warnings():
                 # Rules may use (groups); contains() only needs match / no match.
-                warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
+                warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular")
                 hit = texts[key][open_].str.contains(rule.pattern, case=False, regex=True).fillna(False)
             hit_index = hit[hit].index
             d_area[hit_index] = rule.policy_area

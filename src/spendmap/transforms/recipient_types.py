@@ -76,7 +76,8 @@ NAME_RULES: tuple[tuple[str, str, str], ...] = (
         r"|\buniversity\b|\bcollege\b|\bschool\b|\bacademy\b|transport for |passenger transport executive"
         r"|integrated transport authority|^merseytravel$"
         r"|youth offending (?:team|service)|\bYOT\b|\bDVSA\b|^department (?:for|of)\b|^ministry of\b"
-        r"|^(?:foreign and commonwealth|home|cabinet) office$|^(?:hm|her majesty'?s) (?:revenue|treasury|courts)"
+        r"|^(?:foreign and commonwealth|home|cabinet) office$"
+        r"|^(?:hm|her majesty'?s) (?:revenue|treasury|courts)"
         r"|^innovate uk\b|technology strategy board"
         r"|^(?:the )?(?:environment|vehicle certification|driving standards|driver and vehicle (?:standards|"
         r"licensing)|highways|maritime and coastguard) agency$",
