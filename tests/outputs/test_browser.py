@@ -276,7 +276,7 @@ for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++
   const a = boxes[i], b = boxes[j];
   const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
   const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-  if (w > 2 && h > 2) n.push([texts[i], texts[j]]);
+  if (w > 0 && h > 0) n.push([texts[i], texts[j]]);
 }
 return n;
 """

@@ -180,9 +180,10 @@
         if (!t) { return; }
         t.style.visibility = "";
         var r = t.getBoundingClientRect();
+        // Touching counts as a clash: labels need a few pixels between them to be read apart.
         var clash = kept.some(function (k) {
-          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > 2 &&
-                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > 2;
+          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > -4 &&
+                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > -2;
         });
         if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
       });
