@@ -147,7 +147,7 @@ class _Builder:
                 "color": self.colours,
                 "customdata": self.node_hover,
                 "hovertemplate": "%{customdata}<extra></extra>",
-                "pad": 10,
+                "pad": 18,  # a label line (about 15 px) between neighbouring small nodes
                 "thickness": 14,
                 "line": {"color": "#ffffff", "width": 0.5},
             },
@@ -178,7 +178,8 @@ def _layout(height: int) -> dict:
 
 
 def _height(n_in_biggest_layer: int) -> int:
-    return int(max(480, min(3000, 34 * n_in_biggest_layer + 80)))
+    # About 42 px a node: room for a label line and a gap between small neighbouring nodes.
+    return int(max(480, min(3000, 42 * n_in_biggest_layer + 80)))
 
 
 def _top(stats: dict, limit: int) -> set:

@@ -156,7 +156,8 @@
       var labels = full.map(function (l, i) {
         if (!narrow) { return l; }
         var name = l.split(" · ")[0];
-        var room = isSource[i] && isTarget[i] ? 11 : 16;
+        // The middle column's labels and the last column's (drawn leftwards) share one gap: both short.
+        var room = isSource[i] && isTarget[i] ? 11 : (isTarget[i] ? 12 : 16);
         return name.length > room ? name.slice(0, room - 1) + "…" : name;
       });
       return { labels: labels, size: narrow ? 10 : 12 };
