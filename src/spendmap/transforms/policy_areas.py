@@ -4,8 +4,8 @@ Every award gets exactly one `policy_area`, the `policy_rule` id that decided it
 `policy_basis` (the evidence: scheme COFOG, scheme title, award title, COFOG division), or
 `unclassified` (rule and basis <NA>) when no rule matches. Evidence tiers are tried strongest first
 (POLICY_BASES); within a tier rules are tried in file order and the first match wins. Matching runs
-once per distinct text of each tier, each rule as one vectorised `str.contains` over the texts still
-unclassified.
+once per distinct value of each field, each rule as one vectorised `str.contains` over the values
+still unclassified.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 
 from spendmap.sources.rules import UNCLASSIFIED
-
-_SEP = "\x1f"
 
 
 def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
@@ -98,37 +96,40 @@ def classify_policy_areas(
         if not len(todo) or not tier_rules:
             continue
         rows = context.iloc[todo]
-        first, *rest = tier_fields
-        combined = _text(rows, first).str.cat([_text(rows, f) for f in rest], sep=_SEP) if rest else _text(
-            rows, first
-        )
-        codes, uniques = pd.factorize(combined)
-        distinct = pd.Series(uniques, dtype="string").str.split(_SEP, expand=True, regex=False)
-        distinct.columns = list(tier_fields)
-        distinct = distinct.apply(lambda s: s.str.strip())
-        d_area = pd.Series(pd.NA, index=distinct.index, dtype="string")
-        d_rule = pd.Series(pd.NA, index=distinct.index, dtype="string")
-        texts: dict[tuple[str, ...], pd.Series] = {}
+        # Each field is matched on its own distinct values (a rule on several fields matches when it
+        # matches any of them), so the cost follows distinct titles, not awards or title combinations.
+        field_codes, field_values = {}, {}
+        for f in tier_fields:
+            codes_f, uniques_f = pd.factorize(_text(rows, f).str.strip())
+            field_codes[f], field_values[f] = codes_f, pd.Series(uniques_f, dtype="string")
+        combo = np.stack([field_codes[f] for f in tier_fields], axis=1)
+        combos, codes = np.unique(combo, axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+        d_area = np.full(len(combos), None, dtype=object)
+        d_rule = np.full(len(combos), None, dtype=object)
         for rule, fields in tier_rules:
-            open_ = d_area.isna()
+            open_ = pd.isna(d_area)
             if not open_.any():
                 break
-            key = tuple(fields)
-            if key not in texts:
-                parts = distinct[list(key)]
-                first_part = parts.iloc[:, 0]
-                texts[key] = first_part.str.cat(parts.iloc[:, 1:], sep=" | ") if len(key) > 1 else first_part
-            with warnings.catch_warnings():
-                # Rules may use (groups); contains() only needs match / no match.
-                warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular")
-                hit = texts[key][open_].str.contains(rule.pattern, case=False, regex=True).fillna(False)
-            hit_index = hit[hit].index
-            d_area[hit_index] = rule.policy_area
-            d_rule[hit_index] = rule.rule_id
-        found = d_area.notna().to_numpy()[codes]
+            hit = np.zeros(len(combos), dtype=bool)
+            for f in fields:
+                col = combos[:, tier_fields.index(f)]
+                needed = np.unique(col[open_])
+                values = field_values[f].iloc[needed]
+                with warnings.catch_warnings():
+                    # Rules may use (groups); contains() only needs match / no match.
+                    warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular")
+                    matched = values.str.contains(rule.pattern, case=False, regex=True).fillna(False)
+                lookup = np.zeros(len(field_values[f]), dtype=bool)
+                lookup[needed[matched.to_numpy(dtype=bool)]] = True
+                hit |= lookup[col]
+            hit &= open_
+            d_area[hit] = rule.policy_area
+            d_rule[hit] = rule.rule_id
+        found = ~pd.isna(d_area)[codes]
         rows_found = todo[found]
-        area[rows_found] = d_area.to_numpy()[codes][found]
-        rule_id[rows_found] = d_rule.to_numpy()[codes][found]
+        area[rows_found] = d_area[codes][found]
+        rule_id[rows_found] = d_rule[codes][found]
         basis[rows_found] = tier
 
     out["policy_area"] = pd.array(np.where(pd.isna(area), UNCLASSIFIED, area), dtype="string")
