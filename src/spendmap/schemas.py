@@ -95,6 +95,8 @@ DUPLICATION_COLUMNS = [
     "fy", "la_code", "la_name", "policy_area", "kind", "departments", "n_departments", "schemes",
     "n_schemes", "recipients", "n_recipients", "n_awards", "total_gbp",
 ]
+# After the contract's columns: the finding in one sentence (transforms.duplication.explain_finding).
+DUPLICATION_EXTRA_COLUMNS = ["explanation"]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]

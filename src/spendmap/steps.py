@@ -483,6 +483,7 @@ def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dic
         "amount_read_gbp": sum(float(v["amount_gbp"]) for v in geo.values()),
         "cra_years": list(inputs["cra"].get("reading", {}).get("years", [])),
         "coverage_notes": list(coverage_notes or []),
+        "unclassified": dict(manifest.get("classification", {}).get("unclassified") or {}),
     }
 
 

@@ -335,6 +335,7 @@ def make_context() -> RunContext:
         },
         cra_years=["2013-14", "2017-18"],
         coverage_notes=["Postcodes: a crafted note from the runner."],
+        unclassified={"awards": 2, "amount_gbp": 321_869_036.0, "share_awards": 0.054},
     )
 
 

@@ -277,6 +277,7 @@ def test_every_page_states_its_coverage(rendered_site):
             "covering 2013-14 to 2017-18); population: ONS mid-2020 estimates." in text
         ), page
         assert "Postcodes: a crafted note from the runner." in text, page
+        assert "2 awards read (£322m) have no policy area: no rule recognised their scheme" in text, page
 
 
 def test_few_awards_say_why_and_grants_per_head_compare(rendered_site):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 
 import pandas as pd
 
 from spendmap.outputs.sankey import TYPE_LABELS, cra_sankey, grants_sankey
+from spendmap.transforms.names import recipient_key
 
 from .conftest import HOSTILE, WAKEFIELD, make_awards, make_tables
 
@@ -56,13 +58,51 @@ def test_grants_labels_money_escaping_and_grouping():
     # A hostile scheme title is escaped for plotly (which decodes entities back to text), never raw.
     assert not any("<b>" in lbl for lbl in labels)
     assert any(lbl.startswith("Victims Services &lt;b&gt;bold&lt;/b&gt;") for lbl in labels)
-    # The last layer is recipient types, never recipient names: 1,000 recipients stay a handful of nodes.
-    assert HOSTILE not in "".join(labels)
-    heads = [lbl.split(" · ")[0] for lbl in labels]
-    types = sorted(h for h in heads if h.rsplit(" (", 1)[0] in TYPE_LABELS.values())
-    # Each type says how many distinct recipients it holds (Wakefield Council twice is one council).
-    assert types == ["CICs and mutuals (1)", "Councils (1)", "Type unknown (12)"]
-    assert any(lbl.startswith("Redacted recipients (1) ·") for lbl in labels)
+    assert HOSTILE not in "".join(labels)  # recipient names are escaped too
+
+
+def _last_layer(s) -> list[str]:
+    trace = s.figure["data"][0]
+    sources = set(trace["link"]["source"])
+    return [lbl.split(" · ")[0] for i, lbl in enumerate(trace["node"]["label"]) if i not in sources]
+
+
+def test_largest_recipients_get_a_node_where_there_is_room():
+    awards = _wakefield()
+    keys = recipient_key(awards)
+    assert keys.nunique() == 14  # more than 12: the 8 largest by £, the rest grouped by type
+    s = grants_sankey(awards, "Wakefield", "2016-17")
+    last = _last_layer(s)
+    by_gbp = (
+        awards.assign(k=keys, g=awards["amount_gbp"].clip(lower=0))
+        .dropna(subset=["k"])
+        .groupby("k")
+        .agg(g=("g", "sum"), n=("g", "size"), name=("recipient_name", "first"))
+        .sort_values(["g", "n"], ascending=False, kind="stable")
+    )
+    top = [html.escape(n, quote=False) for n in by_gbp["name"].head(8)]
+    assert [x for x in last if x in top] == [x for x in top if x in last] and len(set(top) & set(last)) == 8
+    grouped = sorted(x for x in last if x not in top)
+    # The council and 7 unknown-type recipients have their own node; the other 5 unknown-type recipients
+    # are "Others" of their type; no CIC is among the largest, so that type keeps its plain label.
+    assert grouped == ["CICs and mutuals (1)", "Others of unknown type (5)", "Redacted or unnamed recipients"]
+    assert "largest recipients and recipient types" in s.title
+
+
+def test_few_recipients_end_in_the_recipients_themselves():
+    awards = _wakefield()
+    s = grants_sankey(awards, "Wakefield", "2016-17", all_recipients_max=14)
+    last = _last_layer(s)
+    assert len(last) == 14 + 1  # every recipient, and the redacted award
+    assert not any(x.rsplit(" (", 1)[0] in TYPE_LABELS.values() for x in last)
+    assert s.title.endswith("department → scheme → recipient")
+    # No room for any: the last layer is recipient types, each with its distinct recipients
+    # (Wakefield Council twice is one council).
+    none = grants_sankey(awards, "Wakefield", "2016-17", all_recipients_max=0, top_recipients=0)
+    types_only = _last_layer(none)
+    assert sorted(types_only) == [
+        "CICs and mutuals (1)", "Councils (1)", "Redacted or unnamed recipients", "Type unknown (12)"
+    ]
 
 
 def test_node_ids_are_layered_so_a_funder_recipient_makes_no_cycle():

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from spendmap.schemas import DUPLICATION_COLUMNS, conform_awards
+from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS, conform_awards
 from spendmap.sources.rules import UNCLASSIFIED, load_departments, load_policy_rules
 from spendmap.sources.schemes import read_scheme_registers
 from spendmap.transforms.departments import apply_departments
@@ -62,7 +62,10 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
     )
     assert set(awards["policy_area"]) == {"business support"}
     findings = find_duplication(awards)
-    assert list(findings.columns) == DUPLICATION_COLUMNS
+    # The contract's columns, unrenamed, then the sentence.
+    assert list(findings.columns) == DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS == [
+        *DUPLICATION_COLUMNS, "explanation"
+    ]
     assert findings.to_dict("records") == [
         {
             "fy": "2020-21",
@@ -78,6 +81,8 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
             "n_recipients": 2,
             "n_awards": 2,
             "total_gbp": 1_250_000.0,
+            "explanation": "2 departments (BEIS; MHCLG) fund business support in Wakefield through 2 schemes "
+            "to 2 recipients.",
         }
     ]
 
@@ -201,7 +206,7 @@ def test_what_is_left_out(tables):
     )
     assert (awards["policy_area"] == UNCLASSIFIED).sum() == 2
     assert find_duplication(awards).empty
-    assert list(find_duplication(awards).columns) == DUPLICATION_COLUMNS
+    assert list(find_duplication(awards).columns) == DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS
 
 
 def test_graph_is_department_scheme_recipient(tables):
@@ -316,6 +321,7 @@ def test_one_recipient_through_two_schemes_is_not_duplication(tables):
         {"kind": "within_department", "n_schemes": 2, "n_recipients": 2, "n_awards": 3}
     ]
     assert explain_finding(found.iloc[0].to_dict()) == "2 DfT schemes to 2 recipients in Kent: transport."
+    assert found["explanation"].tolist() == ["2 DfT schemes to 2 recipients in Kent: transport."]
     per_award = finding_awards(more, found)
     assert per_award["finding"].tolist() == [1, 1, 1]
     assert per_award["amount_gbp"].tolist() == [40_000_000.0, 9e6, 1_000.0]

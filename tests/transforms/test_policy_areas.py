@@ -14,7 +14,7 @@ from spendmap.sources.grants import read_grants
 from spendmap.sources.rules import RULE_TEXT_FIELDS, UNCLASSIFIED, load_departments, load_policy_rules
 from spendmap.sources.schemes import read_scheme_registers
 from spendmap.transforms.departments import apply_departments
-from spendmap.transforms.policy_areas import classify_policy_areas, unclassified_share
+from spendmap.transforms.policy_areas import POLICY_BASES, classify_policy_areas, unclassified_share
 
 ISSUE_AREAS = {
     "business support",
@@ -182,18 +182,78 @@ def test_every_award_gets_exactly_one_area_the_first_matching_rule(texts):
     out = classify_policy_areas(awards, rules)
     assert len(out) == len(awards) and out["policy_area"].notna().all()
     assert ((out["policy_area"] == UNCLASSIFIED) == out["policy_rule"].isna()).all()
-    # Independent row-by-row reference: the first rule whose pattern matches the joined fields.
-    for (a, b, c), area in zip(texts, out["policy_area"], strict=True):
+    # Independent row-by-row reference: the evidence tiers in order (scheme COFOG, scheme words, award
+    # words, COFOG division); in each, the first rule whose pattern matches its fields of that tier.
+    tiers = [
+        ("cofog",), ("scheme_title", "scheme_description"), ("title", "description"), ("cofog_division",)
+    ]
+    for (a, b, c), area, basis in zip(texts, out["policy_area"], out["policy_basis"], strict=True):
         values = {"scheme_title": a, "title": b, "description": c, "scheme_description": "", "cofog": ""}
+        values["cofog_division"] = values["cofog"]
         expected = next(
             (
-                r.policy_area
+                (r.policy_area, i)
+                for i, tier in enumerate(tiers)
                 for r in rules.itertuples()
-                if re.search(r.pattern, " | ".join(values[f] for f in r.fields), re.IGNORECASE)
+                if [f for f in r.fields if f in tier]
+                and re.search(r.pattern, " | ".join(values[f] for f in r.fields if f in tier), re.IGNORECASE)
             ),
-            UNCLASSIFIED,
+            (UNCLASSIFIED, None),
         )
-        assert area == expected
+        assert area == expected[0]
+        assert (pd.isna(basis) and expected[1] is None) or basis == POLICY_BASES[expected[1]][0]
+
+
+def test_scheme_first_then_award_title_and_the_basis_is_recorded(rules):
+    awards = _awards(
+        [
+            # The scheme's words decide even where the award's words name another area.
+            {"award_id": "1", "scheme_title": "Bus Service Operators Grant", "title": "Victim transport"},
+            # No scheme words match: the award's title decides.
+            {"award_id": "2", "scheme_title": "Miscellaneous fund", "title": "Victim support"},
+            # COFOG naming one area decides before any words.
+            {"award_id": "3", "scheme_title": "Bus grant", "cofog": "Defence"},
+            # A COFOG division spanning several areas waits until no words matched.
+            {"award_id": "4", "scheme_title": "Victim support", "cofog": "Public order and safety"},
+            {"award_id": "5", "scheme_title": "Miscellaneous fund", "cofog": "Public order and safety"},
+            {"award_id": "6", "scheme_title": "Miscellaneous fund"},
+        ]
+    )
+    out = classify_policy_areas(awards, rules)
+    assert out["policy_area"].tolist() == [
+        "transport",
+        "justice and victims",
+        "defence and armed forces",
+        "justice and victims",
+        "community safety and crime",
+        UNCLASSIFIED,
+    ]
+    assert out["policy_rule"].tolist()[:5] == ["TR01", "JV02", "CF01", "JV02", "CF13"]
+    assert out["policy_basis"].tolist()[:5] == [
+        "scheme_title", "award_title", "scheme_cofog", "scheme_title", "cofog_division"
+    ]
+    assert pd.isna(out["policy_basis"].iloc[5]) and pd.isna(out["policy_rule"].iloc[5])
+
+
+def test_each_tier_matches_distinct_texts_not_awards(rules, monkeypatch):
+    """A million awards of a few schemes cost a few regex passes: matching sees each text once."""
+    seen = []
+    from pandas.core.strings.accessor import StringMethods
+
+    real = StringMethods.contains
+
+    def spy(self, pat, *args, **kwargs):
+        seen.append(len(self._data))
+        return real(self, pat, *args, **kwargs)
+
+    monkeypatch.setattr(StringMethods, "contains", spy)
+    titles = ("Bus grant", "Odd", "Victims fund")
+    awards = _awards([{"award_id": str(i), "scheme_title": titles[i % 3]} for i in range(3000)])
+    out = classify_policy_areas(awards, rules)
+    assert out["policy_area"].value_counts().to_dict() == {
+        "transport": 1000, "justice and victims": 1000, UNCLASSIFIED: 1000
+    }
+    assert seen and max(seen) <= 3
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +281,16 @@ def test_real_awards_unclassified_share_per_department(real_awards):
 
 def test_real_awards_main_areas(real_awards):
     counts = real_awards.groupby(["department", "policy_area"]).size()
-    assert counts[("DfT", "transport")] == 2144
-    assert counts[("MoJ", "justice and victims")] == 765
+    assert counts[("DfT", "transport")] == 2143
+    assert counts[("MoJ", "justice and victims")] == 574
+    # Supported Child Contact Centres: the scheme's title names children; the award text names courts.
+    assert counts[("MoJ", "children, young people and families")] == 194
     assert counts[("DfT", "net zero and energy efficiency")] == 290
+    # Scheme first: the scheme's words decide 3,227 of 3,351 awards, the award's words 88, a COFOG
+    # division 4 (DfT "Environment protection" schemes with no matching words); 32 stay unclassified.
+    assert real_awards["policy_basis"].value_counts(dropna=False).to_dict() == {
+        "scheme_title": 3227, "award_title": 88, "cofog_division": 4, pd.NA: 32
+    }
     # Every award has one area; every classified award names the rule that decided it.
     assert real_awards["policy_area"].notna().all()
     assert (real_awards["policy_rule"].isna() == (real_awards["policy_area"] == UNCLASSIFIED)).all()

@@ -32,6 +32,17 @@ def test_evidence_in_order():
             {"recipient_name": "London Borough of Hackney"},
             {"recipient_name": "GO-COACH HIRE LIMITED"},
             {"recipient_name": "Speke Garston Minibus Agency"},  # sounds like nothing: unknown
+            {"recipient_name": "Merseytravel"},
+            {"recipient_name": "West Midlands Integrated Transport Authority"},
+            {"recipient_name": "Innovate UK (previously Technology Strategy Board)"},
+            {"recipient_name": "HM Revenue & Customs"},
+            {"recipient_name": "Driving Standards Agency"},
+            {"recipient_name": "Arriva Buses Wales (Cross Border)"},
+            {"recipient_name": "Age UK Sunderland"},
+            {"recipient_name": "Droitwich Spa And Rural Council Voluntary Service"},
+            {"recipient_name": "Community Transport Newcastle"},  # not necessarily a charity: unknown
+            {"recipient_name": "First Step"},  # not First Bus
+            {"recipient_name": "Energy Saving Trust"},  # "trust" is not evidence
             {"recipient_name": "Redacted", "is_redacted": True, "recipient_company_number": "1"},
         ]
     ) == [
@@ -52,6 +63,17 @@ def test_evidence_in_order():
         ("council", "name:council"),
         ("company", "name:company"),
         ("unknown", "no evidence"),
+        ("other public body", "name:public-body"),
+        ("other public body", "name:public-body"),
+        ("other public body", "name:public-body"),
+        ("other public body", "name:public-body"),
+        ("other public body", "name:public-body"),
+        ("company", "name:bus-operator"),
+        ("charity", "name:age-uk-partner"),
+        ("charity", "name:voluntary-service"),
+        ("unknown", "no evidence"),
+        ("unknown", "no evidence"),
+        ("unknown", "no evidence"),
         ("unknown", "redacted"),
     ]
 
@@ -67,21 +89,26 @@ def test_bundled_register_types(tmp_path):
     typed = pd.read_parquet(steps.classify_awards(placed.awards, tmp_path).awards)
     assert set(typed["recipient_type"]) <= set(RECIPIENT_TYPES)
     assert typed["recipient_type"].value_counts().to_dict() == {
-        "unknown": 1205,
-        "company": 845,
+        "unknown": 1141,
+        "company": 860,
         "council": 474,
-        "other public body": 426,
-        "charity": 371,
+        "other public body": 460,
+        "charity": 386,
         "combined authority": 18,
         "community interest company or mutual": 12,
     }
-    assert typed["recipient_type_rule"].value_counts()["no evidence"] == 1205
+    rules = typed["recipient_type_rule"].value_counts()
+    assert rules["no evidence"] == 1141
+    # Transport authorities, central government and its agencies, Innovate UK, NHS/constabulary names;
+    # the national bus groups' operators; local Age UKs.
+    named = ("name:bus-operator", "name:age-uk-partner", "name:voluntary-service", "name:public-body")
+    assert [int(rules[r]) for r in named] == [22, 10, 7, 460]
     assert type_counts(typed) == {
         "council": 153,
         "combined authority": 5,
-        "other public body": 271,
-        "charity": 260,
-        "company": 553,
+        "other public body": 285,
+        "charity": 268,
+        "company": 561,
         "community interest company or mutual": 8,
-        "unknown": 765,
+        "unknown": 735,
     }

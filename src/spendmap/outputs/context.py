@@ -36,11 +36,16 @@ GEO_LABELS = {
 # Caveats every page carries, before the run's own assumptions.
 SANKEY_MAX_SCHEMES = 15
 SANKEY_RECIPIENTS_PER_SCHEME = 9  # every recipient type (8) and redacted: no grouping
+SANKEY_ALL_RECIPIENTS_MAX = 12  # up to this many recipients: the diagram ends in every one of them
+SANKEY_TOP_RECIPIENTS = 8  # more: the largest by £ get their own node, the rest are grouped by type
 SANKEY_MAX_CRA_DEPARTMENTS = 12
 # Caveats about the pages themselves, listed after the run's own assumptions (which carry the method:
 # placement by address, small-grant rule, CRA allocation by population).
 OUTPUT_CAVEATS = [
-    "Grant diagrams end in recipient types (council, charity, company, ...) inferred from org-ids, "
+    "Grant diagrams end in the recipients themselves when a council has at most "
+    f"{SANKEY_ALL_RECIPIENTS_MAX}; otherwise in the {SANKEY_TOP_RECIPIENTS} largest recipients by £ and "
+    "recipient types for the rest "
+    "(council, charity, company, ...) inferred from org-ids, "
     "registered numbers and names, 'unknown' when unsure; schemes beyond the largest are grouped per "
     "department; redacted recipients are kept in the counts and grouped. The table beside each diagram, the "
     "CSV extract and the workbook list the figures in full.",
@@ -97,6 +102,8 @@ class RunContext:
     geo_methods: dict[str, dict[str, float]] = field(default_factory=dict)  # manifest["geo_methods"]
     cra_years: list[str] = field(default_factory=list)
     coverage_notes: list[str] = field(default_factory=list)  # extra sentences (e.g. postcode directory)
+    # manifest["classification"]["unclassified"]: awards and £ no policy-area rule matched.
+    unclassified: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RunContext:
@@ -171,6 +178,15 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
     if ctx.get("population_vintage"):
         years.append(f"population: {ctx['population_vintage']}")
     lines.append("Years used: " + "; ".join(years) + ".")
+    unclassified = ctx.get("unclassified") or {}
+    if unclassified.get("awards"):
+        n = int(unclassified["awards"])
+        gbp = format_gbp(float(unclassified.get("amount_gbp", 0.0)))
+        lines.append(
+            f"{n:,} award{'s' if n != 1 else ''} read ({gbp}) "
+            "have no policy area: no rule recognised their scheme or title. They count in every total but in "
+            "no policy area and no duplication finding."
+        )
     lines += [n for n in ctx.get("coverage_notes") or [] if n]
     return lines
 

@@ -18,9 +18,11 @@ from spendmap.outputs.context import (
     GEO_LABELS,
     KIND_LABELS,
     OUTPUT_CAVEATS,
+    SANKEY_ALL_RECIPIENTS_MAX,
     SANKEY_MAX_CRA_DEPARTMENTS,
     SANKEY_MAX_SCHEMES,
     SANKEY_RECIPIENTS_PER_SCHEME,
+    SANKEY_TOP_RECIPIENTS,
     SCOPE_LABELS,
     coverage,
     placed_share,
@@ -71,8 +73,10 @@ def _grants_caption(ctx: dict[str, Any], name: str) -> list[str]:
     source = ctx["grants_sources"] or "the grants register given to this run"
     return [
         f"What it shows: grant awards from central-government departments (and bodies they manage) to "
-        f"recipients placed in {name}, flowing department → grant scheme → type of recipient, for "
-        f"{ctx['fy']}. Link width is the number of awards or the £ value (switch above).",
+        f"recipients placed in {name}, flowing department → grant scheme → recipient, for "
+        f"{ctx['fy']}: every recipient when there are at most {SANKEY_ALL_RECIPIENTS_MAX}, else the "
+        f"{SANKEY_TOP_RECIPIENTS} largest by £ and the others grouped by type of recipient. "
+        "Link width is the number of awards or the £ value (switch above).",
         f"Source: {source}.",
         "Caveats: a recipient is placed by its recorded address, often a head office, which is not "
         "necessarily where the money is spent. Recipient types are inferred (org-id, registered numbers, "
@@ -141,7 +145,9 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     dup = dup.sort_values("finding", kind="stable").reset_index(drop=True)
     dup = dup.assign(
         kind_label=[KIND_LABELS.get(as_text(k), as_text(k)) for k in dup["kind"]],
-        explanation=[explain_finding(r) for r in dup.to_dict("records")],
+        explanation=dup["explanation"]
+        if "explanation" in dup.columns and dup["explanation"].notna().all()
+        else [explain_finding(r) for r in dup.to_dict("records")],
     )
     rows = [
         {
@@ -201,7 +207,10 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         dup_awards = finding_awards(awards, dup)
     cra_rows, cra_totals = cra_by_function(job.cra)
     is_aggregate = bool(job.cra["is_aggregate"].fillna(False).astype(bool).any()) if len(job.cra) else False
-    grants = sankey.grants_sankey(awards, name, ctx["fy"], SANKEY_MAX_SCHEMES, SANKEY_RECIPIENTS_PER_SCHEME)
+    grants = sankey.grants_sankey(
+        awards, name, ctx["fy"], SANKEY_MAX_SCHEMES, SANKEY_RECIPIENTS_PER_SCHEME,
+        SANKEY_ALL_RECIPIENTS_MAX, SANKEY_TOP_RECIPIENTS,
+    )
     cra_fig = sankey.cra_sankey(job.cra, name, ctx["fy"], SANKEY_MAX_CRA_DEPARTMENTS)
     notes = assumptions(ctx)
     scheme_rows = job.scheme_rows or department_scheme_table(awards).to_dict("records")

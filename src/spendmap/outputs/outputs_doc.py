@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spendmap import schemas
 from spendmap.outputs.context import CRA_EXTRA_COLUMNS
+from spendmap.transforms.policy_areas import POLICY_BASES
 from spendmap.transforms.profiles import SMALL_GRANTS_EXTRA_COLUMNS
 from spendmap.transforms.recipient_types import RECIPIENT_TYPES
 
@@ -31,6 +32,7 @@ def render() -> str:
     canonical = list(schemas.AWARD_DTYPES)
     extras = list(schemas.AWARD_EXTRA_DTYPES) + [
         "department_lineage",
+        "policy_basis",
         "recipient_type",
         "recipient_type_rule",
     ]
@@ -52,7 +54,8 @@ def render() -> str:
         ),
         (
             "duplication.csv",
-            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`; `kind` ∈ "
+            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`, then `{_cols(schemas.DUPLICATION_EXTRA_COLUMNS)}` "
+            f"(the finding in one sentence); `kind` ∈ "
             f"{_set(schemas.DUPLICATION_KINDS)}; lists are `; `-joined (the workbook lists "
             "each finding's awards one per row)",
         ),
@@ -103,7 +106,7 @@ def render() -> str:
         ),
         (
             "councils/<slug>/sankey_grants.html",
-            "department → scheme → recipient type, switchable between "
+            "department → scheme → recipients (every one when few, else the largest and recipient types), switchable between "
             "number of awards and £, with the same figures as a table",
         ),
         ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),
@@ -152,7 +155,8 @@ def render() -> str:
         "- `is_aggregated` marks awards with `Number of recipients` > 1 (aggregated awards to individuals);",
         "  `location_codes`/`location_code_types` hold the ONS codes found in the location fields.",
         "- `policy_rule` is the id of the rule in `reference/policy_rules.csv` that set `policy_area`",
-        "  (`unclassified` when none matched).",
+        "  (empty, with `policy_area` = `unclassified`, when none matched); `policy_basis` names the evidence",
+        f"  it read, strongest first: {_set([b for b, _ in POLICY_BASES])} (scheme first; see docs/assumptions.md).",
         f"- `recipient_type` ∈ {_set(RECIPIENT_TYPES)}; `recipient_type_rule` names the evidence",
         "  (`org-id:GB-CHC`, `number:charity`, `name:company`, …; see docs/assumptions.md).",
         "- `source_row` is the 1-based row in the source sheet (header included), so every figure traces to a row.",

@@ -1,9 +1,11 @@
 """Sankey figures as plain plotly JSON dicts (no plotly Python objects: building ~800 figures must be fast).
 
 Two diagrams per council:
-- grants: department -> scheme -> recipient type, with link values for both weights (number of awards
-  and £ value) so the page can switch between them; the recipient layer has at most 8 types whatever the
-  number of recipients, so the diagram stays readable with 1,000+ recipients;
+- grants: department -> scheme -> recipients, with link values for both weights (number of awards
+  and £ value) so the page can switch between them. The last layer shows recipients where there is
+  room: every recipient when a council has few (up to `all_recipients_max`), else the largest few by £
+  as their own nodes and the rest grouped by recipient type (at most 8 types), so the diagram stays
+  readable with 1,000+ recipients;
 - CRA: department -> function -> council, from the population-weighted CRA allocation.
 
 Node ids are prefixed by layer (`dept:`, `scheme:`, `recipient:`, ...) so an organisation that is both a
@@ -54,6 +56,17 @@ TYPE_LABELS = {
     "community interest company or mutual": "CICs and mutuals",
     "individuals or aggregated awards": "Individuals / aggregated",
     "unknown": "Type unknown",
+}
+# The rest of a type once its largest recipients have their own node.
+OTHER_TYPE_LABELS = {
+    "council": "Other councils",
+    "combined authority": "Other combined authorities",
+    "other public body": "Other public bodies",
+    "charity": "Other charities",
+    "company": "Other companies",
+    "community interest company or mutual": "Other CICs and mutuals",
+    "individuals or aggregated awards": "Other individuals / aggregated",
+    "unknown": "Others of unknown type",
 }
 WEIGHT_GBP = "gbp"
 
@@ -134,7 +147,7 @@ class _Builder:
                 "color": self.colours,
                 "customdata": self.node_hover,
                 "hovertemplate": "%{customdata}<extra></extra>",
-                "pad": 10,
+                "pad": 18,  # a label line (about 15 px) between neighbouring small nodes
                 "thickness": 14,
                 "line": {"color": "#ffffff", "width": 0.5},
             },
@@ -165,7 +178,8 @@ def _layout(height: int) -> dict:
 
 
 def _height(n_in_biggest_layer: int) -> int:
-    return int(max(480, min(3000, 34 * n_in_biggest_layer + 80)))
+    # About 42 px a node: room for a label line and a gap between small neighbouring nodes.
+    return int(max(480, min(3000, 42 * n_in_biggest_layer + 80)))
 
 
 def _top(stats: dict, limit: int) -> set:
@@ -190,40 +204,75 @@ def _column(df: pd.DataFrame, col: str) -> list:
     return df[col].tolist() if col in df.columns else [None] * len(df)
 
 
+def _recipient_nodes(
+    awards: pd.DataFrame, all_recipients_max: int, top_recipients: int
+) -> tuple[list, dict[object, str]]:
+    """Per award, its recipient's key (transforms.names.recipient_key, as the profile counts them), and
+    the recipients drawn as their own node: all of them when there are at most `all_recipients_max`,
+    else the `top_recipients` largest by £ (ties by awards, then key). {key: label} of those drawn."""
+    from spendmap.transforms.names import recipient_key
+
+    keys = awards["recipient_key"] if "recipient_key" in awards.columns else recipient_key(awards)
+    keys = keys.astype("object").where(keys.notna(), None).tolist()
+    stats: dict = {}
+    names, amounts = _column(awards, "recipient_name"), _column(awards, "amount_gbp")
+    for key, name, amount in zip(keys, names, amounts, strict=True):
+        if key is None:
+            continue
+        entry = stats.setdefault(key, [0, 0.0, _clean(name)])
+        entry[0] += 1
+        value = _float(amount)
+        entry[1] += value if value == value and value > 0 else 0.0
+    chosen = sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))
+    if len(chosen) > all_recipients_max:
+        chosen = chosen[:top_recipients]
+    return keys, {k: stats[k][2] or str(k) for k in chosen}
+
+
 def grants_sankey(
     awards: pd.DataFrame,
     place_name: str,
     fy: str,
     max_schemes: int = 20,
     recipients_per_scheme: int = 5,
+    all_recipients_max: int = 12,
+    top_recipients: int = 8,
 ) -> SankeyData:
-    """Department -> scheme -> recipient type for one council's awards, with both link weights.
+    """Department -> scheme -> recipients for one council's awards, with both link weights.
 
     Schemes outside the top `max_schemes` (by £ or by number of awards) fold into one
-    "Other <dept> schemes (k)" node per department; recipients outside each scheme's top
-    `recipients_per_scheme` fold into one "Other recipients (k)" node. Negative amounts are not drawn
-    in the £ view (a Sankey cannot show them) and are counted in `notes`.
+    "Other <dept> schemes (k)" node per department. The last layer ends in the recipients themselves
+    when there are at most `all_recipients_max`; otherwise the `top_recipients` largest by £ get their
+    own node and the others are grouped by recipient type ("Other charities (k)"). Type nodes outside
+    each scheme's top `recipients_per_scheme` fold into one "Other recipients (k)" node. Negative
+    amounts are not drawn in the £ view (a Sankey cannot show them) and are counted in `notes`.
 
     Aggregation is plain Python: one council's awards are few, and pandas' per-call overhead would
     dominate rendering ~400 councils.
     """
-    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient type"
     if awards.empty:
+        title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient"
         fig = {"data": [], "layout": _layout(300)}
         return SankeyData(fig, title=title, notes=[f"No grant awards were placed in {place_name} for {fy}."])
 
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
     negative_n, negative_gbp = 0, 0.0
     types = _column(awards, "recipient_type")
-    members: dict[str, set] = {}  # recipient-type node -> distinct recipients in it
-    for dept, code, s_title, a_title, rtype, rid, rname, redacted, amount in zip(
+    r_keys, named = _recipient_nodes(awards, all_recipients_max, top_recipients)
+    every_recipient = len(named) == len({k for k in r_keys if k is not None})
+    title = f"Grants to recipients in {place_name}, {fy}: department → scheme → " + (
+        "recipient" if every_recipient else "largest recipients and recipient types"
+    )
+    shown_types = {_clean(t) or "unknown" for t, k in zip(types, r_keys, strict=True) if k in named}
+    members: dict[str, set] = {}  # recipient node -> distinct recipients in it
+    type_of: dict[str, str] = {}  # named recipient node -> its type label
+    for dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
         _column(awards, "department"),
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
         _column(awards, "title"),
         types,
-        _column(awards, "recipient_id"),
-        _column(awards, "recipient_name"),
+        r_keys,
         _column(awards, "is_redacted"),
         _column(awards, "amount_gbp"),
         strict=True,
@@ -232,12 +281,18 @@ def grants_sankey(
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
         scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
         label = s_title or code or a_title or "(no scheme title)"
-        if redacted is True:
-            r_key, r_label = "redacted", "Redacted recipients"
+        type_key = _clean(rtype) or "unknown"
+        type_label = TYPE_LABELS.get(type_key, type_key.capitalize())
+        if redacted is True or r_id is None:
+            r_key, r_label = "redacted", "Redacted or unnamed recipients"
+        elif r_id in named:
+            r_key, r_label = f"org:{r_id}", named[r_id]
+            type_of[r_key] = type_label
         else:
-            r_key = _clean(rtype) or "unknown"
-            r_label = TYPE_LABELS.get(r_key, r_key.capitalize())
-        members.setdefault(r_key, set()).add(_clean(rid) or _clean(rname).lower())
+            r_key = type_key
+            # "Other charities" where some charities have their own node, else "Charities".
+            r_label = OTHER_TYPE_LABELS.get(type_key, type_label) if type_key in shown_types else type_label
+        members.setdefault(r_key, set()).update([r_id] if r_id is not None else [])
         try:
             value = float(amount)
         except (TypeError, ValueError):
@@ -290,7 +345,9 @@ def grants_sankey(
     by_scheme: dict = {}
     for (scheme, r_key), st in pair_stats.items():
         by_scheme.setdefault(scheme, {})[r_key] = st
+    # Named recipients always keep their node: they are drawn because there is room for them.
     top_pairs = {(sch, r) for sch, recips in by_scheme.items() for r in _top(recips, recipients_per_scheme)}
+    top_pairs |= {pair for pair in pair_stats if str(pair[1]).startswith("org:")}
 
     # Node and link aggregates after grouping.
     s_node_stats: dict = {}
@@ -352,10 +409,16 @@ def grants_sankey(
         n, gbp = r_node_stats[key]
         if key == "__other__":
             name, colour = f"Other recipients ({len(other_recipients)})", OTHER_COLOUR
+            node_hover = hover(name, n, gbp)
+        elif key.startswith("org:"):
+            name, colour = r_labels[key], "#1F5F8B"
+            node_hover = hover(name, n, gbp) + f"<br>{_text(type_of[key])}"
         else:
-            name, colour = f"{r_labels[key]} ({len(members.get(key, ())):,})", "#3B6E8F"
+            k = len(members.get(key, ()))
+            name, colour = (f"{r_labels[key]} ({k:,})" if k else r_labels[key]), "#7A9CB8"
+            node_hover = hover(name, n, gbp)
         r_names[key] = name
-        b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, hover(name, n, gbp))
+        b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, node_hover)
     for s_node, r_node in order(link_stats):
         n, gbp = link_stats[(s_node, r_node)]
         dept, s_name = s_names[s_node]

@@ -25,7 +25,9 @@ DEPARTMENT_KEY_TYPES = ("name", "org_id")
 POLICY_RULE_COLUMNS = ["rule_id", "policy_area", "fields", "pattern"]
 # Text a rule may look at. `text` is shorthand for every free-text field.
 RULE_TEXT_FIELDS = ("scheme_title", "title", "description", "scheme_description")
-RULE_FIELDS = (*RULE_TEXT_FIELDS, "cofog")
+# `cofog` decides before any words; `cofog_division` is the same COFOG text read only when no words
+# matched (transforms.policy_areas.POLICY_BASES).
+RULE_FIELDS = (*RULE_TEXT_FIELDS, "cofog", "cofog_division")
 UNCLASSIFIED = "unclassified"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import networkx as nx
 import pandas as pd
 
-from spendmap.schemas import DUPLICATION_COLUMNS
+from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS
 from spendmap.sources.rules import UNCLASSIFIED
 from spendmap.transforms.names import recipient_key
 from spendmap.transforms.profiles import scheme_key
@@ -203,7 +203,9 @@ def _is_overseas(frame: pd.DataFrame) -> pd.Series:
 
 
 def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None) -> pd.DataFrame:
-    """duplication.csv: cross_department and within_department findings (DUPLICATION_COLUMNS)."""
+    """duplication.csv: cross_department and within_department findings (DUPLICATION_COLUMNS, then
+    DUPLICATION_EXTRA_COLUMNS: the `explanation` sentence)."""
+    columns = DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS
     graph = grant_graph(awards) if graph is None else graph
     links = graph_links(graph)
     links = links[
@@ -213,7 +215,7 @@ def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None)
         & ~_is_overseas(links)
     ]
     if links.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in DUPLICATION_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
     place = ["fy", "la_code", "policy_area"]
     cross = _summarise(links, place, lambda g: g["n_departments"] >= 2).assign(kind="cross_department")
@@ -223,11 +225,12 @@ def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None)
 
     out = pd.concat([cross, within], ignore_index=True)
     if out.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in DUPLICATION_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     out["recipients"] = out["recipients"].astype("string").fillna("")
     out["total_gbp"] = out["total_gbp"].round(2)
     out = out.sort_values(["fy", "la_code", "policy_area", "kind", "departments"], kind="stable")
-    return out[DUPLICATION_COLUMNS].reset_index(drop=True)
+    out["explanation"] = pd.array([explain_finding(r) for r in out.to_dict("records")], dtype="string")
+    return out[columns].reset_index(drop=True)
 
 
 def national_scheme_overlaps(schemes: pd.DataFrame) -> pd.DataFrame:

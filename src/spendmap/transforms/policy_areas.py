@@ -1,20 +1,21 @@
-"""Policy areas from transparent, ordered keyword rules (reference/policy_rules.csv).
+"""Policy areas from transparent, ordered keyword rules (reference/policy_rules.csv), scheme first.
 
-Every award gets exactly one `policy_area` and the `policy_rule` id that decided it, or
-`unclassified` (rule <NA>) when no rule matches. Rules are tried in file order and the first match wins.
-Matching runs once per distinct combination of texts (awards of one scheme mostly share them), each
-rule as one vectorised `str.contains` over the rows still unclassified.
+Every award gets exactly one `policy_area`, the `policy_rule` id that decided it and the
+`policy_basis` (the evidence: scheme COFOG, scheme title, award title, COFOG division), or
+`unclassified` (rule and basis <NA>) when no rule matches. Evidence tiers are tried strongest first
+(POLICY_BASES); within a tier rules are tried in file order and the first match wins. Matching runs
+once per distinct value of each field, each rule as one vectorised `str.contains` over the values
+still unclassified.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
-from spendmap.sources.rules import RULE_FIELDS, UNCLASSIFIED
-
-_SEP = "\x1f"
+from spendmap.sources.rules import UNCLASSIFIED
 
 
 def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
@@ -38,22 +39,38 @@ def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({c: codes.map(ref[c]).astype("string") for c in cols}, index=awards.index)
 
 
-def _field_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    for field in RULE_FIELDS:
-        col = frame[field] if field in frame.columns else pd.Series("", index=frame.index)
-        out[field] = col.astype("string").fillna("").str.strip()
-    return out
+# The evidence an award is classified on, strongest first: the scheme register's COFOG function where
+# it names one policy area, then the scheme's own words (title and the register's description), then
+# the award's own words, and last a COFOG division that spans several policy areas (level 0 "Public
+# order and safety" holds both policing and courts). A tier is tried only for awards no earlier tier
+# classified; within a tier the rules keep their file order. Rules on `cofog_division` read the same
+# COFOG text as rules on `cofog`, at the last tier.
+POLICY_BASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("scheme_cofog", ("cofog",)),
+    ("scheme_title", ("scheme_title", "scheme_description")),
+    ("award_title", ("title", "description")),
+    ("cofog_division", ("cofog_division",)),
+)
+
+
+def _text(frame: pd.DataFrame, field: str) -> pd.Series:
+    col = frame[field] if field in frame.columns else pd.Series(pd.NA, index=frame.index)
+    return col.astype("string").fillna("")
 
 
 def classify_policy_areas(
     awards: pd.DataFrame, rules: pd.DataFrame, schemes: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Set `policy_area` and `policy_rule` on every row.
+    """Set `policy_area`, `policy_rule` and `policy_basis` on every row.
 
-    Text fields used: scheme_title, title, description, plus scheme_description and cofog from the
-    frame itself or, when `schemes` (sources.schemes.read_scheme_registers) is given, from the scheme
-    register by scheme_code. Works for awards and for the scheme table alike.
+    Scheme first: the scheme register's COFOG (rules on `cofog`), then rules on the scheme title and
+    description, then rules on the award's title and description; `policy_basis` names the tier that
+    decided (one of POLICY_BASES, <NA> when unclassified). A rule is tried in a tier on the fields it
+    names that belong to the tier (`text` names every text field). scheme_description and cofog come
+    from the frame itself or, when `schemes` (sources.schemes.read_scheme_registers) is given, from the
+    scheme register by scheme_code. Works for awards and for the scheme table alike.
+
+    Each tier matches once per distinct text (a million awards share a few thousand scheme titles).
     """
     out = awards.copy()
     context = out
@@ -65,43 +82,59 @@ def classify_policy_areas(
             .fillna(extra["scheme_description"]),
             cofog=out.get("cofog", pd.Series(pd.NA, index=out.index)).astype("string").fillna(extra["cofog"]),
         )
-    fields = _field_frame(context)
 
-    # One row per distinct combination of texts.
-    first, *rest = RULE_FIELDS
-    combined = fields[first].str.cat([fields[f] for f in rest], sep=_SEP)
-    codes, uniques = pd.factorize(combined)
-    distinct = pd.Series(uniques, dtype="string").str.split(_SEP, expand=True, regex=False)
-    if distinct.shape[1] == len(RULE_FIELDS):
-        distinct.columns = list(RULE_FIELDS)
-    else:  # no rows at all
-        distinct = pd.DataFrame({f: pd.Series(dtype="string") for f in RULE_FIELDS})
+    if "cofog" in context.columns:
+        context = context.assign(cofog_division=context["cofog"])
+    n = len(out)
+    area = np.full(n, None, dtype=object)
+    rule_id = np.full(n, None, dtype=object)
+    basis = np.full(n, None, dtype=object)
+    for tier, tier_fields in POLICY_BASES:
+        todo = np.flatnonzero(pd.isna(area))
+        tier_rules = [(r, [f for f in r.fields if f in tier_fields]) for r in rules.itertuples()]
+        tier_rules = [(r, f) for r, f in tier_rules if f]
+        if not len(todo) or not tier_rules:
+            continue
+        rows = context.iloc[todo]
+        # Each field is matched on its own distinct values (a rule on several fields matches when it
+        # matches any of them), so the cost follows distinct titles, not awards or title combinations.
+        field_codes, field_values = {}, {}
+        for f in tier_fields:
+            codes_f, uniques_f = pd.factorize(_text(rows, f).str.strip())
+            field_codes[f], field_values[f] = codes_f, pd.Series(uniques_f, dtype="string")
+        combo = np.stack([field_codes[f] for f in tier_fields], axis=1)
+        combos, codes = np.unique(combo, axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+        d_area = np.full(len(combos), None, dtype=object)
+        d_rule = np.full(len(combos), None, dtype=object)
+        for rule, fields in tier_rules:
+            open_ = pd.isna(d_area)
+            if not open_.any():
+                break
+            hit = np.zeros(len(combos), dtype=bool)
+            for f in fields:
+                col = combos[:, tier_fields.index(f)]
+                needed = np.unique(col[open_])
+                values = field_values[f].iloc[needed]
+                with warnings.catch_warnings():
+                    # Rules may use (groups); contains() only needs match / no match.
+                    warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular")
+                    matched = values.str.contains(rule.pattern, case=False, regex=True).fillna(False)
+                lookup = np.zeros(len(field_values[f]), dtype=bool)
+                lookup[needed[matched.to_numpy(dtype=bool)]] = True
+                hit |= lookup[col]
+            hit &= open_
+            d_area[hit] = rule.policy_area
+            d_rule[hit] = rule.rule_id
+        found = ~pd.isna(d_area)[codes]
+        rows_found = todo[found]
+        area[rows_found] = d_area[codes][found]
+        rule_id[rows_found] = d_rule[codes][found]
+        basis[rows_found] = tier
 
-    area = pd.Series(pd.NA, index=distinct.index, dtype="string")
-    rule_id = pd.Series(pd.NA, index=distinct.index, dtype="string")
-    texts: dict[tuple[str, ...], pd.Series] = {}
-    for rule in rules.itertuples():
-        todo = area.isna()
-        if not todo.any():
-            break
-        key = tuple(rule.fields)
-        if key not in texts:
-            parts = distinct[list(key)]
-            texts[key] = (
-                parts.iloc[:, 0].str.cat(parts.iloc[:, 1:], sep=" | ") if len(key) > 1 else parts.iloc[:, 0]
-            )
-        text = texts[key][todo]
-        with warnings.catch_warnings():
-            # Rules may use (groups); contains() only needs match / no match.
-            warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
-            hit = text.str.contains(rule.pattern, case=False, regex=True).fillna(False)
-        hit_index = hit[hit].index
-        area[hit_index] = rule.policy_area
-        rule_id[hit_index] = rule.rule_id
-
-    area = area.fillna(UNCLASSIFIED)
-    out["policy_area"] = pd.array(area.to_numpy()[codes], dtype="string") if len(out) else area
-    out["policy_rule"] = pd.array(rule_id.to_numpy()[codes], dtype="string") if len(out) else rule_id
+    out["policy_area"] = pd.array(np.where(pd.isna(area), UNCLASSIFIED, area), dtype="string")
+    out["policy_rule"] = pd.array(rule_id, dtype="string")
+    out["policy_basis"] = pd.array(basis, dtype="string")
     return out
 
 

@@ -61,13 +61,32 @@ NAME_RULES: tuple[tuple[str, str, str], ...] = (
         CIC_MUTUAL,
         r"\bC\.?I\.?C\.?$|community interest company|co-?operative|\bmutual\b|\bcommunity benefit society\b",
     ),
-    ("name:voluntary-service", CHARITY, r"council for voluntary (?:service|action)|\bCVS\b"),
+    (
+        "name:voluntary-service",
+        CHARITY,
+        r"council (?:for |of )?(?:voluntary|community) (?:service|action)|\bCVS\b",
+    ),
+    # Local Age UKs are independent registered charities (the brand is licensed only to charities).
+    ("name:age-uk-partner", CHARITY, r"^age uk\b"),
     (
         "name:public-body",
         PUBLIC_BODY,
-        r"\bNHS\b|clinical commissioning|\bhospital\b|\bpolice\b|\bPCC\b|crime commissioner|\bfire\b"
+        r"\bNHS\b|NHSFT$|ambulance service|clinical commissioning|\bhospitals?\b|\bpolice\b|\bPCC\b"
+        r"|crime commissioner|\bconstabulary\b|\bfire\b"
         r"|\buniversity\b|\bcollege\b|\bschool\b|\bacademy\b|transport for |passenger transport executive"
-        r"|youth offending (?:team|service)|\bYOT\b|\bDVSA\b|^department (?:for|of)\b",
+        r"|integrated transport authority|^merseytravel$"
+        r"|youth offending (?:team|service)|\bYOT\b|\bDVSA\b|^department (?:for|of)\b|^ministry of\b"
+        r"|^(?:foreign and commonwealth|home|cabinet) office$"
+        r"|^(?:hm|her majesty'?s) (?:revenue|treasury|courts)"
+        r"|^innovate uk\b|technology strategy board"
+        r"|^(?:the )?(?:environment|vehicle certification|driving standards|driver and vehicle (?:standards|"
+        r"licensing)|highways|maritime and coastguard) agency$",
+    ),
+    # The national bus groups' operating companies, which publishers name without Ltd.
+    (
+        "name:bus-operator",
+        COMPANY,
+        r"^(?:arriva|stagecoach|transdev|go north east|go-ahead|national express|first (?:bus|group))\b",
     ),
     (
         "name:council",
@@ -95,6 +114,14 @@ def infer_recipient_types(awards: pd.DataFrame) -> pd.DataFrame:
     """Two columns aligned to `awards`: recipient_type (one of RECIPIENT_TYPES) and recipient_type_rule."""
     rid = _text(awards, "recipient_id").str.upper()
     name = _text(awards, "recipient_name")
+    # Name rules run once per distinct name (a million awards go to far fewer recipients).
+    codes, names = pd.factorize(name)
+    distinct = pd.Series(names, dtype="string")
+
+    def matches(pattern: str) -> pd.Series:
+        hit = distinct.str.contains(pattern, case=False, regex=True).fillna(False).to_numpy()
+        return pd.Series(hit[codes] if len(names) else False, index=awards.index)
+
     kind = pd.Series(pd.NA, index=awards.index, dtype="string")
     rule = pd.Series(pd.NA, index=awards.index, dtype="string")
 
@@ -107,7 +134,7 @@ def infer_recipient_types(awards: pd.DataFrame) -> pd.DataFrame:
     for pre, value in ORG_ID_PREFIXES.items():
         decide(prefix == pre, value, f"org-id:{pre}")
     decide(_flag(awards, "is_redacted"), UNKNOWN, "redacted")
-    decide(name.str.contains(NAME_RULES[0][2], case=False, regex=True), COMBINED_AUTHORITY, NAME_RULES[0][0])
+    decide(matches(NAME_RULES[0][2]), COMBINED_AUTHORITY, NAME_RULES[0][0])
     decide(_flag(awards, "is_council_recipient"), COUNCIL, "register:council-recipient")
     aggregated = _flag(awards, "is_aggregated") | (
         pd.to_numeric(awards.get("number_of_recipients"), errors="coerce").fillna(0) > 1
@@ -117,12 +144,12 @@ def infer_recipient_types(awards: pd.DataFrame) -> pd.DataFrame:
     decide(aggregated, INDIVIDUALS, "register:aggregated")
     decide(_text(awards, "recipient_charity_number") != "", CHARITY, "number:charity")
     decide(rid.str.fullmatch(r"SC0\d{5}"), CHARITY, "number:charity")
-    cic = name.str.contains(NAME_RULES[1][2], case=False, regex=True)
+    cic = matches(NAME_RULES[1][2])
     has_company = _text(awards, "recipient_company_number") != ""
     decide(has_company & cic, CIC_MUTUAL, "number:company+name:cic")
     decide(has_company, COMPANY, "number:company")
     for rule_id, value, pattern in NAME_RULES[1:]:
-        decide(name.str.contains(pattern, case=False, regex=True), value, rule_id)
+        decide(matches(pattern), value, rule_id)
     decide(pd.Series(True, index=awards.index), UNKNOWN, "no evidence")
     return pd.DataFrame({"recipient_type": kind, "recipient_type_rule": rule}, index=awards.index)
 

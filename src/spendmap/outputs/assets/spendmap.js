@@ -156,7 +156,8 @@
       var labels = full.map(function (l, i) {
         if (!narrow) { return l; }
         var name = l.split(" · ")[0];
-        var room = isSource[i] && isTarget[i] ? 11 : 16;
+        // The middle column's labels and the last column's (drawn leftwards) share one gap: both short.
+        var room = isSource[i] && isTarget[i] ? 11 : (isTarget[i] ? 12 : 16);
         return name.length > room ? name.slice(0, room - 1) + "…" : name;
       });
       return { labels: labels, size: narrow ? 10 : 12 };
@@ -180,9 +181,10 @@
         if (!t) { return; }
         t.style.visibility = "";
         var r = t.getBoundingClientRect();
+        // Touching counts as a clash: labels need a few pixels between them to be read apart.
         var clash = kept.some(function (k) {
-          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > 2 &&
-                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > 2;
+          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > -4 &&
+                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > -2;
         });
         if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
       });
