@@ -155,6 +155,9 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
                 format_gbp(r.total_gbp),
             )
         console.print(table)
+        if "explanation" in dup.columns:  # the same sentence as the page and duplication.csv
+            for sentence in dup["explanation"].dropna():
+                console.print(f"- {sentence}", markup=False, soft_wrap=True)
     if not cra.empty and pd.notna(cra["gbp"].iloc[0]):
         c = cra.iloc[0]
         gbp, pop = float(c["gbp"]), float(c["pop"])
