@@ -119,7 +119,8 @@ def test_profile_of_wakefield_after_run(capsys, bundled_run):
     assert "CRA identifiable spend allocated by population share" in out
     assert "councils/wakefield/index.html" in out
     # The finding's sentence, as on the page and in duplication.csv.
-    sentence = pd.read_csv(bundled_run / "duplication.csv").set_index("la_code").loc["E08000036", "explanation"]
+    findings = pd.read_csv(bundled_run / "duplication.csv").set_index("la_code")
+    sentence = findings.loc["E08000036", "explanation"]
     assert sentence.startswith("5 DfT schemes to 8 recipients in Wakefield") and f"- {sentence}" in out
     assert main(["profile", "Wakefield", "--year", "2019-20", "--out", str(bundled_run)]) == 2
 
