@@ -186,6 +186,30 @@ def _why_few(ctx: dict[str, Any], name: str, n_awards: int) -> str:
     return " ".join(parts)
 
 
+def _sankey_page(
+    ctx: dict[str, Any],
+    name: str,
+    data: sankey.SankeyData,
+    caption: list[str],
+    cover: list[str],
+    weights: bool,
+    table: list[dict[str, Any]],
+) -> str:
+    """One Sankey page; an empty diagram shows its note instead, and no weight switch."""
+    return pages.render_sankey(
+        ctx,
+        place=name,
+        title=data.title,
+        figure=data.figure,
+        weights=weights and not data.is_empty,
+        empty=data.notes[0] if data.is_empty else "",
+        caption=caption,
+        notes=[] if data.is_empty else data.notes,
+        table=table,
+        coverage=cover,
+    )
+
+
 def render_council(job: CouncilJob) -> tuple[str, str]:
     """Write one council's folder: profile, two Sankeys, CSV extract, workbook. Returns (code, page path)."""
     ctx = job.ctx
@@ -261,33 +285,11 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         pages.render_profile(ctx, p=p, assumptions=notes, coverage=cover), encoding="utf-8"
     )
     (folder / "sankey_grants.html").write_text(
-        pages.render_sankey(
-            ctx,
-            place=name,
-            title=grants.title,
-            figure=grants.figure,
-            weights=not grants.is_empty,
-            empty=grants.notes[0] if grants.is_empty else "",
-            caption=_grants_caption(ctx, name),
-            notes=[] if grants.is_empty else grants.notes,
-            table=scheme_rows,
-            coverage=cover,
-        ),
+        _sankey_page(ctx, name, grants, _grants_caption(ctx, name), cover, weights=True, table=scheme_rows),
         encoding="utf-8",
     )
     (folder / "sankey_cra.html").write_text(
-        pages.render_sankey(
-            ctx,
-            place=name,
-            title=cra_fig.title,
-            figure=cra_fig.figure,
-            weights=False,
-            empty=cra_fig.notes[0] if cra_fig.is_empty else "",
-            caption=_cra_caption(ctx, name, region),
-            notes=[] if cra_fig.is_empty else cra_fig.notes,
-            table=[],
-            coverage=cover,
-        ),
+        _sankey_page(ctx, name, cra_fig, _cra_caption(ctx, name, region), cover, weights=False, table=[]),
         encoding="utf-8",
     )
 

@@ -21,6 +21,8 @@ from spendmap.outputs.context import coverage
 from spendmap.outputs.money import format_gbp, format_per_head, format_share
 from spendmap.paths import reference_path
 from spendmap.sources.councils import PFPP_CODES
+from spendmap.text import is_missing
+from spendmap.transforms.page_figures import as_number
 
 HEXMAP_FILE = ("hexmaps", "uk-local-authority-districts-2023.hexjson")
 # The bundled layout carries 2024 codes; a council table still on the older codes is matched through these.
@@ -55,7 +57,7 @@ def _hex_points(cx: float, cy: float) -> str:
 def _bins(values: Sequence[float]) -> list[float]:
     """Lower bounds of up to 5 bands: the smallest positive value, then the quintile edges above it (so
     a few very large councils do not wash out the rest; ties collapse bands rather than repeat them)."""
-    positive = sorted(v for v in values if v is not None and v == v and v > 0)
+    positive = sorted(v for v in values if not is_missing(v) and v > 0)
     if not positive:
         return []
     edges = [positive[min(len(positive) - 1, int(len(positive) * k / 5))] for k in range(1, 5)]
@@ -63,7 +65,7 @@ def _bins(values: Sequence[float]) -> list[float]:
 
 
 def _colour(value: float | None, bounds: list[float]) -> str:
-    if value is None or value != value or value <= 0 or not bounds:
+    if is_missing(value) or value <= 0 or not bounds:
         return HEX_EMPTY
     return HEX_COLOURS[sum(value >= b for b in bounds) - 1]
 
@@ -86,7 +88,7 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
         cx = w * (h["q"] - min_q + (0.5 if h["r"] % 2 else 0.0)) + w
         cy = 1.5 * HEX_SIZE * (max_r - h["r"]) + HEX_SIZE * 1.5
         values = {f: (None if row is None else row.get(f)) for f in HEX_FIGURES}
-        values = {f: (None if v is None or pd.isna(v) else float(v)) for f, v in values.items()}
+        values = {f: as_number(v) for f, v in values.items()}
         name = h.get("n", code) if row is None else str(row["la_name"])
         text = (
             f"{name}: {int(values['n_awards'] or 0):,} awards; "
@@ -160,19 +162,15 @@ def _readable_values(joined: str) -> str:
     return "; ".join(parts)
 
 
-def _opt(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
 def index_rows(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) -> list[dict[str, Any]]:
     """Template rows from page_figures.index_figures (already sorted largest first)."""
     rows = []
     for r in figures.to_dict("records"):
         code = r["la_code"]
         share_all, share_council, ph = (
-            _opt(r["share_all"]),
-            _opt(r["share_council"]),
-            _opt(r["grants_per_head"]),
+            as_number(r["share_all"]),
+            as_number(r["share_council"]),
+            as_number(r["grants_per_head"]),
         )
         rows.append(
             {
@@ -216,9 +214,9 @@ def pilot_chart(rows: list[dict[str, Any]], small: pd.DataFrame, threshold: floa
         if scope not in schemas.SMALL_GRANT_SCOPES:
             continue
         by_code.setdefault(str(r["la_code"]), {})[scope] = {
-            "n_awards": int(_opt(r.get("n_awards")) or 0),
-            "n_small": int(_opt(r.get("n_small")) or 0),
-            "share_small": _opt(r.get("share_small")),
+            "n_awards": int(as_number(r.get("n_awards")) or 0),
+            "n_small": int(as_number(r.get("n_small")) or 0),
+            "share_small": as_number(r.get("share_small")),
         }
     names = {r["la_code"]: r["la_name"] for r in rows}
     councils = [

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spendmap.errors import InputError, SpendmapError
+from spendmap.sources.cache import pid_alive
 
 OUTPUT_MARKER = ".spendmap-output"  # in every folder spendmap publishes (and the repo's outputs/)
 STAGING_MARKER = ".spendmap-staging"  # in every staging folder; holds the writing process id
@@ -94,16 +95,6 @@ def check_out_dir(out_dir: Path | str, inputs: Iterable[Path | str] = ()) -> Pat
 # --- staging ------------------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def remove_stale_staging(out_dir: Path) -> list[Path]:
     """Remove staging (and retired) folders beside out_dir left by killed runs; only marked ones."""
     removed = []
@@ -116,7 +107,7 @@ def remove_stale_staging(out_dir: Path) -> list[Path]:
             continue
         marked = (entry / STAGING_MARKER).is_file() if kind == "partial" else is_spendmap_folder(entry)
         pid = rest.split("-", 1)[0]
-        if not marked or not pid.isdigit() or (int(pid) != os.getpid() and _pid_alive(int(pid))):
+        if not marked or not pid.isdigit() or (int(pid) != os.getpid() and pid_alive(int(pid))):
             continue
         if entry in _active:
             continue

@@ -11,40 +11,28 @@ Two diagrams per council:
 Node ids are prefixed by layer (`dept:`, `scheme:`, `recipient:`, ...) so an organisation that is both a
 funder and a recipient is two nodes and the diagram cannot contain a cycle.
 
-Labels and hover text are HTML-escaped: plotly renders a small HTML subset in labels and decodes
-entities, so an escaped `<script>` shows as text.
+This module decides what the nodes and links are (aggregation, grouping, captions' notes); drawing them
+(palette, escaped labels, trace and layout) is outputs/sankey_figure.py.
 """
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
-
 import pandas as pd
 
 from spendmap.outputs.money import format_count, format_gbp, format_gbp_full, format_per_head, format_share
-
-# Colour-blind-safe palette (Okabe–Ito plus extras) for departments; links take their department's hue.
-PALETTE = [
-    "#0072B2",
-    "#D55E00",
-    "#009E73",
-    "#CC79A7",
-    "#E69F00",
-    "#56B4E9",
-    "#8C6D31",
-    "#6A3D9A",
-    "#B15928",
-    "#1B9E77",
-    "#7570B3",
-    "#E7298A",
-    "#66A61E",
-    "#A6761D",
-    "#1F78B4",
-    "#33A02C",
-]
-OTHER_COLOUR = "#8C8C8C"
-LABEL_MAX = 42
+from spendmap.outputs.sankey_figure import (
+    OTHER_COLOUR,
+    PALETTE,
+    FigureBuilder,
+    SankeyData,
+    escape_label,
+    figure_height,
+    figure_layout,
+    rgba,
+    shorten,
+)
+from spendmap.text import is_missing
+from spendmap.transforms.page_figures import as_number, as_text
 
 WEIGHT_COUNT = "count"
 TYPE_LABELS = {
@@ -69,117 +57,7 @@ OTHER_TYPE_LABELS = {
     "unknown": "Others of unknown type",
 }
 WEIGHT_GBP = "gbp"
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _text(value: object) -> str:
-    """Escaped text for plotly labels/hover (plotly decodes entities back to characters as text)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    # quote=False: plotly decodes &amp; &lt; &gt; but shows &quot; literally.
-    return html.escape(str(value), quote=False)
-
-
-def _short(value: str, limit: int = LABEL_MAX) -> str:
-    value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
-
-
-@dataclass
-class SankeyData:
-    """A figure dict ready for json, plus facts the page caption needs."""
-
-    figure: dict
-    title: str = ""
-    n_nodes: int = 0
-    n_links: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.n_links == 0
-
-
-class _Builder:
-    """Accumulates nodes (by layered id) and links with both weights."""
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.labels: list[str] = []
-        self.colours: list[str] = []
-        self.node_hover: list[str] = []
-        self.src: list[int] = []
-        self.dst: list[int] = []
-        self.count: list[float] = []
-        self.gbp: list[float] = []
-        self.link_colour: list[str] = []
-        self.link_hover: list[str] = []
-
-    def node(self, node_id: str, label: str, colour: str, hover: str) -> int:
-        if node_id not in self.index:
-            self.index[node_id] = len(self.labels)
-            self.labels.append(label)
-            self.colours.append(colour)
-            self.node_hover.append(hover)
-        return self.index[node_id]
-
-    def link(self, s: int, t: int, count: float, gbp: float, colour: str, hover: str) -> None:
-        self.src.append(s)
-        self.dst.append(t)
-        self.count.append(float(count))
-        self.gbp.append(float(gbp))
-        self.link_colour.append(colour)
-        self.link_hover.append(hover)
-
-    def trace(self, values: list[float], **extra: object) -> dict:
-        """The plotly Sankey trace of the nodes and links built so far, links weighted by `values`."""
-        return {
-            "type": "sankey",
-            "arrangement": "snap",
-            **extra,
-            "node": {
-                "label": self.labels,
-                "color": self.colours,
-                "customdata": self.node_hover,
-                "hovertemplate": "%{customdata}<extra></extra>",
-                "pad": 18,  # a label line (about 15 px) between neighbouring small nodes
-                "thickness": 14,
-                "line": {"color": "#ffffff", "width": 0.5},
-            },
-            "link": {
-                "source": self.src,
-                "target": self.dst,
-                "value": values,
-                "color": self.link_colour,
-                "customdata": self.link_hover,
-                "hovertemplate": "%{customdata}<extra></extra>",
-            },
-        }
-
-
-def _layout(height: int) -> dict:
-    # No plotly title: the page's <h1> carries it (plain text, escaped by the template).
-    return {
-        "height": height,
-        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-        "font": {
-            "family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
-            "size": 12,
-            "color": "#1a1a1a",
-        },
-        "paper_bgcolor": "#ffffff",
-        "hoverlabel": {"align": "left"},
-    }
-
-
-def _height(n_in_biggest_layer: int) -> int:
-    # About 42 px a node: room for a label line and a gap between small neighbouring nodes.
-    return int(max(480, min(3000, 42 * n_in_biggest_layer + 80)))
+NAN = float("nan")
 
 
 def _top(stats: dict, limit: int) -> set:
@@ -195,9 +73,7 @@ def _top(stats: dict, limit: int) -> set:
 
 def _clean(value: object) -> str:
     """Stripped text, '' for missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return str(value).strip()
+    return as_text(value).strip()
 
 
 def _column(df: pd.DataFrame, col: str) -> list:
@@ -221,8 +97,7 @@ def _recipient_nodes(
             continue
         entry = stats.setdefault(key, [0, 0.0, _clean(name)])
         entry[0] += 1
-        value = _float(amount)
-        entry[1] += value if value == value and value > 0 else 0.0
+        entry[1] += max(as_number(amount, 0.0), 0.0)
     chosen = sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))
     if len(chosen) > all_recipients_max:
         chosen = chosen[:top_recipients]
@@ -252,7 +127,7 @@ def grants_sankey(
     """
     if awards.empty:
         title = f"Grants to recipients in {place_name}, {fy}: department → scheme → recipient"
-        fig = {"data": [], "layout": _layout(300)}
+        fig = {"data": [], "layout": figure_layout(300)}
         return SankeyData(fig, title=title, notes=[f"No grant awards were placed in {place_name} for {fy}."])
 
     rows = []  # (dept, scheme key, scheme label, recipient key, recipient label, amount, drawn £)
@@ -293,12 +168,7 @@ def grants_sankey(
             # "Other charities" where some charities have their own node, else "Charities".
             r_label = OTHER_TYPE_LABELS.get(type_key, type_label) if type_key in shown_types else type_label
         members.setdefault(r_key, set()).update([r_id] if r_id is not None else [])
-        try:
-            value = float(amount)
-        except (TypeError, ValueError):
-            value = 0.0
-        if value != value:  # NaN
-            value = 0.0
+        value = as_number(amount, 0.0)
         if value < 0:
             negative_n += 1
             negative_gbp += value
@@ -320,7 +190,7 @@ def grants_sankey(
 
     def hover(name: str, n: float, gbp: float) -> str:
         return (
-            f"<b>{_text(name)}</b><br>{format_count(n)} award(s) · {format_gbp_full(gbp)}"
+            f"<b>{escape_label(name)}</b><br>{format_count(n)} award(s) · {format_gbp_full(gbp)}"
             f"<br>{share_text(n, gbp)}"
         )
 
@@ -367,14 +237,14 @@ def grants_sankey(
         r_labels.setdefault(r_node, r_label)
         add(link_stats, (s_node, r_node), gbp)
 
-    b = _Builder()
+    b = FigureBuilder()
     order = lambda stats: sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))  # noqa: E731
     dept_colour = {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(order(dept_stats))}
     for d in order(dept_stats):
         n, gbp = dept_stats[d]
         b.node(
             f"dept:{d}",
-            f"{_text(d)} · {format_gbp(gbp)} · {format_count(n)} awards",
+            f"{escape_label(d)} · {format_gbp(gbp)} · {format_count(n)} awards",
             dept_colour[d],
             hover(d, n, gbp),
         )
@@ -387,21 +257,21 @@ def grants_sankey(
             colour = OTHER_COLOUR
         else:
             dept, name = scheme_meta[key]
-            colour = _rgba(dept_colour[dept], 0.85)
+            colour = rgba(dept_colour[dept], 0.85)
         s_names[key] = (dept, name)
-        idx = b.node(
+        b.node(
             f"scheme:{key}",
-            f"{_text(_short(name))} · {format_gbp(gbp)} · {format_count(n)}",
+            f"{escape_label(shorten(name))} · {format_gbp(gbp)} · {format_count(n)}",
             colour,
             hover(name, n, gbp),
         )
         b.link(
-            b.index[f"dept:{dept}"],
-            idx,
+            f"dept:{dept}",
+            f"scheme:{key}",
             n,
             gbp,
-            _rgba(dept_colour[dept], 0.35),
-            f"{_text(dept)} → {_text(_short(name, 80))}<br>{format_count(n)} award(s) · "
+            rgba(dept_colour[dept], 0.35),
+            f"{escape_label(dept)} → {escape_label(shorten(name, 80))}<br>{format_count(n)} award(s) · "
             f"{format_gbp_full(gbp)}<br>{share_text(n, gbp)}",
         )
     r_names: dict = {}
@@ -412,45 +282,37 @@ def grants_sankey(
             node_hover = hover(name, n, gbp)
         elif key.startswith("org:"):
             name, colour = r_labels[key], "#1F5F8B"
-            node_hover = hover(name, n, gbp) + f"<br>{_text(type_of[key])}"
+            node_hover = hover(name, n, gbp) + f"<br>{escape_label(type_of[key])}"
         else:
             k = len(members.get(key, ()))
             name, colour = (f"{r_labels[key]} ({k:,})" if k else r_labels[key]), "#7A9CB8"
             node_hover = hover(name, n, gbp)
         r_names[key] = name
-        b.node(f"recipient:{key}", f"{_text(_short(name))} · {format_gbp(gbp)}", colour, node_hover)
+        b.node(f"recipient:{key}", f"{escape_label(shorten(name))} · {format_gbp(gbp)}", colour, node_hover)
     for s_node, r_node in order(link_stats):
         n, gbp = link_stats[(s_node, r_node)]
         dept, s_name = s_names[s_node]
         b.link(
-            b.index[f"scheme:{s_node}"],
-            b.index[f"recipient:{r_node}"],
+            f"scheme:{s_node}",
+            f"recipient:{r_node}",
             n,
             gbp,
-            _rgba(dept_colour[dept], 0.3),
-            f"{_text(_short(s_name, 80))} → {_text(_short(r_names[r_node], 80))}<br>"
+            rgba(dept_colour[dept], 0.3),
+            f"{escape_label(shorten(s_name, 80))} → {escape_label(shorten(r_names[r_node], 80))}<br>"
             f"{format_count(n)} award(s) · {format_gbp_full(gbp)}<br>{share_text(n, gbp)}",
         )
 
     biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
     trace = b.trace(b.count, valueformat=",.0f")
-    fig = {"data": [trace], "layout": _layout(_height(biggest))}
+    fig = {"data": [trace], "layout": figure_layout(figure_height(biggest))}
     # Both weights travel with the figure; the page switches link.value between them.
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
 
 
-def _float(value: object) -> float:
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
-    return out
-
-
 def _nansum(values: list[float]) -> float:
     """Sum ignoring NaN; NaN when every value is NaN (unknown stays unknown)."""
-    known = [v for v in values if v == v]
+    known = [v for v in values if not is_missing(v)]
     return sum(known) if known else float("nan")
 
 
@@ -462,7 +324,7 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
     """
     title = f"Identifiable public spending allocated to {place_name}, {fy}: department → function → council"
     if cra.empty:
-        fig = {"data": [], "layout": _layout(300)}
+        fig = {"data": [], "layout": figure_layout(300)}
         return SankeyData(
             fig, title=title, notes=[f"No CRA allocation is available for {place_name} for {fy}."]
         )
@@ -480,11 +342,10 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
     ):
         key = (_clean(dept) or "Unknown department", _clean(func) or "Unknown function")
         entry = pairs.setdefault(key, ([], [], [], []))
-        value = _float(gbp)
-        entry[0].append(0.0 if value != value else value)
-        entry[1].append(_float(ph))
-        entry[2].append(_float(rph))
-        entry[3].append(_float(eph))
+        entry[0].append(as_number(gbp, 0.0))
+        entry[1].append(as_number(ph, NAN))
+        entry[2].append(as_number(rph, NAN))
+        entry[3].append(as_number(eph, NAN))
     summed = {k: (sum(v[0]), _nansum(v[1]), _nansum(v[2]), _nansum(v[3])) for k, v in pairs.items()}
     negative = [v[0] for v in summed.values() if v[0] < 0]
     notes: list[str] = []
@@ -512,7 +373,7 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
 
     def per_head_text(ph: float, rph: float, eph: float) -> str:
         return (
-            f"{format_per_head(ph)} per head here · {format_per_head(rph)} in {_text(region)}"
+            f"{format_per_head(ph)} per head here · {format_per_head(rph)} in {escape_label(region)}"
             f" · {format_per_head(eph)} in England"
         )
 
@@ -536,14 +397,14 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
         d: (OTHER_COLOUR if d.startswith("Other departments (") else PALETTE[i % len(PALETTE)])
         for i, d in enumerate(dept_order)
     }
-    b = _Builder()
+    b = FigureBuilder()
     for d in dept_order:
         gbp, phs = depts[d]
         b.node(
             f"dept:{d}",
-            f"{_text(d)} · {format_gbp(gbp)}",
+            f"{escape_label(d)} · {format_gbp(gbp)}",
             dept_colour[d],
-            f"<b>{_text(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            f"<b>{escape_label(d)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
             f"{format_per_head(_nansum(phs))} per head",
         )
     func_ph = {}
@@ -552,39 +413,41 @@ def cra_sankey(cra: pd.DataFrame, place_name: str, fy: str, max_departments: int
         func_ph[f] = (_nansum(phs), _nansum(rphs), _nansum(ephs))
         b.node(
             f"function:{f}",
-            f"{_text(_short(f))} · {format_gbp(gbp)}",
+            f"{escape_label(shorten(f))} · {format_gbp(gbp)}",
             "#4D4D4D",
-            f"<b>{_text(f)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>" + per_head_text(*func_ph[f]),
+            f"<b>{escape_label(f)}</b><br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            + per_head_text(*func_ph[f]),
         )
-    council = b.node(
-        f"council:{place_name}",
-        f"{_text(place_name)} · {format_gbp(total)}",
+    council = f"council:{place_name}"
+    b.node(
+        council,
+        f"{escape_label(place_name)} · {format_gbp(total)}",
         "#1A1A1A",
-        f"<b>{_text(place_name)}</b><br>{format_gbp_full(total)} allocated"
+        f"<b>{escape_label(place_name)}</b><br>{format_gbp_full(total)} allocated"
         f"<br>{format_per_head(_nansum([v[0] for v in func_ph.values()]))} per head",
     )
     for (dept, func), (gbp, ph, rph, eph) in sorted(drawn.items(), key=lambda kv: (-kv[1][0], kv[0])):
         b.link(
-            b.index[f"dept:{dept}"],
-            b.index[f"function:{func}"],
+            f"dept:{dept}",
+            f"function:{func}",
             0,
             gbp,
-            _rgba(dept_colour[dept], 0.35),
-            f"{_text(dept)} → {_text(func)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            rgba(dept_colour[dept], 0.35),
+            f"{escape_label(dept)} → {escape_label(func)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
             + per_head_text(ph, rph, eph),
         )
     for f in func_order:
         gbp = funcs[f][0]
         b.link(
-            b.index[f"function:{f}"],
+            f"function:{f}",
             council,
             0,
             gbp,
             "rgba(77,77,77,0.3)",
-            f"{_text(f)} → {_text(place_name)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
+            f"{escape_label(f)} → {escape_label(place_name)}<br>{format_gbp_full(gbp)} ({share(gbp)})<br>"
             + per_head_text(*func_ph[f]),
         )
 
     trace = b.trace(b.gbp)
-    fig = {"data": [trace], "layout": _layout(_height(max(len(depts), len(funcs))))}
+    fig = {"data": [trace], "layout": figure_layout(figure_height(max(len(depts), len(funcs))))}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)

@@ -231,7 +231,7 @@ def sweep_stale_parts(cache_dir: Path) -> list[Path]:
             continue
         # A live owner keeps its part (a download in progress), unless the part is a day old: the pid
         # has then been reused by another process.
-        if pid is not None and _alive(pid) and age < 86_400:
+        if pid is not None and pid_alive(pid) and age < 86_400:
             continue
         part.unlink(missing_ok=True)
         removed.append(part)
@@ -242,13 +242,14 @@ def sweep_stale_parts(cache_dir: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts: it is someone else's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True  # someone else's process
     return True
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spendmap.sources.grants import clean_text
+
 COUNCIL = "council"
 COMBINED_AUTHORITY = "combined authority"
 PUBLIC_BODY = "other public body"
@@ -99,9 +101,10 @@ NAME_RULES: tuple[tuple[str, str, str], ...] = (
 
 
 def _text(frame: pd.DataFrame, col: str) -> pd.Series:
+    """A column as trimmed text ('' when missing or blank), cleaned as the register reader cleans it."""
     if col not in frame.columns:
         return pd.Series("", index=frame.index, dtype="string")
-    return frame[col].astype("string").fillna("").str.strip()
+    return clean_text(frame[col]).fillna("")
 
 
 def _flag(frame: pd.DataFrame, col: str) -> pd.Series:
