@@ -142,3 +142,25 @@ def test_plain_count_reads_every_encoding_the_reader_does(tmp_path, encoding):
     reads = _write_outputs([src], tmp_path)
     result = reconcile_written(_manifest_inputs(reads), tmp_path)
     assert result["ok"] and result["totals"]["rows_read"] == 3 and result["totals"]["amount_in_gbp"] == 1005.0
+
+
+def test_inputs_sharing_a_file_name_reconcile_together(tmp_path):
+    """Two folders' `register 2021-22.csv` (different awards): written rows carry only the base name, so
+    the two are reconciled as one group — rows and £ read from both against rows and £ written for both —
+    instead of each being compared with the other's rows too."""
+    first, second = tmp_path / "a" / "register 2021-22.csv", tmp_path / "b" / "register 2021-22.csv"
+    for folder in (first.parent, second.parent):
+        folder.mkdir()
+    head = "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
+    first.write_text(head + "R-1,100,One Ltd,Home Office\nR-2,oops,Two Ltd,Home Office\n")
+    second.write_text(head + "S-1,40,Three Ltd,Home Office\n")
+    reads = _write_outputs([first, second], tmp_path)
+    result = reconcile_written(_manifest_inputs(reads), tmp_path)
+    assert result["ok"] and len(result["per_input"]) == 1
+    assert result["per_input"][0]["path"] == f"{first}; {second}"
+    assert result["totals"] == {"rows_read": 3, "rows_accepted": 2, "rows_rejected": 1,
+                                "amount_in_gbp": 140.0, "amount_accepted_gbp": 140.0,
+                                "amount_rejected_gbp": 0.0}
+    awards = pd.read_parquet(tmp_path / "awards.parquet")
+    awards.iloc[:1].to_parquet(tmp_path / "awards.parquet")  # lose S-1: the group no longer reconciles
+    assert not reconcile_written(_manifest_inputs(reads), tmp_path)["ok"]

@@ -122,9 +122,11 @@ def count_input(path: Path | str, sheet: str | None, header_row: int, amount_hea
     return {"rows": n, "amount_gbp": math.fsum(amounts)}
 
 
-def _rejected_amount(original_values: str, amount_header: str) -> float:
-    value = plain_amount(json.loads(original_values).get(amount_header))
-    return value or 0.0
+def _rejected_amount(original_values: str, amount_headers: list[str]) -> float:
+    """The £ of a rejected row, from the first of the inputs' amount columns it holds."""
+    values = json.loads(original_values)
+    header = next((h for h in amount_headers if h in values), None)
+    return (plain_amount(values.get(header)) if header else None) or 0.0
 
 
 def _close(a: float, b: float) -> bool:
@@ -138,21 +140,25 @@ def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
     """
     awards = pd.read_parquet(out_dir / "awards.parquet", columns=["source_file", "amount_gbp"])
     rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
-    per_input = []
+    # awards and rejects name their file by its base name, so inputs sharing a base name and sheet (two
+    # folders' `register.csv`) are reconciled together: their rows read against their rows written.
+    groups: dict[tuple[str, str], list[dict]] = {}
     for info in inputs:
-        name = Path(info["path"]).name
-        read = count_input(info["path"], info["sheet"], info["header_row"], info["amount_header"])
+        groups.setdefault((Path(info["path"]).name, info["sheet"] or ""), []).append(info)
+    per_input = []
+    for (name, sheet), infos in groups.items():
+        reads = [count_input(i["path"], i["sheet"], i["header_row"], i["amount_header"]) for i in infos]
         acc = awards[awards["source_file"] == name]
-        rej = rejects[(rejects["source_file"] == name) & (rejects["source_sheet"] == (info["sheet"] or ""))]
+        rej = rejects[(rejects["source_file"] == name) & (rejects["source_sheet"] == sheet)]
         row = {
-            "path": info["path"],
-            "rows_read": read["rows"],
+            "path": "; ".join(i["path"] for i in infos),
+            "rows_read": sum(r["rows"] for r in reads),
             "rows_accepted": len(acc),
             "rows_rejected": len(rej),
-            "amount_in_gbp": read["amount_gbp"],
+            "amount_in_gbp": math.fsum(r["amount_gbp"] for r in reads),
             "amount_accepted_gbp": math.fsum(acc["amount_gbp"]),
             "amount_rejected_gbp": math.fsum(
-                _rejected_amount(v, info["amount_header"]) for v in rej["original_values"]),
+                _rejected_amount(v, [i["amount_header"] for i in infos]) for v in rej["original_values"]),
         }
         row["rows_reconcile"] = row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]
         row["amounts_reconcile"] = _close(
