@@ -106,6 +106,10 @@ def _is_utf8(path: Path) -> bool:
 
 def count_input(path: Path | str, sheet: str | None, header_row: int, amount_header: str) -> dict:
     """Non-blank rows below the header and the sum of their finite amounts, read plainly."""
+    from spendmap.sources.threesixty import count_package, is_json_package
+
+    if is_json_package(Path(path)):  # a 360Giving JSON package: its grants, not rows
+        return count_package(Path(path))
     rows = _plain_rows(Path(path), sheet)
     for _ in range(header_row - 1):
         next(rows)

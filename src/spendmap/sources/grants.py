@@ -152,8 +152,7 @@ def read_grants(path: Path | str, *, year: str | None = None,
 
 
 def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> GrantsRead:
-    raw = read_table(path, aliases=GRANT_COLUMN_ALIASES, required=REQUIRED_COLUMNS,
-                     preferred_sheets=AWARD_SHEETS, what="grants register", arrow_csv=True)
+    raw = _read_raw(path)
     df = _drop_whitespace_rows(raw)
     n = len(df)
 
@@ -239,6 +238,18 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
         },
     }
     return GrantsRead(awards=awards, rejects=rejects, info=info)
+
+
+def _read_raw(path: Path) -> RawTable:
+    """The register's table: a 360Giving JSON package flattened to its flat titles
+    (sources/threesixty.py), else the spreadsheet or CSV as found."""
+    from spendmap.sources import threesixty
+
+    if threesixty.is_json_package(path):
+        return threesixty.read_json_package(path, aliases=GRANT_COLUMN_ALIASES, required=REQUIRED_COLUMNS,
+                                            what="grants register")
+    return read_table(path, aliases=GRANT_COLUMN_ALIASES, required=REQUIRED_COLUMNS,
+                      preferred_sheets=AWARD_SHEETS, what="grants register", arrow_csv=True)
 
 
 def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
