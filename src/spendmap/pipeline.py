@@ -360,15 +360,18 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
             read_with_fresh_download, cache_dir=cache_dir, offline=params.offline, log=runner.log
         )
 
-        grants_files = [resolve(src, "spreadsheet") for src in params.grants]
+        # issue 18: --funding inputs follow the --grants ones; ingest_grants is told where they start.
+        grants_files = [resolve(src, "spreadsheet") for src in [*params.grants, *params.funding]]
+        funding_from = len(params.grants) if params.funding else None
         cra_file = resolve(params.cra, "spreadsheet")
         population_file = resolve(params.population)
         postcode_expect = "postcode lookup (CSV or zip)"
         postcodes_file = resolve(params.postcodes, postcode_expect) if params.postcodes else None
 
         def read_grants(files: list[dict], _again: bool) -> tuple[Path, Any]:
-            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files], params.years)
-            return folder, runner.call(READ, [f["path"] for f in files], params.years, work_dir=folder)
+            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files], params.years, funding_from)
+            return folder, runner.call(READ, [f["path"] for f in files], params.years, work_dir=folder,
+                                       funding_from=funding_from)
 
         (read_dir, read), grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
         fys = params.years or read.fys

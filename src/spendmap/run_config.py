@@ -38,6 +38,17 @@ class RunParams(BaseModel):
         description="grants register file or URL (repeatable; default: the bundled 2016-17 register)",
         json_schema_extra=_cli("--grants", "SRC", action="append"),
     )
+    # --- issue 18: other funders, local spend, priorities ---
+    funding: list[str] = Field(
+        default_factory=list,
+        description="other funders' grants: 360Giving JSON/CSV/XLSX or a GrantNav export (repeatable); "
+        "each grant counts in the year of its own award date",
+        json_schema_extra=_cli("--funding", "SRC", action="append"),
+    )
+    priorities: str | None = Field(
+        None, description="places' priority outcomes (YAML; default: the bundled pfpp preset)",
+        json_schema_extra=_cli("--priorities", "FILE"),
+    )
     cra: str | None = Field(
         None, description="HMT CRA database (default: bundled CRA 2018)",
         json_schema_extra=_cli("--cra", "SRC"),
@@ -99,7 +110,7 @@ class RunParams(BaseModel):
                 f"--dask-address {self.dask_address} was given without --task-runner dask. Add "
                 "--task-runner dask to run the council pages on that Dask scheduler."
             )
-        if not self.grants:
+        if not self.grants and not self.funding:  # --funding alone is a whole run
             self.grants = [str(reference_path(*BUNDLED_GRANTS))]
         self.cra = self.cra or str(reference_path(*BUNDLED_CRA))
         self.population = self.population or str(reference_path(*BUNDLED_POPULATION))

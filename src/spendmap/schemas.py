@@ -56,6 +56,11 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     # How the council rung matched (org_id, name, fuzzy_name, split_successor) or corrected (an O/I typo
     # fixed in the postcode); empty otherwise.
     "geo_detail": "string",
+    # --- funder types (transforms.funder_types) ---
+    "funder_org_type": "string",  # GrantNav's "Funding Org:Org Type" as published, when the file has it
+    "funder_type": "string",  # one of transforms.funder_types.FUNDER_TYPES
+    "funder_type_rule": "string",  # which rule decided it: known_list, grantnav, department, org_id_prefix, unknown
+    "funder_name": "string",  # the funder as pages show it: known name, canonical department, else as published
     # What the postcode lookup found: transforms.postcodes.POSTCODE_STATUSES.
     "postcode_status": "string",
     # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.

@@ -52,13 +52,14 @@ def preflight(config: RunConfig) -> None:
     from spendmap.sources.fetch import is_url
 
     resolve_place_codes(config.places)
-    named = [("--grants", g) for g in config.grants] + [
+    named = [("--grants", g) for g in config.grants] + [("--funding", g) for g in config.funding] + [
+        ("--priorities", config.priorities)] + [
         ("--cra", config.cra), ("--population", config.population), ("--postcodes", config.postcodes)
     ]
     local = [(option, Path(src)) for option, src in named if src and not is_url(src)]
     for option, path in local:
         _check_readable(option, path)
-    _refuse_same_file_twice([p for option, p in local if option == "--grants"])
+    _refuse_same_file_twice([p for option, p in local if option in ("--grants", "--funding")])
     from spendmap.paths import reference_dir
     from spendmap.sources.fetch import default_cache_dir
 
@@ -104,21 +105,29 @@ def _refuse_same_file_twice(paths: list[Path]) -> None:
 # --- grants -------------------------------------------------------------------------------------------
 
 
-def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> ReadResult:
+def ingest_grants(paths: list[str], years: list[str], work_dir: Path,
+                  funding_from: int | None = None) -> ReadResult:
     """Read every grants register; write raw awards and rejects; return per-input reading info.
 
     A register's year comes from its file or sheet name, else its award dates. A --year that
     contradicts a year stated in the file or sheet name is an error (the wrong file was given); when
     only award dates suggest a year (they can precede the year of payment), a single --year is imposed.
+    `paths[funding_from:]` are --funding inputs (issue 18): each award's year is its own date's, and
+    awards outside the run's years are rejected "outside the run's years" (transforms.run_years).
     """
     from spendmap.sources.grants import read_grants
 
     _refuse_same_file_twice([Path(p) for p in paths])  # again: downloads are only known by now
     frames, rejects, infos = [], [], []
     known_ids: dict[str, str] = {}  # award id -> 'FILE row N': a repeat in a later input is rejected
-    for path in paths:
+    n_grants = len(paths) if funding_from is None else funding_from
+    funding_reads = []
+    for i, path in enumerate(paths):
         read = read_grants(path, known_ids=known_ids)
         info = read.info
+        if i >= n_grants:
+            funding_reads.append(read)
+            continue
         if years and info["fy"] not in years:
             if info["fy_source"] == "award dates" and len(years) == 1:
                 info = {**info, "fy": years[0], "fy_source": f"--year (award dates suggested {info['fy']})"}
@@ -132,6 +141,17 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> ReadRes
         frames.append(read.awards)
         rejects.append(read.rejects)
         infos.append(info)
+    if funding_reads:  # issue 18: the run's years are --year, else the registers', else the funding files'
+        from spendmap.transforms.run_years import split_outside_years
+
+        run_years = years or sorted({i["fy"] for i in infos}) or sorted({r.info["fy"] for r in funding_reads})
+        for read in funding_reads:
+            kept, outside = split_outside_years(read.awards, run_years, read.info["amount_header"])
+            frames.append(kept)
+            rejects += [read.rejects, outside]
+            infos.append({**read.info, "role": "funding", "fy_source": "each award's own date",
+                          "rows_accepted": len(kept), "rows_rejected": len(read.rejects) + len(outside),
+                          "rows_outside_run_years": len(outside)})
     awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
     all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     awards_path = catalog.AWARDS_READ.at(work_dir)
@@ -214,6 +234,11 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
     schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
     awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
+    # issue 18: funder_type on every award (after departments: a matched department is central government)
+    from spendmap.sources.funders import load_known_funders
+    from spendmap.transforms.funder_types import add_funder_types, funder_type_counts
+
+    awards = add_funder_types(awards, load_known_funders())
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     conform_awards(awards).to_parquet(path, index=False)
@@ -226,6 +251,7 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
         "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
         "unclassified": unclassified_totals(awards),
         "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
+        "funder_types": funder_type_counts(awards),
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
     }

@@ -97,6 +97,9 @@ GRANT_COLUMN_ALIASES: dict[str, str] = {
     "funding organisation": "department_raw",
     "funding org:department": "funder_department",
     "funding org:0:department": "funder_department",
+    # GrantNav's funder classification (360Giving's TSGFundingOrgType): transforms.funder_types.
+    "funding org:org type": "funder_org_type",
+    "funding org:org type (additional data)": "funder_org_type",
     "managed by:organisation name": "managing_body",
     "managed by": "managing_body",
     "allocation method": "allocation_method",
