@@ -59,8 +59,9 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     # --- funder types (transforms.funder_types) ---
     "funder_org_type": "string",  # GrantNav's "Funding Org:Org Type" as published, when the file has it
     "funder_type": "string",  # one of transforms.funder_types.FUNDER_TYPES
-    "funder_type_rule": "string",  # which rule decided it: known_list, grantnav, department, org_id_prefix, unknown
-    "funder_name": "string",  # the funder as pages show it: known name, canonical department, else as published
+    # which rule decided it: known_list, grantnav, department, org_id_prefix, unknown
+    "funder_type_rule": "string",
+    "funder_name": "string",  # as pages show it: the known name, canonical department, else as published
     # What the postcode lookup found: transforms.postcodes.POSTCODE_STATUSES.
     "postcode_status": "string",
     # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.

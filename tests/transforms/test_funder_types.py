@@ -18,7 +18,8 @@ def _awards(rows: list[dict]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("row, expected, rule", [
-    ({"department_raw": "Big Lottery Fund", "funder_id": "GB-GOR-PB188"}, "lottery_distributor", "known_list"),
+    ({"department_raw": "Big Lottery Fund", "funder_id": "GB-GOR-PB188"}, "lottery_distributor",
+     "known_list"),
     ({"department_raw": "THE NATIONAL LOTTERY COMMUNITY FUND"}, "lottery_distributor", "known_list"),
     ({"department_raw": "Arts Council England", "funder_id": "GB-CHC-1036733"}, "arms_length_body",
      "known_list"),
@@ -82,9 +83,9 @@ def test_bad_list_rows_are_one_paragraph(tmp_path: Path, line: str, word: str):
 
 
 def test_bundled_register_is_all_central_government():
+    from spendmap.paths import BUNDLED_GRANTS, reference_path
     from spendmap.sources.grants import read_grants
     from spendmap.sources.rules import load_departments
-    from spendmap.paths import BUNDLED_GRANTS, reference_path
     from spendmap.transforms.departments import apply_departments
 
     awards = apply_departments(read_grants(reference_path(*BUNDLED_GRANTS)).awards, load_departments())
