@@ -64,7 +64,8 @@ def test_funder_name_is_the_known_name_else_department_else_as_published():
 def test_a_user_list_with_an_org_id_row(tmp_path: Path):
     path = tmp_path / "funders.csv"
     path.write_text("key_type,key,funder_type,funder_name,source\n"
-                    "org_id,GB-COH-01234567,charitable_funder,Foundation Ltd,its accounts\n", encoding="utf-8")
+                    "org_id,GB-COH-01234567,charitable_funder,Foundation Ltd,its accounts\n",
+                    encoding="utf-8")
     out = classify_funders(_awards([{"funder_id": "gb-coh-01234567 "}]), load_known_funders(path))
     assert (out.loc[0, "funder_type"], out.loc[0, "funder_name"]) == ("charitable_funder", "Foundation Ltd")
 
