@@ -20,6 +20,9 @@ from spendmap.schemas import (
     CRA_ALLOCATION_COLUMNS,
     DUPLICATION_COLUMNS,
     PLACE_SUMMARY_COLUMNS,
+    PRIORITY_FUNDING_COLUMNS,
+    PRIORITY_MATCH_COLUMNS,
+    PRIORITY_OVERLAP_COLUMNS,
     REJECT_COLUMNS,
     SMALL_GRANTS_COLUMNS,
 )
@@ -72,6 +75,20 @@ DUPLICATION = _ds("duplication", "duplication.parquet", "parquet", "work", DUPLI
 NATIONAL_SCHEME_OVERLAPS = _ds("national_scheme_overlaps", "national_scheme_overlaps.parquet", "parquet",
                                "work", (), "policy areas with schemes from several departments")
 
+# --- issue 18: priority outcomes (steps.match_priority_outcomes) ---
+PRIORITIES = _ds("priorities", "priorities.parquet", "parquet", "work", (),
+                 "the run's priority outcomes, one row per place and priority")
+PRIORITY_FUNDING = _ds("priority_funding", "priority_funding.parquet", "parquet", "work",
+                       PRIORITY_FUNDING_COLUMNS, "per priority and source: lines matched and their £")
+PRIORITY_MATCHES = _ds("priority_matches", "priority_matches.parquet", "parquet", "work",
+                       PRIORITY_MATCH_COLUMNS, "every line of money matched to a priority, with its rule")
+PRIORITY_OVERLAPS = _ds("priority_overlaps", "priority_overlaps.parquet", "parquet", "work",
+                        PRIORITY_OVERLAP_COLUMNS, "priorities funded by two or more funders")
+LOCAL_SPEND = _ds("local_spend", "local_spend.parquet", "parquet", "work", (), "accepted --local lines")
+REJECTS_LOCAL = _ds("rejects_local", "rejects_local.parquet", "parquet", "work", REJECT_COLUMNS,
+                    "--local rows not accepted")
+PRIORITY_TABLES = (PRIORITIES, PRIORITY_FUNDING, PRIORITY_MATCHES, PRIORITY_OVERLAPS, LOCAL_SPEND)
+
 # The analytic tables grant_analytics writes, by name (also their CSV names in the output folder).
 ANALYTIC_TABLES = (PLACE_SUMMARY, SMALL_GRANTS, DUPLICATION, NATIONAL_SCHEME_OVERLAPS)
 
@@ -94,8 +111,8 @@ DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
         AWARDS_READ, REJECTS_GRANTS, AWARDS_PLACED, AWARDS_CLASSIFIED, SCHEMES, REJECTS_SCHEMES,
-        CRA_ALLOCATION, REJECTS_CRA, REJECTS_POPULATION, *ANALYTIC_TABLES,
+        CRA_ALLOCATION, REJECTS_CRA, REJECTS_POPULATION, *ANALYTIC_TABLES, *PRIORITY_TABLES, REJECTS_LOCAL,
         AWARDS, REJECTS, DUCKDB, MANIFEST, INDEX_HTML,
-        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION)), csv_output("trends"),
+        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION, *PRIORITY_TABLES)), csv_output("trends"),
     )
 }

@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial, wraps
 from importlib import metadata
 from multiprocessing import get_context
@@ -89,7 +89,8 @@ CLASSIFY = Step("classify-awards", steps.classify_awards)
 ALLOCATE = Step("allocate-cra", steps.allocate_cra)
 ANALYTICS = Step("grant-analytics", steps.grant_analytics)
 WRITE = Step("write-tables", steps.write_tables)
-STEPS = (RESOLVE, READ, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, WRITE)
+PRIORITIES = Step("match-priorities", steps.match_priority_outcomes)  # issue 18
+STEPS = (RESOLVE, READ, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, PRIORITIES, WRITE)
 
 
 # --- the result cache ----------------------------------------------------------------------------------
@@ -277,6 +278,10 @@ def describe(step: Step, result: Any) -> str:
         return "Allocated CRA spend by population share" if used else "CRA edition does not cover the run"
     if step.name == ANALYTICS.name:
         return f"Analysed small grants and duplication ({result.summary['duplication_findings']:,} findings)"
+    if step.name == PRIORITIES.name:
+        m = result.summary
+        return (f"Matched {m['matches']:,} lines to {m['priorities']} priorities of {m['places']} places "
+                f"({m['overlaps']} overlaps)")
     if step.name == WRITE.name:
         return f"Wrote {len(result.files)} tables"
     return step.name
@@ -400,7 +405,12 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
 
         cra, (cra_file, population_file) = retrying([cra_file, population_file], allocate, refetch(None))
 
-        rejects = [read.rejects, classified.rejects, *cra.rejects]
+        # issue 18: priorities and local spend, matched once awards are classified and CRA allocated;
+        # their tables travel with the analytic ones into the written tables and the pages.
+        prio = runner.call(PRIORITIES, classified.awards, cra.allocation, params.priorities, params.local,
+                           fys, work_dir)
+        analytics = replace(analytics, tables={**analytics.tables, **prio.tables})
+        rejects = [read.rejects, classified.rejects, *cra.rejects, prio.rejects]
         written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
         manifest = build_manifest(
             config=params.to_dict(), started=started, fys=fys,
@@ -410,6 +420,7 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
             analytics=analytics.to_dict(), cra=cra.to_dict(), written=written.to_dict(),
         )
         manifest["postcode_directory"] = placed.postcode_directory
+        manifest["priorities"] = {**prio.summary, "local_inputs": prio.inputs}  # issue 18
         manifest["placement"] = placed.placement
         context = steps.site_context(manifest)
         start = time.perf_counter()

@@ -45,6 +45,12 @@ class RunParams(BaseModel):
         "each grant counts in the year of its own award date",
         json_schema_extra=_cli("--funding", "SRC", action="append"),
     )
+    local: list[str] = Field(
+        default_factory=list,
+        description="a council's own spend or funding in the CSV template of docs/local_spend_template.csv "
+        "(repeatable)",
+        json_schema_extra=_cli("--local", "FILE", action="append"),
+    )
     priorities: str | None = Field(
         None, description="places' priority outcomes (YAML; default: the bundled pfpp preset)",
         json_schema_extra=_cli("--priorities", "FILE"),

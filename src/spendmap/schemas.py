@@ -105,6 +105,17 @@ DUPLICATION_COLUMNS = [
 DUPLICATION_EXTRA_COLUMNS = ["explanation"]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 
+# --- issue 18: priority outcomes (transforms.priority_matching) ---
+PRIORITY_FUNDING_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "priority_title", "source", "n_items",
+                            "amount_gbp"]
+PRIORITY_MATCH_COLUMNS = [
+    "fy", "la_code", "la_name", "priority_id", "priority_title", "line_kind", "line_id", "source",
+    "funder_type", "funder_name", "department", "scheme_code", "scheme_title", "title", "recipient_name",
+    "amount_gbp", "rules", "matched_on", "n_priorities_matched", "source_file", "source_sheet", "source_row",
+]
+PRIORITY_OVERLAP_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "n_funders", "funders",
+                            "n_funder_types", "funder_types", "n_items", "amount_gbp"]
+
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]
 
 

@@ -84,3 +84,15 @@ class SiteFiles(StepResult):
     seconds: float
     bytes: int
     councils: int = 0  # council folders written
+
+
+@dataclass
+class PriorityResult(StepResult):
+    """steps.match_priority_outcomes (issue 18): one parquet per priority table (priorities,
+    priority_funding, priority_matches, priority_overlaps, local_spend), the local-spend rejects, one
+    reading summary per --local file, and counts."""
+
+    tables: dict[str, str]
+    rejects: str
+    inputs: list[dict[str, Any]]
+    summary: dict[str, Any]

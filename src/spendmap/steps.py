@@ -27,6 +27,7 @@ from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
 from spendmap.sources.councils import PFPP_CODES, gss_to_current_gss, load_councils
 from spendmap.step_results import (
+    PriorityResult,
     AnalyticsResult,
     ClassifyResult,
     CraResult,
@@ -53,7 +54,7 @@ def preflight(config: RunConfig) -> None:
 
     resolve_place_codes(config.places)
     named = [("--grants", g) for g in config.grants] + [("--funding", g) for g in config.funding] + [
-        ("--priorities", config.priorities)] + [
+        ("--priorities", config.priorities)] + [("--local", g) for g in config.local] + [
         ("--cra", config.cra), ("--population", config.population), ("--postcodes", config.postcodes)
     ]
     local = [(option, Path(src)) for option, src in named if src and not is_url(src)]
@@ -363,12 +364,68 @@ def grant_analytics(
     return AnalyticsResult(tables=paths, summary=summary)
 
 
+# --- issue 18: priority outcomes -------------------------------------------------------------------------
+
+
+def match_priority_outcomes(
+    awards_path: str, cra_allocation_path: str, priorities_path: str | None, local_paths: list[str],
+    fys: list[str], work_dir: Path,
+) -> PriorityResult:
+    """The places' priorities (--priorities, else the bundled pfpp preset), --local spend, and every
+    award or local line matched to a priority: priorities, priority_funding, priority_matches,
+    priority_overlaps and local_spend tables (transforms.priority_matching)."""
+    from spendmap.sources.local_spend import LOCAL_SPEND_COLUMNS, read_local_spend
+    from spendmap.sources.priorities import bundled_priorities_path, load_run_priorities
+    from spendmap.transforms.priority_matching import (
+        check_cra_functions,
+        match_priorities,
+        priority_funding,
+        priority_overlaps,
+        priority_table,
+    )
+
+    priorities = load_run_priorities(priorities_path)
+    cra = pd.read_parquet(cra_allocation_path)
+    check_cra_functions(priorities, cra["function"].dropna().unique(),
+                        priorities_path or str(bundled_priorities_path()))
+    councils = load_councils()
+    names = dict(zip(councils["la_code"], councils["la_name"], strict=True))
+    reads = [read_local_spend(p, years=fys, find_council=council_index().find, council_names=names,
+                              priorities=priorities) for p in local_paths]
+    local = (pd.concat([r.lines for r in reads], ignore_index=True) if reads
+             else pd.DataFrame(columns=LOCAL_SPEND_COLUMNS))
+    rejects = collect_rejects([]) if not reads else pd.concat([r.rejects for r in reads], ignore_index=True)
+    matches = match_priorities(pd.read_parquet(awards_path), priorities, local if reads else None)
+    tables = {
+        "priorities": priority_table(priorities),
+        "priority_funding": priority_funding(matches, priorities, fys, cra, local_given=bool(reads)),
+        "priority_matches": matches,
+        "priority_overlaps": priority_overlaps(matches),
+        "local_spend": local,
+    }
+    paths = {}
+    for name, df in tables.items():
+        paths[name] = str(catalog.DATASETS[name].at(work_dir))
+        df.to_parquet(paths[name], index=False)
+    rejects_path = catalog.REJECTS_LOCAL.at(work_dir)
+    rejects.to_parquet(rejects_path, index=False)
+    summary = {
+        "priorities_file": priorities_path or "bundled pfpp preset",
+        "places": len({p.la_code for p in priorities}), "priorities": len(priorities),
+        "matches": len(matches), "overlaps": len(tables["priority_overlaps"]),
+        "local_lines": len(local), "local_rejected": len(rejects),
+    }
+    return PriorityResult(tables=paths, rejects=str(rejects_path), inputs=[r.info for r in reads],
+                          summary=summary)
+
+
 # --- writing ------------------------------------------------------------------------------------------
 
 # Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
 CSV_TABLES = (
     "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
     "county_areas",
+    "priority_funding", "priority_matches", "priority_overlaps",  # issue 18
 )
 
 

@@ -118,7 +118,8 @@ def load_priorities(
         except InputError as err:
             raise fail(f"{where} (place '{query}')", str(err)) from None
         if code in seen_places:
-            raise fail(where, f"'{query}' is the same council as {seen_places[code]}: list its priorities once.")
+            raise fail(where, f"'{query}' is the same council as {seen_places[code]}: list its priorities "
+                              "once.")
         seen_places[code] = f"places[{i}]"
         extra = sorted(set(map(str, entry)) - {"place", "priorities"})
         if extra:
@@ -133,7 +134,8 @@ def load_priorities(
                 raise fail(pwhere, "each priority is a mapping with at least 'id' and 'title'.")
             unknown = sorted(set(map(str, item)) - set(PRIORITY_FIELDS))
             if unknown:
-                raise fail(pwhere, f"unknown field(s) {unknown}; the fields are {', '.join(PRIORITY_FIELDS)}.")
+                raise fail(pwhere,
+                           f"unknown field(s) {unknown}; the fields are {', '.join(PRIORITY_FIELDS)}.")
             pid, title = _text(item.get("id")), _text(item.get("title"))
             if pid is None or title is None:
                 missing = [f for f, v in (("id", pid), ("title", title)) if v is None]
@@ -182,7 +184,7 @@ def load_run_priorities(path: Path | str | None) -> list[Priority]:
 def starter_file(la_code: str, la_name: str, policy_areas: Iterable[str]) -> str:
     """A commented priorities file for one place, for `spendmap priorities PLACE`."""
     areas = "; ".join(sorted(set(policy_areas)))
-    return f"""# Priority outcomes for {la_name} ({la_code}): give this file to `spendmap run --priorities FILE`.
+    return f"""# Priority outcomes for {la_name} ({la_code}), for `spendmap run --priorities FILE`.
 # Each priority needs an id (letters, digits, - _ .) and a title; the other fields are optional lists.
 # A line of money (a grant, or a line of --local spend) is matched to a priority when ANY rule holds:
 #   policy_areas  - the award's policy area is one of these (spendmap's names, listed below)

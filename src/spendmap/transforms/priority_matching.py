@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from spendmap.schemas import PRIORITY_FUNDING_COLUMNS, PRIORITY_MATCH_COLUMNS, PRIORITY_OVERLAP_COLUMNS
 from spendmap.sources.priorities import Priority
 
 # priority_funding.csv `source`, by funder type (transforms.funder_types.FUNDER_TYPES). Funders whose
@@ -49,15 +50,6 @@ SOURCE_LABELS = {
 RULES = ("explicit_id", "scheme", "policy_area", "keyword")
 KEYWORD_FIELDS = ("title", "description", "scheme_title")
 
-PRIORITY_FUNDING_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "priority_title", "source", "n_items",
-                            "amount_gbp"]
-PRIORITY_MATCH_COLUMNS = [
-    "fy", "la_code", "la_name", "priority_id", "priority_title", "line_kind", "line_id", "source",
-    "funder_type", "funder_name", "department", "scheme_code", "scheme_title", "title", "recipient_name",
-    "amount_gbp", "rules", "matched_on", "n_priorities_matched", "source_file", "source_sheet", "source_row",
-]
-PRIORITY_OVERLAP_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "n_funders", "funders", "n_funder_types",
-                            "funder_types", "n_items", "amount_gbp"]
 # A priority whose matched grants are below this share of the place's grants is "little funded".
 LITTLE_SHARE = 0.01
 
@@ -182,6 +174,17 @@ def match_priorities(awards: pd.DataFrame, priorities: Sequence[Priority],
     return out[PRIORITY_MATCH_COLUMNS].reset_index(drop=True)
 
 
+def priority_table(priorities: Sequence[Priority]) -> pd.DataFrame:
+    """The priorities as a table (lists '; '-joined), for the pages, the workbook and DuckDB."""
+    rows = [{"la_code": p.la_code, "la_name": p.la_name, "priority_id": p.id, "priority_title": p.title,
+             "description": p.description, "policy_areas": "; ".join(p.policy_areas),
+             "keywords": "; ".join(p.keywords), "schemes": "; ".join(p.schemes),
+             "cra_functions": "; ".join(p.cra_functions)} for p in priorities]
+    cols = ["la_code", "la_name", "priority_id", "priority_title", "description", "policy_areas", "keywords",
+            "schemes", "cra_functions"]
+    return pd.DataFrame(rows, columns=cols).astype("string")
+
+
 def normalise_function(name: str) -> str:
     """'4. of which: employment policies' and 'Employment policies' alike."""
     text = re.sub(r"^\s*\d+\.\s*", "", str(name)).strip().lower()
@@ -265,6 +268,6 @@ def gaps(funding: pd.DataFrame, place_total_gbp: float) -> pd.DataFrame:
     return per
 
 
-__all__ = ["SOURCES", "SOURCE_LABELS", "SOURCE_BY_FUNDER_TYPE", "PRIORITY_FUNDING_COLUMNS",
+__all__ = ["priority_table", "SOURCES", "SOURCE_LABELS", "SOURCE_BY_FUNDER_TYPE", "PRIORITY_FUNDING_COLUMNS",
            "PRIORITY_MATCH_COLUMNS", "PRIORITY_OVERLAP_COLUMNS", "match_priorities", "priority_funding",
            "priority_overlaps", "check_cra_functions", "keyword_pattern", "gaps", "normalise_function"]
