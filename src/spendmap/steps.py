@@ -27,11 +27,11 @@ from spendmap.run_config import RunConfig
 from spendmap.schemas import REJECT_COLUMNS, conform_awards, empty_awards
 from spendmap.sources.councils import PFPP_CODES, gss_to_current_gss, load_councils
 from spendmap.step_results import (
-    PriorityResult,
     AnalyticsResult,
     ClassifyResult,
     CraResult,
     PlaceResult,
+    PriorityResult,
     ReadResult,
     SiteFiles,
     TablesResult,
