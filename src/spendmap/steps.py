@@ -485,6 +485,7 @@ def write_tables(
 # --- pages and manifest -------------------------------------------------------------------------------
 
 OGL = "Open Government Licence v3.0"
+PRIORITY_PAGE_TABLES = ("priorities", "priority_funding", "priority_matches", "priority_overlaps")  # issue 18
 
 
 def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dict:
@@ -605,6 +606,7 @@ def render_site(
         duplication=pd.read_parquet(tables[catalog.DUPLICATION.name]),
         cra_allocation=pd.read_parquet(cra_allocation_path),
         national_overlaps=pd.read_parquet(tables[catalog.NATIONAL_SCHEME_OVERLAPS.name]),
+        priorities={name: pd.read_parquet(tables[name]) for name in PRIORITY_PAGE_TABLES if name in tables},
     )
     result = render(staging, site_tables, context, places, map_councils=map_councils, progress=progress)
     return SiteFiles(

@@ -75,6 +75,8 @@ class SiteTables:
     duplication: pd.DataFrame
     cra_allocation: pd.DataFrame
     national_overlaps: pd.DataFrame | None = None
+    # issue 18: priorities, priority_funding, priority_matches, priority_overlaps (outputs.priorities_section)
+    priorities: dict[str, pd.DataFrame] | None = None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from spendmap import schemas
-from spendmap.outputs import pages, sankey
+from spendmap.outputs import pages, priorities_section, sankey
 from spendmap.outputs.context import (
     GEO_LABELS,
     KIND_LABELS,
@@ -63,6 +63,8 @@ class CouncilJob:
     # Computed for every council at once by the site (page_figures / duplication), sliced per council.
     scheme_rows: list[dict[str, Any]] = field(default_factory=list)
     finding_awards: pd.DataFrame | None = None
+    # issue 18: this council's rows of the priority tables (outputs.priorities_section.TABLE_NAMES)
+    priority_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def assumptions(ctx: dict[str, Any]) -> list[str]:
@@ -281,6 +283,13 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         "xlsx_name": xlsx_name,
     }
     cover = coverage(ctx)
+    # issue 18: the priorities section, its Sankey page and workbook sheets (when the council has any)
+    p["priorities"] = priorities_section.section(job.priority_tables, job.la_code, name, ctx["fy"])
+    extra_sheets = []
+    if p["priorities"]:
+        priorities_section.write_sankey_page(folder, ctx, job.priority_tables, job.la_code, name, cover)
+        extra_sheets.append(
+            priorities_section.workbook_sheets(job.priority_tables, job.la_code, ctx["fy"], name))
     (folder / "index.html").write_text(
         pages.render_profile(ctx, p=p, assumptions=notes, coverage=cover), encoding="utf-8"
     )
@@ -356,5 +365,6 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         sheet_notes,
         name,
         finding_awards=dup_awards,
+        extra_sheets=extra_sheets,
     )
     return job.la_code, str(folder / "index.html")

@@ -185,6 +185,8 @@ def prepare_site(
     # Whole-table aggregations once (vectorised), then sliced per council.
     schemes_by = _split(department_scheme_table(page_awards))
     dup_awards_by = _split(finding_awards(page_awards, page_dup))
+    # issue 18: the priority tables, sliced per council like the others.
+    priorities_by = {n: _split(_rows_of(df, chosen, places)) for n, df in (tables.priorities or {}).items()}
     # Neutralised once for the whole table (vectorised), then sliced per council.
     extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
     extract_cols += [c for c in ("recipient_type", "recipient_type_rule") if c in awards.columns]
@@ -207,6 +209,7 @@ def prepare_site(
             trend=trends[code][trend_cols].to_dict("records") if code in trends else [],
             scheme_rows=schemes_by[code].to_dict("records") if code in schemes_by else [],
             finding_awards=dup_awards_by.get(code, _EMPTY_FINDING_AWARDS),
+            priority_tables={n: t.get(code, pd.DataFrame()) for n, t in priorities_by.items()},
         )
         for code in chosen
     ]

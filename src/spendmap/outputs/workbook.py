@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,7 @@ def write_workbook(
     notes: Sequence[tuple[str, str]],
     place_name: str,
     finding_awards: pd.DataFrame | None = None,
+    extra_sheets: Sequence[Callable[[Workbook], None]] = (),
 ) -> Path:
     """Write one council's workbook.
 
@@ -242,6 +243,8 @@ def write_workbook(
         f"No duplication findings for {place_name}.",
     )
     _table_sheet(wb, "CRA allocation", cra, CRA_SHEET_COLUMNS, f"No CRA allocation for {place_name}.")
+    for add_sheets in extra_sheets:  # e.g. outputs.priorities_section.workbook_sheets (issue 18)
+        add_sheets(wb)
     _pairs_sheet(wb, "Notes", ("Note", "Detail"), [28, 110], [(h, t, "text") for h, t in notes], wrap=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".xlsx.part")
