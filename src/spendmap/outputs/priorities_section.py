@@ -159,29 +159,36 @@ def priority_sankey(matches: pd.DataFrame, place_name: str, fy: str) -> SankeyDa
         return SankeyData({"data": [], "layout": figure_layout(300)}, title=title,
                           notes=[f"No line of money in this run was matched to {place_name}'s priorities."])
     b = FigureBuilder()
+
+    def label(name: object, gbp: float) -> str:
+        return f"{escape_label(shorten(str(name)))} · {format_gbp(gbp)}"
+
+    def hover(name: object, r: pd.Series) -> str:
+        return (f"<b>{escape_label(name)}</b><br>{format_count(r['size'])} line(s) · "
+                f"{format_gbp_full(r['sum'])}")
+
+    def flow(a: object, z: object, r: pd.Series) -> str:
+        return (f"{escape_label(a)} → {escape_label(shorten(str(z), 80))}<br>{format_count(r['size'])} "
+                f"line(s) · {format_gbp_full(r['sum'])}")
+
     sources = m.groupby("source")["amount_gbp"].agg(["size", "sum"]).sort_values("sum", ascending=False)
     colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources.index)}
     for s, r in sources.iterrows():
-        b.node(f"s:{s}", f"{escape_label(SOURCE_LABELS.get(s, s))} · {format_gbp(r['sum'])}", colour[s],
-               f"<b>{escape_label(SOURCE_LABELS.get(s, s))}</b><br>{format_count(r['size'])} line(s) · "
-               f"{format_gbp_full(r['sum'])}")
+        words = SOURCE_LABELS.get(s, s)
+        b.node(f"s:{s}", label(words, r["sum"]), colour[s], hover(words, r))
     funders = m.groupby(["source", "funder_name"])["amount_gbp"].agg(["size", "sum"])
     for (s, f), r in funders.iterrows():
-        b.node(f"f:{s}:{f}", f"{escape_label(shorten(str(f)))} · {format_gbp(r['sum'])}", "#4D4D4D",
-               f"<b>{escape_label(f)}</b><br>{format_count(r['size'])} line(s) · {format_gbp_full(r['sum'])}")
+        b.node(f"f:{s}:{f}", label(f, r["sum"]), "#4D4D4D", hover(f, r))
         b.link(f"s:{s}", f"f:{s}:{f}", r["size"], r["sum"], rgba(colour[s], 0.35),
-               f"{escape_label(SOURCE_LABELS.get(s, s))} → {escape_label(f)}<br>{format_count(r['size'])} "
-               f"line(s) · {format_gbp_full(r['sum'])}")
+               flow(SOURCE_LABELS.get(s, s), f, r))
     prios = m.groupby(["priority_id", "priority_title"])["amount_gbp"].agg(["size", "sum"])
     for (pid, t), r in prios.iterrows():
-        b.node(f"p:{pid}", f"{escape_label(shorten(str(t)))} · {format_gbp(r['sum'])}", "#1A1A1A",
-               f"<b>{escape_label(t)}</b><br>{format_count(r['size'])} line(s) · {format_gbp_full(r['sum'])}")
+        b.node(f"p:{pid}", label(t, r["sum"]), "#1A1A1A", hover(t, r))
     links = m.groupby(["source", "funder_name", "priority_id", "priority_title"])["amount_gbp"].agg(
         ["size", "sum"])
     for (s, f, pid, t), r in links.iterrows():
         b.link(f"f:{s}:{f}", f"p:{pid}", r["size"], r["sum"], rgba(colour.get(s, OTHER_COLOUR), 0.25),
-               f"{escape_label(f)} → {escape_label(shorten(str(t), 80))}<br>{format_count(r['size'])} "
-               f"line(s) · {format_gbp_full(r['sum'])}")
+               flow(f, t, r))
     trace = b.trace(b.count, valueformat=",.0f")
     fig = {"data": [trace], "layout": figure_layout(figure_height(max(len(funders), len(prios))))}
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
