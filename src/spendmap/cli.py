@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--source", help="which source (see `spendmap fetch --list`), e.g. grants-register")
     fetch.add_argument("--list", action="store_true", help="list the sources and releases known")
 
+    prio = sub.add_parser("priorities", help="print a starter priorities file (YAML) for a place")
+    prio.add_argument("place", metavar="PLACE", help="GSS code, name or common variant of a council")
+
     serve = sub.add_parser("serve", help="serve the scheduled release check (needs a Prefect server)")
     serve.add_argument("--cron", default="0 6 * * 1", help="schedule (default: Mondays 06:00)")
     return parser
@@ -172,6 +175,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_priorities(args: argparse.Namespace) -> int:
+    from spendmap.sources.priorities import starter_for
+
+    print(starter_for(args.place), end="")
+    return 0
+
+
 COMMANDS = {
+    "priorities": cmd_priorities,
     "run": cmd_run, "places": cmd_places, "profile": cmd_profile, "fetch": cmd_fetch, "serve": cmd_serve,
 }

@@ -28,7 +28,7 @@ from spendmap.outputs.sankey_figure import (
 )
 from spendmap.outputs.workbook import Col
 from spendmap.transforms.funder_types import FUNDER_TYPE_LABELS
-from spendmap.transforms.priority_matching import GRANT_SOURCES, LITTLE_SHARE, SOURCE_LABELS
+from spendmap.transforms.priority_matching import GRANT_SOURCES, LITTLE_SHARE, SOURCE_LABELS, gaps
 
 SANKEY_FILE = "sankey_priorities.html"
 MAX_FUNDERS = 12  # funders listed per priority on the page (all are in priority_matches.csv)
@@ -80,9 +80,10 @@ def _rule_text(p: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "no matching rules (only local-spend lines naming its id can match)"
 
 
-def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: str
-            ) -> dict[str, Any] | None:
-    """The section's template values for one council (None when it has no priorities)."""
+def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: str,
+            place_total_gbp: float = 0.0) -> dict[str, Any] | None:
+    """The section's template values for one council (None when it has no priorities).
+    `place_total_gbp`: all grants placed in the council in the year (the yardstick for "little")."""
     prios = _rows(tables.get("priorities"))
     if prios.empty:
         return None
@@ -95,8 +96,8 @@ def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: 
     funding = funding[funding["la_code"] == la_code] if len(funding) else funding
     matches = matches[matches["la_code"] == la_code] if len(matches) else matches
     overlaps = overlaps[overlaps["la_code"] == la_code] if len(overlaps) else overlaps
-    grant_lines = matches[matches["line_kind"] == "award"] if len(matches) else matches
-    place_grants = float(grant_lines["amount_gbp"].sum()) if len(grant_lines) else 0.0
+    gap_of = (gaps(funding, place_total_gbp).set_index("priority_id")["gap"].to_dict() if len(funding)
+              else {})
     items = []
     for p in prios.to_dict("records"):
         pid = p["priority_id"]
@@ -125,14 +126,13 @@ def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: 
                 ["size", "sum"]).sort_values("sum", ascending=False)
             schemes = [{"name": n, "n": int(r["size"]), "gbp": float(r["sum"])}
                        for n, r in s.head(MAX_SCHEMES).iterrows()]
-        if grant_n == 0:
+        gap = ""
+        if gap_of.get(pid, "none") == "none":
             gap = (f"Gap: no grant in this run's data for {fy} matched this priority"
                    + (" (only the council's own spend did)." if local and local[0]["n"] else "."))
-        elif place_grants and grant_gbp < LITTLE_SHARE * place_grants:
+        elif gap_of[pid] == "little":
             gap = (f"Little funding: the grants matched ({format_gbp(grant_gbp)}) are under "
-                   f"{LITTLE_SHARE:.0%} of the grants matched to {la_name}'s priorities.")
-        else:
-            gap = ""
+                   f"{LITTLE_SHARE:.0%} of all grants placed in {la_name} ({format_gbp(place_total_gbp)}).")
         overlap = ""
         if len(o):
             r = o.iloc[0]

@@ -181,9 +181,33 @@ def load_run_priorities(path: Path | str | None) -> list[Priority]:
     )
 
 
-def starter_file(la_code: str, la_name: str, policy_areas: Iterable[str]) -> str:
+def starter_for(place: str) -> str:
+    """`spendmap priorities PLACE`: the starter file, with the pfpp preset's priorities when the place
+    is one of the 13 pilots."""
+    from spendmap.sources.councils import load_councils
+    from spendmap.sources.rules import load_policy_rules
+    from spendmap.transforms.council_names import council_index
+
+    code = council_index().find(place)
+    councils = load_councils()
+    name = dict(zip(councils["la_code"], councils["la_name"], strict=True)).get(code, code)
+    preset = [p for p in load_run_priorities(None) if p.la_code == code]
+    return starter_file(code, name, load_policy_rules()["policy_area"].unique(), preset)
+
+
+def _yaml_list(values: Iterable[str]) -> str:
+    import json
+
+    # JSON strings are YAML flow scalars: a name holding a comma or colon stays one item.
+    return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+
+
+def starter_file(la_code: str, la_name: str, policy_areas: Iterable[str],
+                 preset: Iterable[Priority] = ()) -> str:
     """A commented priorities file for one place, for `spendmap priorities PLACE`."""
-    areas = "; ".join(sorted(set(policy_areas)))
+    import textwrap
+
+    areas = "\n# ".join(textwrap.wrap("; ".join(sorted(set(policy_areas))), 96))
     return f"""# Priority outcomes for {la_name} ({la_code}), for `spendmap run --priorities FILE`.
 # Each priority needs an id (letters, digits, - _ .) and a title; the other fields are optional lists.
 # A line of money (a grant, or a line of --local spend) is matched to a priority when ANY rule holds:
@@ -193,17 +217,27 @@ def starter_file(la_code: str, la_name: str, policy_areas: Iterable[str]) -> str
 #   priority_id   - a --local line names this priority's id
 # cra_functions: HM Treasury CRA functions (e.g. Education, Social protection) whose spend allocated
 # to the place is shown beside the priority as context, never added to the grants.
-# Policy areas (quote a name that holds a comma): {areas}.
+# Policy areas (quote a name that holds a comma):
+# {areas}.
 places:
   - place: {la_code}   # {la_name}
     priorities:
-      - id: my-priority
-        title: Describe the outcome the place wants, in a line
-        policy_areas: []
-        keywords: []
-        schemes: []
-        cra_functions: []
-"""
+""" + "".join(_priority_yaml(p) for p in preset or [_EXAMPLE])
 
 
-__all__ = ["Priority", "load_priorities", "load_run_priorities", "bundled_priorities_path", "starter_file"]
+_EXAMPLE = Priority(la_code="", la_name="", id="my-priority",
+                    title="Describe the outcome the place wants, in a line")
+
+
+def _priority_yaml(p: Priority) -> str:
+    import json
+
+    lines = [f"      - id: {p.id}", f"        title: {json.dumps(p.title, ensure_ascii=False)}"]
+    if p.description:
+        lines.append(f"        description: {json.dumps(p.description, ensure_ascii=False)}")
+    lines += [f"        {f}: {_yaml_list(getattr(p, f))}" for f in LIST_FIELDS]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["Priority", "starter_for", "load_priorities", "load_run_priorities", "bundled_priorities_path",
+           "starter_file"]

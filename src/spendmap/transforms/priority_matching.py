@@ -258,8 +258,9 @@ def priority_overlaps(matches: pd.DataFrame) -> pd.DataFrame:
 
 
 def gaps(funding: pd.DataFrame, place_total_gbp: float) -> pd.DataFrame:
-    """Per year and priority: matched grant £ and count, and `gap` in {none, little, ''} where no grant
-    matched, or the matched £ is under LITTLE_SHARE of the place's grants in the year."""
+    """One place's funding rows, per year and priority: matched grant £ and count, and `gap`: 'none'
+    where no grant matched, 'little' where the matched £ is under LITTLE_SHARE of all grants placed in
+    the place in the year (`place_total_gbp`), else ''."""
     g = funding[funding["source"].isin(GRANT_SOURCES)]
     per = g.groupby(["fy", "la_code", "priority_id", "priority_title"], sort=False).agg(
         n_items=("n_items", "sum"), amount_gbp=("amount_gbp", "sum")).reset_index()
