@@ -183,11 +183,16 @@ def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) 
     from spendmap.transforms.postcodes import lookup_postcodes
 
     awards = pd.read_parquet(awards_path)
+    # issue 18: LSOA/ward location codes place by their council; region/country codes say so unplaced.
+    from spendmap.sources.area_lookups import area_to_council
+    from spendmap.transforms.location_codes import expand_area_codes, mark_wide_locations
+
+    awards["location_codes"], awards["location_code_types"] = expand_area_codes(
+        awards["location_codes"], awards["location_code_types"], area_to_council())
     directory = load_postcode_directory(postcode_source)
     found = lookup_postcodes(awards["recipient_postcode"], directory)
-    placed = conform_awards(
-        place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)
-    )
+    placed = conform_awards(mark_wide_locations(
+        place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)))
     path = catalog.AWARDS_PLACED.at(work_dir)
     placed.to_parquet(path, index=False)
     statuses = {str(k): int(v) for k, v in placed["postcode_status"].value_counts().items()}

@@ -49,6 +49,8 @@ UNPLACED_REASONS: dict[str, str] = {
     "postcode_without_council": "postcode in the directory without a council (pseudo code)",
     "postcode_council_unknown": "the directory's council code is not a known council",
     "no_postcode_lookup": "no postcode directory was used",
+    # issue 18 (set by transforms.location_codes.mark_wide_locations after placement)
+    "region_or_country_code": "location is a region or country code, wider than any council: not shared out",
 }
 _STATUS_REASON = {
     "blank": "no_postcode", "placeholder": "placeholder_postcode", "invalid": "invalid_postcode",
