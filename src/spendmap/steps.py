@@ -500,6 +500,7 @@ def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dic
     postcode directory placed the awards); site_context adds none of its own beyond the manifest's.
     """
     from spendmap.sources.postcode_directory import builtin_info
+    from spendmap.transforms.funder_types import describe_funding
 
     fy = manifest["financial_years"][-1]
     geo = manifest["geo_methods"]
@@ -508,6 +509,10 @@ def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dic
     sources = [
         {"kind": "grants", "licence": OGL,
          "name": f"Cabinet Office, Government Grants Information System: {Path(g['path']).name}"}
+        if g.get("role") != "funding" else
+        # issue 18: other funders' 360Giving data keeps the licence each publisher gave it.
+        {"kind": "grants", "licence": "as each funder published it (360Giving: usually CC BY 4.0 or OGL)",
+         "name": f"Other funders' grants (360Giving) given with --funding: {Path(g['path']).name}"}
         for g in inputs["grants"]
     ]
     sources += [
@@ -573,6 +578,8 @@ def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dic
         "cra_years": list(inputs["cra"].get("reading", {}).get("years", [])),
         "coverage_notes": list(coverage_notes or []),
         "unclassified": dict(manifest.get("classification", {}).get("unclassified") or {}),
+        "funding_words": describe_funding([t for t, v in (manifest.get("classification", {}).get(
+            "funder_types") or {}).items() if v.get("n_awards")]),
     }
 
 

@@ -106,6 +106,8 @@ class RunContext:
     coverage_notes: list[str] = field(default_factory=list)  # extra sentences (e.g. postcode directory)
     # manifest["classification"]["unclassified"]: awards and £ no policy-area rule matched.
     unclassified: dict[str, float] = field(default_factory=dict)
+    # issue 18: what the grants are, by funder type (transforms.funder_types.describe_funding)
+    funding_words: str = "central-government grants"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RunContext:

@@ -74,7 +74,8 @@ def assumptions(ctx: dict[str, Any]) -> list[str]:
 def _grants_caption(ctx: dict[str, Any], name: str) -> list[str]:
     source = ctx["grants_sources"] or "the grants register given to this run"
     return [
-        f"What it shows: grant awards from central-government departments (and bodies they manage) to "
+        f"What it shows: {ctx.get('funding_words', 'central-government grants')} (for central government, "
+        "its departments and the bodies they manage) to "
         f"recipients placed in {name}, flowing department → grant scheme → recipient, for "
         f"{ctx['fy']}: every recipient when there are at most {SANKEY_ALL_RECIPIENTS_MAX}, else the "
         f"{SANKEY_TOP_RECIPIENTS} largest by £ and the others grouped by type of recipient. "

@@ -175,6 +175,7 @@ def priority_sankey(matches: pd.DataFrame, place_name: str, fy: str) -> SankeyDa
     colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources.index)}
     for s, r in sources.iterrows():
         words = SOURCE_LABELS.get(s, s)
+        words = words[:1].upper() + words[1:]
         b.node(f"s:{s}", label(words, r["sum"]), colour[s], hover(words, r))
     funders = m.groupby(["source", "funder_name"])["amount_gbp"].agg(["size", "sum"])
     for (s, f), r in funders.iterrows():

@@ -17,6 +17,8 @@ This module decides what the nodes and links are (aggregation, grouping, caption
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from spendmap.outputs.money import format_count, format_gbp, format_gbp_full, format_per_head, format_share
@@ -141,8 +143,11 @@ def grants_sankey(
     shown_types = {_clean(t) or "unknown" for t, k in zip(types, r_keys, strict=True) if k in named}
     members: dict[str, set] = {}  # recipient node -> distinct recipients in it
     type_of: dict[str, str] = {}  # named recipient node -> its type label
+    # issue 18: a funder without a canonical department (other funders' 360Giving data) is its own node.
+    funders = _column(awards, "funder_name") if "funder_name" in awards.columns else [None] * len(awards)
+    depts = [_clean(d) or _clean(f) for d, f in zip(_column(awards, "department"), funders, strict=True)]
     for dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
-        _column(awards, "department"),
+        depts,
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
         _column(awards, "title"),
@@ -248,6 +253,7 @@ def grants_sankey(
             dept_colour[d],
             hover(d, n, gbp),
         )
+    _funder_type_layer(b, awards, depts, dept_colour, hover)
     s_names: dict = {}
     for key in order(s_node_stats):
         n, gbp = s_node_stats[key]
@@ -308,6 +314,33 @@ def grants_sankey(
     # Both weights travel with the figure; the page switches link.value between them.
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
+
+
+def _funder_type_layer(b: FigureBuilder, awards: pd.DataFrame, depts: list, dept_colour: dict,
+                       hover: Callable[[str, float, float], str]) -> None:
+    """Funder type -> funder links in front of the funder nodes, when the awards hold several funder
+    types (issue 18: a register of one type keeps department -> scheme -> recipient)."""
+    from spendmap.transforms.funder_types import FUNDER_TYPE_LABELS
+
+    if "funder_type" not in awards.columns:
+        return
+    kinds = [_clean(t) or "other" for t in _column(awards, "funder_type")]
+    if len(set(kinds)) < 2:
+        return
+    stats: dict = {}
+    for kind, dept, amount in zip(kinds, depts, _column(awards, "amount_gbp"), strict=True):
+        entry = stats.setdefault((kind, _clean(dept) or "Unknown department"), [0, 0.0])
+        entry[0] += 1
+        entry[1] += max(as_number(amount, 0.0), 0.0)
+    for kind in sorted({k for k, _d in stats}):
+        n = sum(v[0] for (k, _d), v in stats.items() if k == kind)
+        gbp = sum(v[1] for (k, _d), v in stats.items() if k == kind)
+        label = FUNDER_TYPE_LABELS.get(kind, kind).capitalize()
+        b.node(f"type:{kind}", f"{escape_label(label)} · {format_gbp(gbp)}", "#333333", hover(label, n, gbp))
+    for (kind, dept), (n, gbp) in stats.items():
+        b.link(f"type:{kind}", f"dept:{dept}", n, gbp, rgba(dept_colour.get(dept, OTHER_COLOUR), 0.25),
+               f"{escape_label(FUNDER_TYPE_LABELS.get(kind, kind))} → {escape_label(dept)}<br>"
+               f"{format_count(n)} award(s) · {format_gbp_full(gbp)}")
 
 
 def _nansum(values: list[float]) -> float:

@@ -126,6 +126,18 @@ def add_funder_types(awards: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def describe_funding(types: list[str]) -> str:
+    """What the run's grants are, in words for page headers: 'central-government grants' only when
+    that is all the data holds, else the funder types present ('grants from central government,
+    lottery distributors and charitable funders')."""
+    present = [t for t in FUNDER_TYPES if t in set(types)]
+    if not present or present == ["central_government"]:
+        return "central-government grants"
+    words = [FUNDER_TYPE_LABELS[t] for t in present]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"grants from {listed}"
+
+
 def funder_type_counts(awards: pd.DataFrame) -> dict[str, dict[str, float]]:
     """{funder_type: {n_awards, amount_gbp}} for the run manifest, every type listed."""
     g = awards.groupby("funder_type", dropna=False)["amount_gbp"].agg(["size", "sum"])
@@ -133,5 +145,5 @@ def funder_type_counts(awards: pd.DataFrame) -> dict[str, dict[str, float]]:
                 "amount_gbp": float(g.loc[t, "sum"]) if t in g.index else 0.0} for t in FUNDER_TYPES}
 
 
-__all__ = ["FUNDER_TYPES", "FUNDER_TYPE_LABELS", "known_funder_keys", "classify_funders",
+__all__ = ["FUNDER_TYPES", "FUNDER_TYPE_LABELS", "known_funder_keys", "describe_funding", "classify_funders",
            "add_funder_types", "funder_type_counts"]
