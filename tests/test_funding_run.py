@@ -51,7 +51,8 @@ def test_funding_alone_is_a_whole_run(funding_only: Path):
     assert by_id["funder_type"].to_dict() == {
         "360G-T-1": "lottery_distributor", "360G-T-2": "charitable_funder", "360G-T-3": "local_government",
         "360G-T-5": "charitable_funder"}
-    assert by_id.loc["360G-T-1", "la_code"] == "E08000036" and by_id.loc["360G-T-1", "geo_method"] == "geo_code"
+    assert by_id.loc["360G-T-1", "la_code"] == "E08000036"
+    assert by_id.loc["360G-T-1", "geo_method"] == "geo_code"
     assert by_id.loc["360G-T-3", "amount_gbp"] == 8500.0
     rejects = pd.read_csv(funding_only / "rejects.csv", dtype=str)
     grants = rejects[rejects["source_file"] == "other_funders.json"].set_index("source_row")["reason"]
@@ -107,7 +108,8 @@ def test_page_and_workbook_show_the_priorities(funding_only: Path):
     assert "Overlap: 2 funders (A Yorkshire Foundation; The National Lottery Community Fund)" in page
     assert (funding_only / "councils" / "wakefield" / "sankey_priorities.html").exists()
     assert "grants from lottery distributors, local government and charitable funders" in page
-    wb = load_workbook(funding_only / "councils" / "wakefield" / "wakefield_grant_profile.xlsx", read_only=True)
+    wb = load_workbook(funding_only / "councils" / "wakefield" / "wakefield_grant_profile.xlsx",
+                       read_only=True)
     assert "Priorities" in wb.sheetnames and "Priority matches" in wb.sheetnames
     rows = list(wb["Priority matches"].iter_rows(values_only=True))
     assert {r[3] for r in rows[1:]} == {"A Yorkshire Foundation", "The National Lottery Community Fund"}
