@@ -79,6 +79,23 @@ def render() -> str:
             "departments left out)",
         ),
         (
+            "priority_funding.csv",
+            f"`{_cols(schemas.PRIORITY_FUNDING_COLUMNS)}`: per year, place priority and source, the lines "
+            "matched and their £ (zero rows state gaps); `source` ∈ "
+            "{`central_government_grants`, `other_public_grants`, `charitable_grants`, `local_spend`, "
+            "`cra_allocated`}; CRA is context, never added to the grants",
+        ),
+        (
+            "priority_matches.csv",
+            f"every award or local-spend line matched to a priority: `{_cols(schemas.PRIORITY_MATCH_COLUMNS)}`; "
+            "`rules` ⊆ {`explicit_id`, `scheme`, `policy_area`, `keyword`} and `matched_on` says what matched; "
+            "`n_priorities_matched` > 1 for a line counted in full in several priorities",
+        ),
+        (
+            "priority_overlaps.csv",
+            f"priorities funded by two or more funders (or departments): `{_cols(schemas.PRIORITY_OVERLAP_COLUMNS)}`",
+        ),
+        (
             "trends.csv",
             "only for several years (`--years`): per council and year, the grant profile beside "
             "the CRA allocation, and the change from the previous year",
@@ -86,7 +103,8 @@ def render() -> str:
         (
             "spendmap.duckdb",
             "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
-            "cra_allocation, national_scheme_overlaps, unplaced, county_areas` (+ `trends`)",
+            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, priorities, priority_funding, "
+            "priority_matches, priority_overlaps, local_spend` (+ `trends`)",
         ),
         (
             "index.html",
@@ -102,7 +120,8 @@ def render() -> str:
             "head beside its region, England and its type, small grants, the "
             "grants diagram with a department × scheme table, explained "
             "duplication findings, the CRA allocation, and with `--years` a "
-            "year-by-year table",
+            "year-by-year table; where the place has priorities, \"Funding against <place>'s priorities\" "
+            "(per priority: £ and lines by source and funder type, funders and schemes, gaps, overlaps)",
         ),
         (
             "councils/<slug>/sankey_grants.html",
@@ -111,10 +130,14 @@ def render() -> str:
         ),
         ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),
         (
+            "councils/<slug>/sankey_priorities.html",
+            "source → funder → priority of the lines matched to the place's priorities (places with priorities)",
+        ),
+        (
             "councils/<slug>/<slug>_grant_profile.xlsx",
             "the council's workbook: Summary, Awards, Small grants, "
             "Duplication, Duplication awards (one award per row), "
-            "CRA allocation, Notes",
+            "CRA allocation, Priorities and Priority matches (places with priorities), Notes",
         ),
         ("councils/<slug>/<slug>_awards.csv", "the council's awards, formula-safe"),
         (
@@ -143,6 +166,9 @@ def render() -> str:
         "",
         f"Then: `{_cols(extras)}`.",
         "",
+        "- `funder_type` ∈ {`central_government`, `arms_length_body`, `lottery_distributor`, `local_government`,",
+        "  `charitable_funder`, `other`}; `funder_type_rule` says which rule decided it (`known_list`, `grantnav`,",
+        "  `department`, `org_id_prefix`, `unknown`); `funder_name` is the funder as the pages show it.",
         "- `department` is the canonical short name (DfT, MoJ, MHCLG…; `reference/departments.csv`);",
         "  `department_raw` the funder name as published; `department_lineage` groups renames.",
         f"- `geo_method` ∈ {_set(schemas.GEO_METHODS)}; `la_code` is the current council's GSS code;",
@@ -176,7 +202,10 @@ def render() -> str:
         "- `postcode_directory`: the directory that placed awards (name, vintage, package or file, licence,",
         "  attribution); `placement`: postcode statuses, unplaced reasons, councils with awards.",
         "- `data_quality`: awards over the plausibility ceiling and awards with invalid dates (kept, flagged).",
-        "- `classification`: unknown funders, unclassified share per department, the unclassified awards and",
+        "- `inputs.grants[].role` is `funding` for a `--funding` input (each grant in the year of its own award",
+        "  date, `rows_outside_run_years` left out with that reason); `priorities`: the priorities file, places,",
+        "  priorities, matches, overlaps, and per `--local` file the rows read/accepted/rejected.",
+        "- `classification`: awards and £ per funder type (`funder_types`), unknown funders, unclassified share per department, the unclassified awards and",
         "  £ (`unclassified`), awards per policy area and per recipient type, scheme-register reading counts.",
         '- `analytics`: awards and £ placed/unplaced, zero-value, negative, redacted, tested for "small", small;',
         "  the number of duplication findings.",
