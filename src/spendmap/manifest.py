@@ -220,6 +220,10 @@ def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[d
         {"input": population["path"], "unit": "rows", "read": population["rows_read"],
          "accepted": population["rows_accepted"], "rejected": population["rows_rejected"]},
     ]
+    checks += [  # issue 18: bundled vintages read beside the population file (mid-2022)
+        {"input": p["path"], "unit": "rows", "read": p["rows_read"], "accepted": p["rows_accepted"],
+         "rejected": p["rows_rejected"]} for p in population.get("also_bundled", [])
+    ]
     checks += [
         {"input": s["source_file"], "unit": "non-blank rows", "read": s["rows_read"] - s["blank_rows"],
          "accepted": s["rows_accepted"], "rejected": s["rows_rejected"]}

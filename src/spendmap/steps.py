@@ -281,7 +281,7 @@ def allocate_cra(
     """
     from spendmap.schemas import CRA_ALLOCATION_COLUMNS
     from spendmap.sources.cra import read_cra
-    from spendmap.sources.population import read_population
+    from spendmap.sources.population import bundled_companions, read_population
     from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS, conservation_checks
     from spendmap.transforms.allocation import allocate_cra as allocate
     from spendmap.transforms.population import population_for_councils
@@ -290,9 +290,10 @@ def allocate_cra(
     covered = [fy for fy in fys if fy in cra.years]
     missing = [fy for fy in fys if fy not in cra.years]
     population = read_population(population_path)
+    companions = bundled_companions(population_path)  # issue 18: bundled mid-2022 beside mid-2020
     frames, vintages = [], {}
     for fy in fys:
-        council_population = population_for_councils(population, fy)
+        council_population = population_for_councils([population, *companions], fy)
         vintages[fy] = council_population.choice.as_dict()
         if fy in covered:
             frames.append(allocate(cra.frame, council_population.frame, fy))
@@ -306,7 +307,8 @@ def allocate_cra(
     rejects = [catalog.REJECTS_CRA.at(work_dir), catalog.REJECTS_POPULATION.at(work_dir)]
     allocation.to_parquet(path, index=False)
     cra.rejects.to_parquet(rejects[0], index=False)
-    population.rejects.to_parquet(rejects[1], index=False)
+    pd.concat([population.rejects, *(c.rejects for c in companions)], ignore_index=True).to_parquet(
+        rejects[1], index=False)
     coverage = {
         "used": bool(covered),
         "edition_years": list(cra.years),
@@ -322,7 +324,7 @@ def allocate_cra(
         cra_years=cra.years,
         vintages=vintages,
         summary={**cra.summary(), "coverage": coverage},
-        population_summary=population.summary(),
+        population_summary={**population.summary(), "also_bundled": [c.summary() for c in companions]},
         conservation=checks.to_dict(orient="records"),
     )
 
@@ -519,7 +521,9 @@ def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dic
         {"kind": "cra", "licence": OGL,
          "name": f"HM Treasury, Country and Regional Analysis: {Path(inputs['cra']['path']).name}"},
         {"kind": "population", "licence": OGL,
-         "name": f"ONS population estimates: {Path(inputs['population']['path']).name}"},
+         "name": "ONS population estimates: " + "; ".join(  # issue 18: with the bundled mid-2022
+             Path(p).name for p in [inputs["population"]["path"], *(
+                 a["path"] for a in (inputs["population"].get("reading") or {}).get("also_bundled", []))])},
         {"kind": "reference", "name": "mySociety uk_local_authority_names_and_codes", "licence": "CC BY 4.0"},
     ]
     directory = manifest.get("postcode_directory") or (

@@ -275,6 +275,18 @@ def read_population(path: str | Path, *, vintage_year: int | None = None) -> Pop
     return read_mye_workbook(path, vintage_year=vintage_year)
 
 
+# issue 18: the ONS mid-2022 estimates (official MYE workbook, 2023 boundaries), bundled beside mid-2020.
+BUNDLED_MYE_2022 = ("ons_population", "mye22final.xlsx")
+
+
+def bundled_companions(population_path: str | Path) -> list[PopulationTable]:
+    """The other bundled vintages to offer beside `population_path` when it is the bundled mid-2020
+    file (each run year then takes the nearest vintage); none for a population file the user gave."""
+    if Path(population_path).resolve() != reference_path(*BUNDLED_POPULATION).resolve():
+        return []
+    return [read_mye_workbook(reference_path(*BUNDLED_MYE_2022))]
+
+
 def load_bundled_population() -> list[PopulationTable]:
     """The bundled ONS mid-2020 estimates (Nomis extract, 2018 districts)."""
     return [read_nomis_population(reference_path(*BUNDLED_POPULATION))]

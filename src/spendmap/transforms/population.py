@@ -169,7 +169,8 @@ def population_for_councils(
 
     out = lower[["la_code", "la_name", "tier", "region_code", "county_code"]].copy()
     out["population"] = out["la_code"].map(from_file["sum"]).astype("Float64")
-    out["n_source_areas"] = out["la_code"].map(from_file["size"]).astype("Int64")
+    # A copy: the mapped counts can share a read-only buffer, and missing councils are filled in below.
+    out["n_source_areas"] = out["la_code"].map(from_file["size"]).astype("Int64").copy()
     out["population_vintage"] = pd.Series(vintage, index=out.index, dtype="Int64")
     out["population_source"] = pd.Series(table.source, index=out.index, dtype="string")
     missing = out["population"].isna()
