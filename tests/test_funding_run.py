@@ -68,6 +68,9 @@ def test_funding_alone_is_a_whole_run(funding_only: Path):
     assert manifest["inputs"]["grants"][0]["role"] == "funding"
     summary = pd.read_csv(funding_only / "place_summary.csv").set_index("la_code")
     assert summary.loc["E08000036", ["n_awards", "total_gbp"]].tolist() == [2, 42000.0]
+    by_type = pd.read_csv(funding_only / "place_summary_by_funder_type.csv")
+    wakefield = by_type[by_type["la_code"] == "E08000036"].set_index("funder_type")
+    assert wakefield["total_gbp"].to_dict() == {"charitable_funder": 30000.0, "lottery_distributor": 12000.0}
 
 
 def test_priority_tables_have_the_contract_columns(funding_only: Path):
@@ -118,6 +121,12 @@ def test_page_and_workbook_show_the_priorities(funding_only: Path):
 def test_register_funding_and_local_spend_together(combined: Path):
     awards = pd.read_parquet(combined / "awards.parquet")
     assert len(awards) == 3351 + 4
+    by_type = pd.read_csv(combined / "place_summary_by_funder_type.csv")
+    wakefield = by_type[by_type["la_code"] == "E08000036"].set_index("funder_type")
+    # The register's figure for Wakefield stays as it was (10 awards, £4,846,224), beside the others.
+    assert wakefield.loc["central_government", ["n_awards", "total_gbp"]].tolist() == [10, 4846224.0]
+    seed = pd.read_csv(combined / "place_summary.csv").set_index("la_code").loc["E08000036"]
+    assert seed["n_awards"] == 10 + 2 and seed["total_gbp"] == 4846224.0 + 42000.0
     counts = awards["funder_type"].value_counts().to_dict()
     assert counts == {"central_government": 3351, "charitable_funder": 2, "lottery_distributor": 1,
                       "local_government": 1}

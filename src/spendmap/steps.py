@@ -353,6 +353,7 @@ def grant_analytics(
     Every council gets a row for every run year, with zeros where no award was placed in it.
     """
     from spendmap.transforms.duplication import find_duplication, national_scheme_overlaps
+    from spendmap.transforms.funder_types import place_summary_by_funder_type
     from spendmap.transforms.profiles import award_counts, place_summary, small_grants
 
     awards = pd.read_parquet(awards_path)
@@ -362,6 +363,8 @@ def grant_analytics(
         "small_grants": small_grants(awards, councils, threshold, fys=fys),
         "duplication": find_duplication(awards),
         "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(schemes_path)),
+        # issue 18: the same profile per funder type, so central government stays separable
+        "place_summary_by_funder_type": place_summary_by_funder_type(awards, councils, threshold, fys),
     }
     paths = {}
     for name, df in tables.items():
@@ -432,7 +435,7 @@ def match_priority_outcomes(
 CSV_TABLES = (
     "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
     "county_areas",
-    "priority_funding", "priority_matches", "priority_overlaps",  # issue 18
+    "priority_funding", "priority_matches", "priority_overlaps", "place_summary_by_funder_type",  # issue 18
 )
 
 

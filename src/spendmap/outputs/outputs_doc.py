@@ -47,6 +47,11 @@ def render() -> str:
         ),
         ("place_summary.csv", f"one row per council and year: `{_cols(schemas.PLACE_SUMMARY_COLUMNS)}`"),
         (
+            "place_summary_by_funder_type.csv",
+            f"the same per funder type, for councils and years with awards: `{_cols(schemas.PLACE_SUMMARY_COLUMNS)}, "
+            "funder_type` (central-government figures stay separable when `--funding` data is in the run)",
+        ),
+        (
             "small_grants.csv",
             f"`{_cols(schemas.SMALL_GRANTS_COLUMNS)}`, then "
             f"`{_cols(SMALL_GRANTS_EXTRA_COLUMNS)}`; `scope` ∈ "
@@ -104,7 +109,7 @@ def render() -> str:
             "spendmap.duckdb",
             "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
             "cra_allocation, national_scheme_overlaps, unplaced, county_areas, priorities, priority_funding, "
-            "priority_matches, priority_overlaps, local_spend` (+ `trends`)",
+            "priority_matches, priority_overlaps, local_spend, place_summary_by_funder_type` (+ `trends`)",
         ),
         (
             "index.html",
