@@ -107,7 +107,8 @@ def test_page_and_workbook_show_the_priorities(funding_only: Path):
     page = (funding_only / "councils" / "wakefield" / "index.html").read_text(encoding="utf-8")
     assert "Funding against Wakefield's priorities" in page
     assert HOSTILE not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert "Gap: no grant in this run&#39;s data for 2016-17 matched this priority." in page
+    assert ("Gap: no grant in this run&#39;s data (grants from lottery distributors, local government and "
+            "charitable funders) for 2016-17 matched this priority." in page)
     assert "Overlap: 2 funders (A Yorkshire Foundation; The National Lottery Community Fund)" in page
     assert (funding_only / "councils" / "wakefield" / "sankey_priorities.html").exists()
     assert "grants from lottery distributors, local government and charitable funders" in page
@@ -155,3 +156,35 @@ def test_bad_priorities_file_exits_2_and_publishes_nothing(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "unknown policy area(s) ['crime']" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def bundled_pfpp(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    assert main(["run", "--places", "pfpp", "--out", str(out)]) == 0
+    return out
+
+
+def test_bundled_run_shows_each_pilots_priority(bundled_pfpp: Path):
+    """`make run`'s data: the register's central-government grants and CRA context against the preset."""
+    funding = pd.read_csv(bundled_pfpp / "priority_funding.csv")
+    assert funding["priority_id"].nunique() == 13
+    f = funding.set_index(["la_code", "source"])
+    # County Durham: one award in community safety (DfT's drug-driving fund to Durham Police, £25,000), by
+    # its policy area; nothing from other funders in this register.
+    durham_grants = f.loc[("E06000047", "central_government_grants"), ["n_items", "amount_gbp"]]
+    assert durham_grants.tolist() == [1, 25000.0]
+    matches = pd.read_csv(bundled_pfpp / "priority_matches.csv")
+    durham = matches[matches["la_code"] == "E06000047"].iloc[0]
+    assert (durham["recipient_name"], durham["rules"]) == ("Durham Police", "policy_area")
+    # CRA context = the allocation of the preset's functions to the council, read from cra_allocation.csv.
+    cra = pd.read_csv(bundled_pfpp / "cra_allocation.csv")
+    wanted = cra[(cra["la_code"] == "E08000036") & (cra["function"] == "9. Education")]
+    assert f.loc[("E08000036", "cra_allocated"), "amount_gbp"] == pytest.approx(wanted["allocated_gbp"].sum())
+    assert f.loc[("E08000036", "cra_allocated"), "n_items"] == len(wanted) == 5
+    page = (bundled_pfpp / "councils" / "wakefield" / "index.html").read_text(encoding="utf-8")
+    assert ("Gap: no grant in this run&#39;s data (central-government grants) for 2016-17 matched this "
+            "priority." in page)
+    assert "Persistent school absence caused by emotionally based school avoidance" in page
+    assert "central-government grants and spending by" in page  # the register holds nothing else
+    assert (bundled_pfpp / "priority_overlaps.csv").read_text().strip() == ",".join(PRIORITY_OVERLAP_COLUMNS)

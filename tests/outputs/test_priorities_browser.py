@@ -45,7 +45,8 @@ def test_priorities_section_reads_at_laptop_and_phone_width(driver, funding_site
                              ["other public grants", "1", "£12,000"], ["charitable grants", "1", "£30,000"]]
         assert cells[3][0] == "CRA spend allocated by population (context)" and cells[3][1] == "5"
         gap = items[2].find_element("css selector", ".gap").text
-        assert gap == "Gap: no grant in this run's data for 2016-17 matched this priority."
+        assert gap == ("Gap: no grant in this run's data (grants from lottery distributors, local government "
+                       "and charitable funders) for 2016-17 matched this priority.")
         # Nothing is wider than the window, the section's tables included.
         assert driver.execute_script("return document.documentElement.scrollWidth") <= width
         box = driver.execute_script(

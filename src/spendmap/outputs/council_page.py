@@ -286,7 +286,7 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
     cover = coverage(ctx)
     # issue 18: the priorities section, its Sankey page and workbook sheets (when the council has any)
     p["priorities"] = priorities_section.section(job.priority_tables, job.la_code, name, ctx["fy"],
-                                                 total_gbp or 0.0)
+                                                 total_gbp or 0.0, ctx.get("funding_words", ""))
     extra_sheets = []
     if p["priorities"]:
         priorities_section.write_sankey_page(folder, ctx, job.priority_tables, job.la_code, name, cover)

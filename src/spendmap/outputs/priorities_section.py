@@ -81,9 +81,10 @@ def _rule_text(p: Mapping[str, Any]) -> str:
 
 
 def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: str,
-            place_total_gbp: float = 0.0) -> dict[str, Any] | None:
+            place_total_gbp: float = 0.0, funding_words: str = "") -> dict[str, Any] | None:
     """The section's template values for one council (None when it has no priorities).
-    `place_total_gbp`: all grants placed in the council in the year (the yardstick for "little")."""
+    `place_total_gbp`: all grants placed in the council in the year (the yardstick for "little");
+    `funding_words`: what the run's grants are (RunContext.funding_words), said in a gap's sentence."""
     prios = _rows(tables.get("priorities"))
     if prios.empty:
         return None
@@ -128,7 +129,8 @@ def section(tables: Mapping[str, pd.DataFrame], la_code: str, la_name: str, fy: 
                        for n, r in s.head(MAX_SCHEMES).iterrows()]
         gap = ""
         if gap_of.get(pid, "none") == "none":
-            gap = (f"Gap: no grant in this run's data for {fy} matched this priority"
+            held = f" ({funding_words})" if funding_words else ""
+            gap = (f"Gap: no grant in this run's data{held} for {fy} matched this priority"
                    + (" (only the council's own spend did)." if local and local[0]["n"] else "."))
         elif gap_of[pid] == "little":
             gap = (f"Little funding: the grants matched ({format_gbp(grant_gbp)}) are under "
