@@ -175,3 +175,22 @@ def test_plain_count_of_a_package_reconciles_with_the_read(package: Path):
     counted = count_input(package, read.info["sheet"], read.info["header_row"], read.info["amount_header"])
     assert counted == {"rows": 4, "amount_gbp": 21500.5}
     assert read.info["amount_accepted_gbp"] == 21500.5
+
+
+def test_grantnav_funder_type_column_is_read_and_used(tmp_path: Path):
+    from spendmap.sources.funders import load_known_funders
+    from spendmap.transforms.funder_types import classify_funders
+
+    path = tmp_path / "grantnav_2020-21.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Identifier", "Amount Awarded", "Award Date", "Recipient Org:Name", "Funding Org:Identifier",
+                    "Funding Org:Name", "Funding Org: Org Type (additional data)"])
+        w.writerow(["360G-x-1", "100", "2020-05-01", "A club", "GB-COH-01234567", "A Company Foundation",
+                    "Grantmaking Organisation"])
+        w.writerow(["360G-x-2", "200", "2020-05-01", "A club", "GB-COH-07654321", "Another Company", ""])
+    awards = read_grants(path).awards
+    assert list(awards["funder_org_type"].fillna("")) == ["Grantmaking Organisation", ""]
+    out = classify_funders(awards, load_known_funders())
+    assert out[["funder_type", "funder_type_rule"]].values.tolist() == [
+        ["charitable_funder", "grantnav"], ["other", "unknown"]]
