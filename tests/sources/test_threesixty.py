@@ -184,8 +184,8 @@ def test_grantnav_funder_type_column_is_read_and_used(tmp_path: Path):
     path = tmp_path / "grantnav_2020-21.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["Identifier", "Amount Awarded", "Award Date", "Recipient Org:Name", "Funding Org:Identifier",
-                    "Funding Org:Name", "Funding Org: Org Type (additional data)"])
+        w.writerow(["Identifier", "Amount Awarded", "Award Date", "Recipient Org:Name",
+                    "Funding Org:Identifier", "Funding Org:Name", "Funding Org: Org Type (additional data)"])
         w.writerow(["360G-x-1", "100", "2020-05-01", "A club", "GB-COH-01234567", "A Company Foundation",
                     "Grantmaking Organisation"])
         w.writerow(["360G-x-2", "200", "2020-05-01", "A club", "GB-COH-07654321", "Another Company", ""])
