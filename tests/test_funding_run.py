@@ -188,3 +188,19 @@ def test_bundled_run_shows_each_pilots_priority(bundled_pfpp: Path):
     assert "Persistent school absence caused by emotionally based school avoidance" in page
     assert "central-government grants and spending by" in page  # the register holds nothing else
     assert (bundled_pfpp / "priority_overlaps.csv").read_text().strip() == ",".join(PRIORITY_OVERLAP_COLUMNS)
+
+
+def test_undated_funding_grants_take_the_run_year(tmp_path: Path):
+    from spendmap.steps import ingest_grants
+
+    package = tmp_path / "no_dates.json"
+    org = {"recipientOrganization": [{"name": "R"}], "fundingOrganization": [{"name": "F"}]}
+    grants = [{"id": "a", "amountAwarded": 5, **org},
+              {"id": "b", "amountAwarded": 6, "awardDate": "2019-05-01", **org}]
+    package.write_text(json.dumps({"grants": grants}), encoding="utf-8")
+    read = ingest_grants([str(package)], ["2020-21"], tmp_path, funding_from=0)
+    awards = pd.read_parquet(read.awards)
+    assert awards[["award_id", "fy"]].values.tolist() == [["a", "2020-21"]]
+    reasons = pd.read_parquet(read.rejects)["reason"].tolist()
+    assert reasons == ["outside the run's years (2019-20, run: 2020-21)"]
+    assert read.inputs[0]["rows_outside_run_years"] == 1 and read.inputs[0]["role"] == "funding"

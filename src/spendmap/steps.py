@@ -124,7 +124,9 @@ def ingest_grants(paths: list[str], years: list[str], work_dir: Path,
     n_grants = len(paths) if funding_from is None else funding_from
     funding_reads = []
     for i, path in enumerate(paths):
-        read = read_grants(path, known_ids=known_ids)
+        # A --funding file's undated grants take the run's year when it has one (dated ones keep their own).
+        read = read_grants(path, known_ids=known_ids,
+                           year=years[0] if i >= n_grants and len(years) == 1 else None)
         info = read.info
         if i >= n_grants:
             funding_reads.append(read)
