@@ -46,7 +46,13 @@ def package_versions() -> dict[str, str]:
 # that shares nothing with the reader in sources/, and compared with awards.parquet + rejects.csv as
 # written. The reader's own figures are not trusted for this: that would make the check unable to fail.
 
-_AMOUNT_NOISE = re.compile(r"(?i)gbp|£|,|\s")
+# The counter's own amount parser, minimal and strict, sharing nothing with sources/grants.py: a number
+# cell, or text that is digits with '.' for decimals and ',' only between groups of three digits
+# ('£1,234.50', '(1,000)', '-£50', 'GBP 7', '1.5e6'). Anything else ('25000,50', '1.234,50') is not
+# counted as £ in. So a reader that took a decimal comma as a thousands one would accept £ that this
+# count never saw, and the run would fail to reconcile instead of publishing a wrong total.
+_PLAIN_NOISE = re.compile(r"(?i)gbp|£|\s")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def plain_amount(cell: object) -> float | None:
@@ -58,10 +64,10 @@ def plain_amount(cell: object) -> float | None:
     else:
         text = str(cell).strip()
         negative = text.startswith("(") and text.endswith(")")
-        try:
-            value = float(_AMOUNT_NOISE.sub("", text.strip("()")))
-        except ValueError:
+        text = _PLAIN_NOISE.sub("", text[1:-1] if negative else text)
+        if not _PLAIN_NUMBER.fullmatch(text):
             return None
+        value = float(text.replace(",", ""))
         value = -abs(value) if negative else value
     return value if math.isfinite(value) else None
 
@@ -136,44 +142,46 @@ def _close(a: float, b: float) -> bool:
 def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
     """Rows and £ of every grants input = rows and £ in awards.parquet + rejects.csv, as written.
 
-    `inputs` are the manifest's grants entries (path, sheet, header_row, amount_header).
+    `inputs` are the manifest's grants entries (path, input_id, sheet, header_row, amount_header).
+    Written rows are matched to their input by `input_id` (position and sha256), never by file name: a
+    name is not unique (two folders' `register.csv`) and rejects.csv neutralises one that starts '='.
     """
-    awards = pd.read_parquet(out_dir / "awards.parquet", columns=["source_file", "amount_gbp"])
+    awards = pd.read_parquet(out_dir / "awards.parquet", columns=["input_id", "amount_gbp"])
     rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
-    # awards and rejects name their file by its base name, so inputs sharing a base name and sheet (two
-    # folders' `register.csv`) are reconciled together: their rows read against their rows written.
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for info in inputs:
-        groups.setdefault((Path(info["path"]).name, info["sheet"] or ""), []).append(info)
     per_input = []
-    for (name, sheet), infos in groups.items():
-        reads = [count_input(i["path"], i["sheet"], i["header_row"], i["amount_header"]) for i in infos]
-        acc = awards[awards["source_file"] == name]
-        rej = rejects[(rejects["source_file"] == name) & (rejects["source_sheet"] == sheet)]
+    for info in inputs:
+        read = count_input(info["path"], info["sheet"], info["header_row"], info["amount_header"])
+        acc = awards[awards["input_id"] == info["input_id"]]
+        rej = rejects[rejects["input_id"] == info["input_id"]]
         row = {
-            "path": "; ".join(i["path"] for i in infos),
-            "rows_read": sum(r["rows"] for r in reads),
+            "input_id": info["input_id"],
+            "path": info["path"],
+            "rows_read": read["rows"],
             "rows_accepted": len(acc),
             "rows_rejected": len(rej),
-            "amount_in_gbp": math.fsum(r["amount_gbp"] for r in reads),
+            "amount_in_gbp": read["amount_gbp"],
             "amount_accepted_gbp": math.fsum(acc["amount_gbp"]),
-            "amount_rejected_gbp": math.fsum(
-                _rejected_amount(v, [i["amount_header"] for i in infos]) for v in rej["original_values"]),
+            "amount_rejected_gbp": math.fsum(_rejected_amount(v, [info["amount_header"]])
+                                             for v in rej["original_values"]),
         }
         row["rows_reconcile"] = row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]
         row["amounts_reconcile"] = _close(
             row["amount_in_gbp"], row["amount_accepted_gbp"] + row["amount_rejected_gbp"])
         per_input.append(row)
+    known = {i["input_id"] for i in inputs}
+    stray = int((~awards["input_id"].isin(known)).sum())  # rows written that no input holds
     total = {
         key: sum(i[key] for i in per_input)
         for key in ("rows_read", "rows_accepted", "rows_rejected", "amount_in_gbp", "amount_accepted_gbp",
                     "amount_rejected_gbp")
     }
-    ok = all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
+    ok = stray == 0 and all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
     return {
         "ok": ok,
-        "method": "inputs counted by a plain read; outputs counted from awards.parquet and rejects.csv",
+        "method": "inputs counted by a plain read with its own amount parser; outputs counted from "
+                  "awards.parquet and rejects.csv, matched to inputs by input_id",
         "totals": total,
+        "awards_of_no_input": stray,
         "per_input": per_input,
     }
 
@@ -184,9 +192,14 @@ class ReconciliationError(SpendmapError):
 
 def check_reconciled(reconciliation: dict) -> None:
     bad = [p for p in reconciliation["per_input"] if not (p["rows_reconcile"] and p["amounts_reconcile"])]
+    if reconciliation.get("awards_of_no_input"):
+        raise ReconciliationError(
+            f"The run does not reconcile, so nothing was published: {reconciliation['awards_of_no_input']:,} "
+            "awards written carry the id of no input. This is a bug in spendmap; please report it.")
     if bad:
         detail = "; ".join(
-            f"{p['path']}: {p['rows_read']:,} rows and £{p['amount_in_gbp']:,.2f} read, but "
+            f"{p['path']} (input {p['input_id']}): {p['rows_read']:,} rows and "
+            f"£{p['amount_in_gbp']:,.2f} read, but "
             f"{p['rows_accepted']:,} accepted + {p['rows_rejected']:,} rejected rows and "
             f"£{p['amount_accepted_gbp']:,.2f} + £{p['amount_rejected_gbp']:,.2f} written"
             for p in bad

@@ -83,13 +83,14 @@ class Step:
 
 
 RESOLVE = Step("resolve-input", resolve_input)
-READ = Step("read-grants", steps.ingest_grants, cached=True)
+READ = Step("read-grants", steps.read_grants_content, cached=True)
+LABEL = Step("label-grants", steps.label_grants)
 PLACE = Step("place-awards", steps.place_grants, cached=True)
 CLASSIFY = Step("classify-awards", steps.classify_awards)
 ALLOCATE = Step("allocate-cra", steps.allocate_cra)
 ANALYTICS = Step("grant-analytics", steps.grant_analytics)
 WRITE = Step("write-tables", steps.write_tables)
-STEPS = (RESOLVE, READ, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, WRITE)
+STEPS = (RESOLVE, READ, LABEL, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, WRITE)
 
 
 # --- the result cache ----------------------------------------------------------------------------------
@@ -263,7 +264,11 @@ def describe(step: Step, result: Any) -> str:
         return f"Input {Path(result['path']).name}: {result['bytes']:,} bytes, {where}"
     if step.name == READ.name:
         rows = sum(int(i["rows_read"]) for i in result.inputs)
-        return f"Read {rows:,} award rows for {', '.join(result.fys)}"
+        n = len(result.inputs)
+        return f"Read {rows:,} award rows from {n} register{'s' if n != 1 else ''}"
+    if step.name == LABEL.name:
+        years = "; ".join(f"{Path(i['path']).name}: {i['fy']} ({i['fy_source']})" for i in result.inputs)
+        return f"Financial year of each register: {years}"
     if step.name == PLACE.name:
         geo = result.geo_methods
         total = sum(int(v["awards"]) for v in geo.values())
@@ -339,7 +344,7 @@ class StepLines:
 
 def execute(params: RunParams, runner: Runner) -> RunOutcome:
     """One run: grants register(s) + CRA + population -> the published output folder."""
-    from spendmap.sources.fetch import default_cache_dir
+    from spendmap.sources.fetch import default_cache_dir, sha256_of
 
     started = now_iso()
     place_codes = steps.resolve_place_codes(params.places)  # fail fast on an unknown council
@@ -366,19 +371,23 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         postcode_expect = "postcode lookup (CSV or zip)"
         postcodes_file = resolve(params.postcodes, postcode_expect) if params.postcodes else None
 
-        def read_grants(files: list[dict], _again: bool) -> tuple[Path, Any]:
-            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files], params.years)
-            return folder, runner.call(READ, [f["path"] for f in files], params.years, work_dir=folder)
+        def read_grants(files: list[dict], _again: bool) -> Any:
+            # Keyed on the content alone: what the files as given add is applied after (LABEL).
+            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files])
+            return runner.call(READ, [f["path"] for f in files], work_dir=folder)
 
-        (read_dir, read), grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
+        content, grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
+        read = runner.call(LABEL, content, [f["path"] for f in grants_files], params.years, work_dir)
         fys = params.years or read.fys
         cra_future = runner.submit(
             ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir
         )
 
+        awards_sha = sha256_of(Path(read.awards))  # the awards as labelled this run: content-keyed
+
         def place(files: list[dict], _again: bool) -> Any:
             lookup = files[0] if files else None
-            folder = step_dir(cache_dir, PLACE, read_dir.name, lookup and lookup["sha256"])
+            folder = step_dir(cache_dir, PLACE, awards_sha, lookup and lookup["sha256"])
             return runner.call(PLACE, read.awards, lookup and lookup["path"], work_dir=folder)
 
         lookups = [postcodes_file] if postcodes_file else []

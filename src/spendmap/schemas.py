@@ -53,6 +53,11 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "county_code": "string",  # GSS of the county council when la_code is a two-tier district
     "award_date_invalid": "string",  # the Award Date as written when it is not a real date (31/02/2021)
     "amount_over_ceiling": "boolean",  # |amount| above grants.AMOUNT_CEILING_GBP: implausible, kept
+    # More than a year before the start or after the end of the award's financial year: kept, flagged.
+    "award_date_outside_fy": "boolean",
+    # The grants input the award came from: its 1-based position in the run and its sha256 prefix
+    # ('1:3fa2b4c5d6e7'); run_manifest.json's inputs.grants[] gives its full path.
+    "input_id": "string",
     # How the council rung matched (org_id, name, fuzzy_name, split_successor) or corrected (an O/I typo
     # fixed in the postcode); empty otherwise.
     "geo_detail": "string",
@@ -100,6 +105,8 @@ DUPLICATION_EXTRA_COLUMNS = ["explanation"]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]
+# After them in rejects.csv: the grants input's id (as awards' input_id; blank for other readers' rejects).
+REJECT_EXTRA_COLUMNS = ["input_id"]
 
 
 def empty_awards() -> pd.DataFrame:

@@ -105,35 +105,62 @@ def _refuse_same_file_twice(paths: list[Path]) -> None:
 
 
 def ingest_grants(paths: list[str], years: list[str], work_dir: Path) -> ReadResult:
-    """Read every grants register; write raw awards and rejects; return per-input reading info.
+    """Read every grants register: its content (`read_grants_content`), then the files as given
+    (`label_grants`). The pipeline calls the two as separate steps, the first cached by content."""
+    return label_grants(read_grants_content(paths, work_dir), paths, years, work_dir)
 
-    A register's year comes from its file or sheet name, else its award dates. A --year that
-    contradicts a year stated in the file or sheet name is an error (the wrong file was given); when
-    only award dates suggest a year (they can precede the year of payment), a single --year is imposed.
+
+def read_grants_content(paths: list[str], work_dir: Path) -> ReadResult:
+    """Read every grants register's content; write raw awards and rejects; return per-input reading
+    info. The read step's cache keys on the inputs' sha256 (in order), so nothing here may depend on
+    the files as given (path, name, the year a name states): `label_grants` applies those after the
+    cache, every run. Awards carry `fy` and `source_file` empty until then.
     """
-    from spendmap.sources.grants import read_grants
+    from spendmap.sources.grants import read_register
 
     _refuse_same_file_twice([Path(p) for p in paths])  # again: downloads are only known by now
     frames, rejects, infos = [], [], []
-    known_ids: dict[str, str] = {}  # award id -> 'FILE row N': a repeat in a later input is rejected
-    for path in paths:
-        read = read_grants(path, known_ids=known_ids)
-        info = read.info
-        if years and info["fy"] not in years:
-            if info["fy_source"] == "award dates" and len(years) == 1:
-                info = {**info, "fy": years[0], "fy_source": f"--year (award dates suggested {info['fy']})"}
-                read.awards["fy"] = years[0]
-            else:
-                raise InputError(
-                    f"The grants register {path} is for {info['fy']} (from its {info['fy_source']}), but "
-                    f"this run is for {', '.join(years)}. Pass --year {info['fy']}, or give the register "
-                    "of the year you want with --grants."
-                )
+    known_ids: dict[str, str] = {}  # award id -> 'input ID row N': a repeat in a later input is rejected
+    for position, path in enumerate(paths, start=1):
+        read = read_register(path, known_ids=known_ids, position=position)
         frames.append(read.awards)
         rejects.append(read.rejects)
-        infos.append(info)
+        infos.append(read.info)
+    return _write_read(frames, rejects, infos, work_dir)
+
+
+def label_grants(content: ReadResult, paths: list[str], years: list[str], work_dir: Path) -> ReadResult:
+    """The files as given, applied to the (cached) content read: each input's path and name, its
+    financial year (a year its file or sheet name states, else the one --year gives, else its award
+    dates) and where that came from, and the paths beside input ids in reject reasons.
+
+    A --year that contradicts a year stated in the file or sheet name is an error (the wrong file was
+    given); when only award dates suggest a year (they can precede the year of payment), a single
+    --year is used.
+    """
+    from spendmap.sources.grants import GrantsRead, apply_file_facts
+
+    awards, rejects = pd.read_parquet(content.awards), pd.read_parquet(content.rejects)
+    named = {info["input_id"]: str(path) for info, path in zip(content.inputs, paths, strict=True)}
+    frames, reject_frames, infos = [], [], []
+    for info, path in zip(content.inputs, paths, strict=True):
+        iid = info["input_id"]
+        read = GrantsRead(awards=awards[awards["input_id"] == iid],
+                          rejects=rejects[rejects["input_id"] == iid], info=info)
+        read = apply_file_facts(read, path, years, inputs=named)
+        frames.append(read.awards)
+        reject_frames.append(read.rejects)
+        infos.append(read.info)
+    return _write_read(frames, reject_frames, infos, work_dir)
+
+
+def _write_read(frames: list[pd.DataFrame], rejects: list[pd.DataFrame], infos: list[dict],
+                work_dir: Path) -> ReadResult:
+    from spendmap.schemas import REJECT_EXTRA_COLUMNS
+
     awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
-    all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    all_rejects = (pd.concat(rejects, ignore_index=True) if rejects
+                   else pd.DataFrame(columns=REJECT_COLUMNS + REJECT_EXTRA_COLUMNS))
     awards_path = catalog.AWARDS_READ.at(work_dir)
     rejects_path = catalog.REJECTS_GRANTS.at(work_dir)
     awards.to_parquet(awards_path, index=False)
@@ -347,12 +374,16 @@ CSV_TABLES = (
 
 
 def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS)."""
+    """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS, then
+    the grants input id, blank for other readers' rows)."""
+    from spendmap.schemas import REJECT_EXTRA_COLUMNS
+
+    columns = REJECT_COLUMNS + REJECT_EXTRA_COLUMNS
     frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in REJECT_COLUMNS})
-    return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
 def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataFrame]:
