@@ -239,6 +239,38 @@ def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[d
     return checks
 
 
+def run_warnings(grants: list[dict], others: list[dict | None] = ()) -> list[str]:
+    """What the run summary (and the manifest's `warnings`) must say about the grants inputs: awards
+    above the plausibility ceiling, award dates far outside the register's year, text with control
+    characters removed, rows rejected as totals or for an ambiguous decimal separator, and downloads
+    whose completeness could not be checked (`others`: the CRA, population and postcode files)."""
+    out = []
+    for g in [*grants, *(o for o in others if o)]:
+        name, q = g.get("path", "?"), g.get("data_quality", {})
+        if q.get("amount_over_ceiling"):
+            out.append(f"{name}: {q['amount_over_ceiling']:,} award(s) above the plausibility ceiling of "
+                       f"£{q['amount_ceiling_gbp']:,.0f} (£{q.get('amount_over_ceiling_gbp', 0):,.0f} in "
+                       "all), kept but flagged (awards.parquet amount_over_ceiling): check them before "
+                       "using the totals.")
+        if q.get("award_date_outside_fy"):
+            out.append(f"{name}: {q['award_date_outside_fy']:,} award date(s) more than a year outside "
+                       f"{g.get('fy')}, kept but flagged (award_date_outside_fy).")
+        if q.get("amount_ambiguous_decimal"):
+            out.append(f"{name}: {q['amount_ambiguous_decimal']:,} amount(s) with an ambiguous decimal "
+                       "separator rejected (rejects.csv).")
+        if g.get("rows_rejected_as_totals"):
+            out.append(f"{name}: {g['rows_rejected_as_totals']:,} subtotal or total row(s) rejected "
+                       "(rejects.csv).")
+        if q.get("text_cells_with_control_characters"):
+            out.append(f"{name}: control or bidirectional characters removed from "
+                       f"{q['text_cells_with_control_characters']:,} text cell(s).")
+        if g.get("url") and g.get("verified") is False:
+            how = g.get("verification") or "the download could not be checked as whole"
+            cached = " (served from the download cache)" if g.get("from_cache") else ""
+            out.append(f"{g['url']}: {how}{cached}")
+    return out
+
+
 def build_manifest(
     *, config: dict, started: str, fys: list[str], inputs: dict, read: dict, geo: dict,
     classified: dict, analytics: dict, cra: dict, written: dict,
@@ -270,4 +302,7 @@ def build_manifest(
         },
         "outputs": written["files"],
         "package_versions": package_versions(),
+        "warnings": run_warnings(
+            [{**f, **info} for f, info in zip(inputs["grants"], read["inputs"], strict=True)],
+            [inputs["cra"], inputs["population"], inputs["postcodes"]]),
     }

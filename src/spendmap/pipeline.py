@@ -261,6 +261,8 @@ def describe(step: Step, result: Any) -> str:
         where = f"downloaded from {result['url']}" if result.get("url") else "local file"
         if result.get("from_cache"):
             where = f"cached copy of {result['url']}"
+        if result.get("verified") is False:
+            where += " (NOT verified as complete: see the warnings at the end)"
         return f"Input {Path(result['path']).name}: {result['bytes']:,} bytes, {where}"
     if step.name == READ.name:
         rows = sum(int(i["rows_read"]) for i in result.inputs)

@@ -244,6 +244,7 @@ def run_summary(manifest: dict, out_dir: str | Path, n_councils: int) -> str:
         [
             f"Awards read: {rows:,} rows for {years}; {accepted:,} accepted ({format_gbp(gbp)}), "
             f"{rejected:,} rejected (rejects.csv says why).",
+            *(f"Warning: {w}" for w in manifest.get("warnings", [])),
             f"Placed in a council: {placed:,} of {accepted:,} awards ({_share(placed, accepted)}), "
             f"{format_gbp(placed_gbp)} of {format_gbp(gbp)} ({_share(placed_gbp, gbp)}); "
             f"unplaced.csv lists the other {accepted - placed:,} with reasons.",
