@@ -197,10 +197,28 @@ SPLIT_COUNCIL_RULE = (
 # --- departments and policy areas ---------------------------------------------------------------------
 
 
-def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
+def classification_reference(cache_dir: str | None = None):
+    """(departments, policy rules, scheme registers, classified schemes): all from reference/, parsed
+    and classified once per code version when `cache_dir` is given (`spendmap.parsed_cache`)."""
+    from spendmap.parsed_cache import parsed
+    from spendmap.paths import reference_dir
+
+    def build():
+        from spendmap.sources.rules import load_departments, load_policy_rules
+        from spendmap.sources.schemes import read_scheme_registers
+        from spendmap.transforms.departments import apply_departments
+        from spendmap.transforms.policy_areas import classify_policy_areas
+
+        departments, rules = load_departments(), load_policy_rules()
+        registers = read_scheme_registers()
+        schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+        return departments, rules, registers, schemes
+
+    return parsed("classification", [], {"reference": str(reference_dir())}, build, cache_dir)
+
+
+def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers)."""
-    from spendmap.sources.rules import load_departments, load_policy_rules
-    from spendmap.sources.schemes import read_scheme_registers
     from spendmap.transforms.departments import apply_departments, unknown_funders
     from spendmap.transforms.policy_areas import (
         classify_policy_areas,
@@ -209,9 +227,7 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
     )
     from spendmap.transforms.recipient_types import add_recipient_types
 
-    departments, rules = load_departments(), load_policy_rules()
-    registers = read_scheme_registers()
-    schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+    departments, rules, registers, schemes = classification_reference(cache_dir)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
     awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
@@ -238,23 +254,27 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
 
 
 def allocate_cra(
-    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
+    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path,
+    cache_dir: str | None = None,
 ) -> CraResult:
     """CRA identifiable spend allocated to every council by population share, for each run year the CRA
     edition holds.
+
+    With `cache_dir`, the CRA edition is parsed once (`spendmap.parsed_cache`, keyed by its content,
+    the units, the years and the code version); an edition holding none of the run's years is read no
+    further than its header.
 
     A run year the edition does not hold is not an error: the grants analysis still runs; the
     allocation has no rows for that year, and `summary["coverage"]` says which years the edition covers
     and how to give a newer one (pages and the manifest show it).
     """
     from spendmap.schemas import CRA_ALLOCATION_COLUMNS
-    from spendmap.sources.cra import read_cra
     from spendmap.sources.population import read_population
     from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS, conservation_checks
     from spendmap.transforms.allocation import allocate_cra as allocate
     from spendmap.transforms.population import population_for_councils
 
-    cra = read_cra(cra_path, units=units)
+    cra = read_cra_once(cra_path, units, fys, cache_dir)
     covered = [fy for fy in fys if fy in cra.years]
     missing = [fy for fy in fys if fy not in cra.years]
     population = read_population(population_path)
@@ -293,6 +313,19 @@ def allocate_cra(
         population_summary=population.summary(),
         conservation=checks.to_dict(orient="records"),
     )
+
+
+def read_cra_once(cra_path: str, units: str | None, fys: list[str], cache_dir: str | None):
+    """read_cra, through the parsed-reference cache; the file's path is applied here, every run."""
+    from dataclasses import replace
+
+    from spendmap.parsed_cache import parsed
+    from spendmap.sources.cra import read_cra
+
+    cra = parsed("cra", [cra_path], {"units": units, "years": sorted(fys)},
+                 lambda: read_cra(cra_path, units=units, years=fys), cache_dir)
+    rejects = cra.rejects.assign(source_file=str(cra_path)) if len(cra.rejects) else cra.rejects
+    return replace(cra, path=Path(cra_path), rejects=rejects)
 
 
 def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str]) -> str:
