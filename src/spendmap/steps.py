@@ -388,10 +388,17 @@ def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]
 
 
-def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataFrame]:
-    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures)."""
+def placement_tables(awards: pd.DataFrame | str | Path, fys: list[str]) -> dict[str, pd.DataFrame]:
+    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures).
+
+    Given the awards' parquet file, only the columns these two tables use are read."""
+    from spendmap.schemas import UNPLACED_COLUMNS
     from spendmap.transforms.geography import county_areas, unplaced_table
 
+    if not isinstance(awards, pd.DataFrame):
+        county = ["la_code", "county_code", "fy", "amount_gbp", "recipient_name"]
+        columns = list(dict.fromkeys([*UNPLACED_COLUMNS, "geo_method", "unplaced_reason", *county]))
+        awards = pd.read_parquet(awards, columns=[c for c in columns if c != "reason"])
     return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
 
 
@@ -402,19 +409,27 @@ def write_tables(
 
     `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
     """
-    from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
+    import shutil
 
-    awards = pd.read_parquet(awards_path)
+    import pyarrow.parquet as pq
+
+    from spendmap.outputs.tables import write_csv, write_duckdb
+
+    # The award table is never loaded whole here: awards.parquet is the classified file itself, DuckDB
+    # reads it from disk, and the placement tables read only their columns.
     tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
     tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
-    tables.update(placement_tables(awards, sorted(set(tables["place_summary"]["fy"]))))
+    tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     all_rejects = collect_rejects(rejects)
+    awards_out = catalog.AWARDS.at(staging)
+    awards_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(awards_path, awards_out)
     files = {
-        catalog.AWARDS.path: write_parquet(awards, catalog.AWARDS.at(staging)),
+        catalog.AWARDS.path: awards_out,
         catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
     }
     for name in (*CSV_TABLES, "trends"):
@@ -422,12 +437,12 @@ def write_tables(
             csv = catalog.csv_output(name)
             files[csv.path] = write_csv(tables[name], csv.at(staging))
     files[catalog.DUCKDB.path] = write_duckdb(
-        {"awards": awards, "rejects": all_rejects, "councils": load_councils(), **tables},
+        {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},
         catalog.DUCKDB.at(staging),
     )
     return TablesResult(
         files={name: str(path.relative_to(staging)) for name, path in files.items()},
-        rows={"awards": len(awards), "rejects": len(all_rejects),
+        rows={"awards": pq.ParquetFile(awards_out).metadata.num_rows, "rejects": len(all_rejects),
               **{name: len(df) for name, df in tables.items()}},
     )
 
