@@ -22,7 +22,7 @@ from spendmap.text import is_blank
 
 PACKAGES = (
     "prefect", "pandas", "pyarrow", "python-calamine", "duckdb", "networkx", "plotly", "openpyxl",
-    "rapidfuzz", "fastapi",
+    "xlsxwriter", "rapidfuzz", "fastapi",
 )
 
 

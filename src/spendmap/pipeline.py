@@ -382,7 +382,8 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         read = runner.call(LABEL, content, [f["path"] for f in grants_files], params.years, work_dir)
         fys = params.years or read.fys
         cra_future = runner.submit(
-            ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir
+            ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir,
+            str(cache_dir),
         )
 
         awards_sha = sha256_of(Path(read.awards))  # the awards as labelled this run: content-keyed
@@ -396,7 +397,7 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         placed, found = retrying(lookups, place, refetch(postcode_expect))
         postcodes_file = found[0] if found else None
         geo = placed.geo_methods
-        classified = runner.call(CLASSIFY, placed.awards, work_dir)
+        classified = runner.call(CLASSIFY, placed.awards, work_dir, str(cache_dir))
         analytics = runner.call(
             ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp, work_dir
         )
@@ -404,7 +405,9 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         def allocate(files: list[dict], again: bool) -> Any:
             if not again:
                 return cra_future.result()
-            return runner.call(ALLOCATE, files[0]["path"], files[1]["path"], fys, params.cra_units, work_dir)
+            return runner.call(
+                ALLOCATE, files[0]["path"], files[1]["path"], fys, params.cra_units, work_dir, str(cache_dir)
+            )
 
         cra, (cra_file, population_file) = retrying([cra_file, population_file], allocate, refetch(None))
 

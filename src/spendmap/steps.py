@@ -224,10 +224,28 @@ SPLIT_COUNCIL_RULE = (
 # --- departments and policy areas ---------------------------------------------------------------------
 
 
-def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
+def classification_reference(cache_dir: str | None = None):
+    """(departments, policy rules, scheme registers, classified schemes): all from reference/, parsed
+    and classified once per code version when `cache_dir` is given (`spendmap.parsed_cache`)."""
+    from spendmap.parsed_cache import parsed
+    from spendmap.paths import reference_dir
+
+    def build():
+        from spendmap.sources.rules import load_departments, load_policy_rules
+        from spendmap.sources.schemes import read_scheme_registers
+        from spendmap.transforms.departments import apply_departments
+        from spendmap.transforms.policy_areas import classify_policy_areas
+
+        departments, rules = load_departments(), load_policy_rules()
+        registers = read_scheme_registers()
+        schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+        return departments, rules, registers, schemes
+
+    return parsed("classification", [], {"reference": str(reference_dir())}, build, cache_dir)
+
+
+def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers)."""
-    from spendmap.sources.rules import load_departments, load_policy_rules
-    from spendmap.sources.schemes import read_scheme_registers
     from spendmap.transforms.departments import apply_departments, unknown_funders
     from spendmap.transforms.policy_areas import (
         classify_policy_areas,
@@ -236,9 +254,7 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
     )
     from spendmap.transforms.recipient_types import add_recipient_types
 
-    departments, rules = load_departments(), load_policy_rules()
-    registers = read_scheme_registers()
-    schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+    departments, rules, registers, schemes = classification_reference(cache_dir)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
     awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
@@ -265,23 +281,27 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
 
 
 def allocate_cra(
-    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
+    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path,
+    cache_dir: str | None = None,
 ) -> CraResult:
     """CRA identifiable spend allocated to every council by population share, for each run year the CRA
     edition holds.
+
+    With `cache_dir`, the CRA edition is parsed once (`spendmap.parsed_cache`, keyed by its content,
+    the units, the years and the code version); an edition holding none of the run's years is read no
+    further than its header.
 
     A run year the edition does not hold is not an error: the grants analysis still runs; the
     allocation has no rows for that year, and `summary["coverage"]` says which years the edition covers
     and how to give a newer one (pages and the manifest show it).
     """
     from spendmap.schemas import CRA_ALLOCATION_COLUMNS
-    from spendmap.sources.cra import read_cra
     from spendmap.sources.population import read_population
     from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS, conservation_checks
     from spendmap.transforms.allocation import allocate_cra as allocate
     from spendmap.transforms.population import population_for_councils
 
-    cra = read_cra(cra_path, units=units)
+    cra = read_cra_once(cra_path, units, fys, cache_dir)
     covered = [fy for fy in fys if fy in cra.years]
     missing = [fy for fy in fys if fy not in cra.years]
     population = read_population(population_path)
@@ -320,6 +340,19 @@ def allocate_cra(
         population_summary=population.summary(),
         conservation=checks.to_dict(orient="records"),
     )
+
+
+def read_cra_once(cra_path: str, units: str | None, fys: list[str], cache_dir: str | None):
+    """read_cra, through the parsed-reference cache; the file's path is applied here, every run."""
+    from dataclasses import replace
+
+    from spendmap.parsed_cache import parsed
+    from spendmap.sources.cra import read_cra
+
+    cra = parsed("cra", [cra_path], {"units": units, "years": sorted(fys)},
+                 lambda: read_cra(cra_path, units=units, years=fys), cache_dir)
+    rejects = cra.rejects.assign(source_file=str(cra_path)) if len(cra.rejects) else cra.rejects
+    return replace(cra, path=Path(cra_path), rejects=rejects)
 
 
 def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str]) -> str:
@@ -386,10 +419,17 @@ def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
-def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataFrame]:
-    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures)."""
+def placement_tables(awards: pd.DataFrame | str | Path, fys: list[str]) -> dict[str, pd.DataFrame]:
+    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures).
+
+    Given the awards' parquet file, only the columns these two tables use are read."""
+    from spendmap.schemas import UNPLACED_COLUMNS
     from spendmap.transforms.geography import county_areas, unplaced_table
 
+    if not isinstance(awards, pd.DataFrame):
+        county = ["la_code", "county_code", "fy", "amount_gbp", "recipient_name"]
+        columns = list(dict.fromkeys([*UNPLACED_COLUMNS, "geo_method", "unplaced_reason", *county]))
+        awards = pd.read_parquet(awards, columns=[c for c in columns if c != "reason"])
     return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
 
 
@@ -400,19 +440,27 @@ def write_tables(
 
     `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
     """
-    from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
+    import shutil
 
-    awards = pd.read_parquet(awards_path)
+    import pyarrow.parquet as pq
+
+    from spendmap.outputs.tables import write_csv, write_duckdb
+
+    # The award table is never loaded whole here: awards.parquet is the classified file itself, DuckDB
+    # reads it from disk, and the placement tables read only their columns.
     tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
     tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
-    tables.update(placement_tables(awards, sorted(set(tables["place_summary"]["fy"]))))
+    tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     all_rejects = collect_rejects(rejects)
+    awards_out = catalog.AWARDS.at(staging)
+    awards_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(awards_path, awards_out)
     files = {
-        catalog.AWARDS.path: write_parquet(awards, catalog.AWARDS.at(staging)),
+        catalog.AWARDS.path: awards_out,
         catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
     }
     for name in (*CSV_TABLES, "trends"):
@@ -420,12 +468,12 @@ def write_tables(
             csv = catalog.csv_output(name)
             files[csv.path] = write_csv(tables[name], csv.at(staging))
     files[catalog.DUCKDB.path] = write_duckdb(
-        {"awards": awards, "rejects": all_rejects, "councils": load_councils(), **tables},
+        {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},
         catalog.DUCKDB.at(staging),
     )
     return TablesResult(
         files={name: str(path.relative_to(staging)) for name, path in files.items()},
-        rows={"awards": len(awards), "rejects": len(all_rejects),
+        rows={"awards": pq.ParquetFile(awards_out).metadata.num_rows, "rejects": len(all_rejects),
               **{name: len(df) for name, df in tables.items()}},
     )
 
@@ -542,9 +590,9 @@ def render_site(
     from spendmap.outputs.site import render_site as render
 
     tables = analytics.tables
-    awards = pd.read_parquet(catalog.AWARDS.at(staging))
+    awards = page_awards(catalog.AWARDS.at(staging), places)
     if not context.get("departments"):  # the departments the register holds, stated on every page
-        context = {**context, "departments": sorted(awards["department"].dropna().astype(str).unique())}
+        context = {**context, "departments": register_departments(catalog.AWARDS.at(staging))}
     site_tables = SiteTables(
         councils=load_councils(),
         awards=awards,
@@ -562,6 +610,24 @@ def render_site(
         bytes=result.bytes_written,
         councils=len(result.profiles),
     )
+
+
+def page_awards(path: Path, places: list[str] | None) -> pd.DataFrame:
+    """The awards the pages show: every award, or (with --places) only those placed in the councils
+    rendered, read from the parquet file by a filter rather than loading a million rows to slice 13
+    councils out of them. Every page figure is per council, so none changes."""
+    if places is None:
+        return pd.read_parquet(path)
+    return pd.read_parquet(path, filters=[("la_code", "in", list(places))])
+
+
+def register_departments(path: Path) -> list[str]:
+    """The distinct departments of the whole register (one column read)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(path, columns=["department"]).column("department")
+    return sorted(str(d) for d in pc.unique(column.drop_null()).to_pylist())
 
 
 def write_manifest(manifest: dict, staging: Path) -> Path:

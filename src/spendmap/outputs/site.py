@@ -31,6 +31,7 @@ from spendmap.outputs.index_page import render_index
 from spendmap.outputs.safe import neutralise_frame, unique_slugs
 from spendmap.paths import reference_path
 from spendmap.transforms.duplication import finding_awards, number_findings
+from spendmap.transforms.names import recipient_key
 from spendmap.transforms.page_figures import (
     as_text,
     department_scheme_table,
@@ -180,6 +181,9 @@ def prepare_site(
     # Only the rendered councils' rows are split (13 pilot pages need not touch a million awards);
     # every figure is per council, so slicing first changes none of them.
     page_awards, page_dup = _rows_of(awards, chosen, places), _rows_of(dup, chosen, places)
+    # Recipient keys once for every rendered award (each page's Sankey, recipient types and scheme table
+    # use them), not once per page.
+    page_awards = page_awards.assign(recipient_key=recipient_key(page_awards))
     awards_by, small_by, dup_by, cra_by = (_split(page_awards), _split(_rows_of(small, chosen, places)),
                                            _split(page_dup), _split(_rows_of(cra, chosen, places)))
     # Whole-table aggregations once (vectorised), then sliced per council.

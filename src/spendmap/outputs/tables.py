@@ -26,13 +26,17 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_duckdb(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
-    """One DuckDB file holding every table, replaced whole."""
+def write_duckdb(tables: Mapping[str, pd.DataFrame | Path], path: Path) -> Path:
+    """One DuckDB file holding every table, replaced whole. A table given as a parquet file's path is
+    read by DuckDB from disk (a million awards never pass through pandas)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
+            if isinstance(df, Path):
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(df)])
+                continue
             con.register("frame_to_copy", df)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame_to_copy')
             con.unregister("frame_to_copy")

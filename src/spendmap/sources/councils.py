@@ -115,19 +115,21 @@ def register_to_current_gss() -> dict[str, str]:
     Abolished districts follow `replaced-by` (Aylesbury Vale -> Buckinghamshire). An abolished county
     that split into several unitaries (Cumbria, Northamptonshire) has no single successor and is left out.
     """
-    la = _authorities().set_index("local-authority-code")
+    la = _authorities()
+    replaced_by = dict(zip(la["local-authority-code"], la["replaced-by"], strict=True))
+    gss_of = dict(zip(la["local-authority-code"], la["gss-code"], strict=True))
     current = set(load_councils()["register_code"])
     result: dict[str, str] = {}
-    for reg in la.index:
+    for reg in la["local-authority-code"]:
         seen, code = set(), reg
         while code not in current and code not in seen:
             seen.add(code)
-            successors = [s for s in la["replaced-by"].get(code, "").split(",") if s]
+            successors = [s for s in replaced_by.get(code, "").split(",") if s]
             if len(successors) != 1:
                 break
             code = successors[0]
         if code in current:
-            result[reg] = la.at[code, "gss-code"]
+            result[reg] = gss_of[code]
     return result
 
 
@@ -155,18 +157,20 @@ def gss_to_current_gss() -> dict[str, str]:
     """Any known GSS code (current, former, or of an abolished authority) -> current council GSS."""
     reg_to_gss = register_to_current_gss()
     lookup = pd.read_csv(reference_path(*MYSOCIETY_GSS), dtype=str, keep_default_na=False)
+    # Plain column lists, not iterrows: this runs in every process that places or allocates.
     result = {
-        row["gss-code"]: reg_to_gss[row["local-authority-code"]]
-        for _, row in lookup.iterrows()
-        if row["local-authority-code"] in reg_to_gss and row["gss-code"]
+        gss: reg_to_gss[reg]
+        for gss, reg in zip(lookup["gss-code"], lookup["local-authority-code"], strict=True)
+        if reg in reg_to_gss and gss
     }
     la = _authorities()
-    for _, row in la.iterrows():
-        target = reg_to_gss.get(row["local-authority-code"])
+    columns = (la["local-authority-code"], la["gss-code"], la["former-gss-codes"])
+    for reg, gss, former in zip(*columns, strict=True):
+        target = reg_to_gss.get(reg)
         if not target:
             continue
-        result.setdefault(row["gss-code"], target)
-        for old in filter(None, row["former-gss-codes"].split(",")):
+        result.setdefault(gss, target)
+        for old in filter(None, former.split(",")):
             result.setdefault(old.strip(), target)
     return result
 
@@ -178,10 +182,11 @@ def council_name_variants() -> pd.DataFrame:
     names = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
     la = _authorities()
     extra = []
-    for _, row in la.iterrows():
-        for name in [row["official-name"], row["nice-name"], *row["alt-names"].split(",")]:
+    for reg, official, nice, alt in zip(la["local-authority-code"], la["official-name"], la["nice-name"],
+                                        la["alt-names"], strict=True):
+        for name in [official, nice, *alt.split(",")]:
             if name.strip():
-                extra.append({"la-name": name.strip(), "local-authority-code": row["local-authority-code"]})
+                extra.append({"la-name": name.strip(), "local-authority-code": reg})
     allnames = pd.concat([names, pd.DataFrame(extra)], ignore_index=True)
     # A split council's names lead to its own (former) code, resolved per award by the split rule.
     split = split_councils().set_index("register_code")["gss_code"].to_dict()

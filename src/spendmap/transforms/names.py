@@ -67,6 +67,8 @@ def recipient_key(awards: pd.DataFrame) -> pd.Series:
     redacted awards
     and awards with no recipient at all get <NA> (they cannot be counted as a distinct recipient).
     """
+    if "recipient_key" in awards.columns:  # computed once for the whole table, then sliced per page
+        return awards["recipient_key"].astype("string")
     index = awards.index
     # A council recipient placed by geography is that council, whatever name variant the data used.
     is_council = (

@@ -58,6 +58,34 @@ def _text(frame: pd.DataFrame, field: str) -> pd.Series:
     return col.astype("string").fillna("")
 
 
+def _distinct_stripped(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, distinct stripped values): stripped per distinct value, not per award."""
+    raw_codes, raw_uniques = pd.factorize(text)
+    codes, uniques = pd.factorize(pd.Series(raw_uniques, dtype="string").str.strip())
+    return codes[raw_codes], pd.Series(uniques, dtype="string")
+
+
+def _distinct_combos(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of the code columns, in sorted order; each award's row number among them): what
+    np.unique(axis=0, return_inverse=True) gives, through one int64 key per award instead of sorting
+    rows of a 2-D array."""
+    bases = [int(col.max(initial=0)) + 1 for col in columns]
+    if float(np.prod(bases, dtype=float)) >= 2**62:  # too many distinct values for one int64 key
+        combos, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        key = key * (int(col.max(initial=0)) + 1) + col
+    uniques, inverse = np.unique(key, return_inverse=True)
+    combos = np.empty((len(uniques), len(columns)), dtype=np.int64)
+    rest = uniques.copy()
+    for i in range(len(columns) - 1, -1, -1):
+        base = int(columns[i].max(initial=0)) + 1
+        combos[:, i] = rest % base
+        rest //= base
+    return combos, inverse.reshape(-1)
+
+
 def classify_policy_areas(
     awards: pd.DataFrame, rules: pd.DataFrame, schemes: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -73,10 +101,12 @@ def classify_policy_areas(
     Each tier matches once per distinct text (a million awards share a few thousand scheme titles).
     """
     out = awards.copy()
-    context = out
+    # Only the fields rules read are carried along (each tier slices them), not the whole table.
+    fields = [f for _, tier_fields in POLICY_BASES for f in tier_fields]
+    context = out[[c for c in dict.fromkeys([*fields, "scheme_code"]) if c in out.columns]]
     if schemes is not None and "scheme_code" in out.columns:
         extra = scheme_context(out, schemes)
-        context = out.assign(
+        context = context.assign(
             scheme_description=out.get("scheme_description", pd.Series(pd.NA, index=out.index))
             .astype("string")
             .fillna(extra["scheme_description"]),
@@ -100,11 +130,8 @@ def classify_policy_areas(
         # matches any of them), so the cost follows distinct titles, not awards or title combinations.
         field_codes, field_values = {}, {}
         for f in tier_fields:
-            codes_f, uniques_f = pd.factorize(_text(rows, f).str.strip())
-            field_codes[f], field_values[f] = codes_f, pd.Series(uniques_f, dtype="string")
-        combo = np.stack([field_codes[f] for f in tier_fields], axis=1)
-        combos, codes = np.unique(combo, axis=0, return_inverse=True)
-        codes = codes.reshape(-1)
+            field_codes[f], field_values[f] = _distinct_stripped(_text(rows, f))
+        combos, codes = _distinct_combos([field_codes[f] for f in tier_fields])
         d_area = np.full(len(combos), None, dtype=object)
         d_rule = np.full(len(combos), None, dtype=object)
         for rule, fields in tier_rules:
