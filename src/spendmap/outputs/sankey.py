@@ -91,7 +91,10 @@ def _recipient_nodes(
     keys = awards["recipient_key"] if "recipient_key" in awards.columns else recipient_key(awards)
     keys = keys.astype("object").where(keys.notna(), None).tolist()
     stats: dict = {}
-    names, amounts = _column(awards, "recipient_name"), _column(awards, "amount_gbp")
+    # An organisation's own name (transforms.recipient_identity) where known, else the award's.
+    own, raw_names = _column(awards, "organisation_name"), _column(awards, "recipient_name")
+    names = [org if _clean(org) else raw for org, raw in zip(own, raw_names, strict=True)]
+    amounts = _column(awards, "amount_gbp")
     for key, name, amount in zip(keys, names, amounts, strict=True):
         if key is None:
             continue
