@@ -60,6 +60,9 @@ SCHEMES = _ds("schemes", "schemes.parquet", "parquet", "work", (),
               "the national scheme registers, with departments and policy areas")
 REJECTS_SCHEMES = _ds("rejects_schemes", "rejects_schemes.parquet", "parquet", "work", REJECT_COLUMNS,
                       "scheme-register rows not accepted")
+# Written beside the classified awards, in the same step folder (recipient identity runs there).
+RECIPIENT_MERGES = _ds("recipient_merges", "recipient_merges.parquet", "parquet", "work", (),
+                       "how recipient records were merged into organisations, one edge per row")
 CRA_ALLOCATION = _ds("cra_allocation", "cra_allocation.parquet", "parquet", "work", CRA_ALLOCATION_COLUMNS,
                      "CRA identifiable spend allocated to councils")
 REJECTS_CRA = _ds("rejects_cra", "rejects_cra.parquet", "parquet", "work", REJECT_COLUMNS,
@@ -94,8 +97,9 @@ DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
         AWARDS_READ, REJECTS_GRANTS, AWARDS_PLACED, AWARDS_CLASSIFIED, SCHEMES, REJECTS_SCHEMES,
+        RECIPIENT_MERGES,
         CRA_ALLOCATION, REJECTS_CRA, REJECTS_POPULATION, *ANALYTIC_TABLES,
         AWARDS, REJECTS, DUCKDB, MANIFEST, INDEX_HTML,
-        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION)), csv_output("trends"),
+        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION, RECIPIENT_MERGES)), csv_output("trends"),
     )
 }

@@ -65,6 +65,10 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "postcode_status": "string",
     # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.
     "unplaced_reason": "string",
+    # The organisation the recipient is (transforms.recipient_identity): one id and one name for the
+    # same body under several ids, names and postcodes; <NA> for redacted or unnamed recipients.
+    "organisation_id": "string",
+    "organisation_name": "string",
 }
 
 # The placement ladder, in order (transforms.geography).

@@ -256,10 +256,13 @@ def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = No
 
     departments, rules, registers, schemes = classification_reference(cache_dir)
     awards = apply_departments(pd.read_parquet(awards_path), departments)
+    identity = identify_recipients(awards)
+    awards = awards.assign(**{c: identity.organisations[c] for c in identity.organisations.columns})
     awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     conform_awards(awards).to_parquet(path, index=False)
+    identity.merges.to_parquet(catalog.RECIPIENT_MERGES.at(work_dir), index=False)
     schemes.to_parquet(schemes_path, index=False)
     registers.rejects.to_parquet(rejects_path, index=False)
     unknown = unknown_funders(awards)
@@ -271,10 +274,24 @@ def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = No
         "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
+        "recipient_identity": identity.summary,
     }
     return ClassifyResult(
         awards=str(path), schemes=str(schemes_path), rejects=str(rejects_path), summary=summary
     )
+
+
+def identify_recipients(awards: pd.DataFrame):
+    """transforms.recipient_identity with the councils' own org-ids (a predecessor council is itself)."""
+    from spendmap.sources.councils import council_org_ids
+    from spendmap.transforms.recipient_identity import council_lookup, resolve_recipients
+
+    ids = council_org_ids()
+    current = ids.dropna(subset=["la_code"])
+    # The org-id of the current council itself, for a council recipient whose name is a variant only
+    # the placement's fuzzy match knew.
+    own = dict(zip(current["la_code"], current["org_id"], strict=True))
+    return resolve_recipients(awards, council_lookup(ids), own)
 
 
 # --- CRA ----------------------------------------------------------------------------------------------
@@ -402,7 +419,7 @@ def grant_analytics(
 # Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
 CSV_TABLES = (
     "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
-    "county_areas",
+    "county_areas", "recipient_merges",
 )
 
 
@@ -451,6 +468,9 @@ def write_tables(
     tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
     tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
     tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
+    merges = Path(awards_path).with_name(catalog.RECIPIENT_MERGES.path)  # written beside the awards
+    if merges.is_file():
+        tables["recipient_merges"] = pd.read_parquet(merges)
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 

@@ -91,7 +91,10 @@ def _recipient_nodes(
     keys = awards["recipient_key"] if "recipient_key" in awards.columns else recipient_key(awards)
     keys = keys.astype("object").where(keys.notna(), None).tolist()
     stats: dict = {}
-    names, amounts = _column(awards, "recipient_name"), _column(awards, "amount_gbp")
+    # An organisation's own name (transforms.recipient_identity) where known, else the award's.
+    own, raw_names = _column(awards, "organisation_name"), _column(awards, "recipient_name")
+    names = [org if _clean(org) else raw for org, raw in zip(own, raw_names, strict=True)]
+    amounts = _column(awards, "amount_gbp")
     for key, name, amount in zip(keys, names, amounts, strict=True):
         if key is None:
             continue
@@ -102,6 +105,16 @@ def _recipient_nodes(
     if len(chosen) > all_recipients_max:
         chosen = chosen[:top_recipients]
     return keys, {k: stats[k][2] or str(k) for k in chosen}
+
+
+def _scheme_keys(awards: pd.DataFrame) -> list:
+    """Per award, its scheme's identity (transforms.profiles.scheme_key, as the table beside the
+    diagram counts them), None where an award has neither a scheme code nor a scheme title."""
+    from spendmap.transforms.profiles import scheme_key
+
+    needed = ("department", "department_raw", "scheme_code", "scheme_title")
+    keys = scheme_key(awards.assign(**{c: pd.NA for c in needed if c not in awards.columns}))
+    return keys.astype("object").where(keys.notna(), None).tolist()
 
 
 def grants_sankey(
@@ -139,9 +152,11 @@ def grants_sankey(
         "recipient" if every_recipient else "largest recipients and recipient types"
     )
     shown_types = {_clean(t) or "unknown" for t, k in zip(types, r_keys, strict=True) if k in named}
+    s_keys = _scheme_keys(awards)
     members: dict[str, set] = {}  # recipient node -> distinct recipients in it
     type_of: dict[str, str] = {}  # named recipient node -> its type label
-    for dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
+    for s_key, dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
+        s_keys,
         _column(awards, "department"),
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
@@ -154,7 +169,7 @@ def grants_sankey(
     ):
         dept = _clean(dept) or "Unknown department"
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
-        scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
+        scheme = s_key or f"award:{a_title or '(no scheme)'}"
         label = s_title or code or a_title or "(no scheme title)"
         type_key = _clean(rtype) or "unknown"
         type_label = TYPE_LABELS.get(type_key, type_key.capitalize())

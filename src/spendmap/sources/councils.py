@@ -197,3 +197,34 @@ def council_name_variants() -> pd.DataFrame:
         .drop_duplicates()
         .reset_index(drop=True)
     )
+
+
+# 360Giving org-id prefix of a council register code, by nation (org-id.guide).
+COUNCIL_ORG_ID_PREFIX = {
+    "England": "GB-LAE", "Scotland": "GB-LAS", "Wales": "GB-PLA", "Northern Ireland": "GB-LAN",
+}
+
+
+@lru_cache(maxsize=1)
+def council_org_ids() -> pd.DataFrame:
+    """Every known name of every council, current or abolished, with that council's OWN org-id
+    (Harrogate Borough Council: GB-LAE-HAG, not its successor North Yorkshire's), so a predecessor
+    council stays an organisation of its own (transforms.recipient_identity).
+
+    Columns: name, org_id, la_code (the current council's GSS code where the council is current).
+    """
+    la = _authorities()
+    prefix = la["nation"].map(COUNCIL_ORG_ID_PREFIX).fillna("GB-LAE")
+    own = dict(zip(la["local-authority-code"], prefix + "-" + la["local-authority-code"], strict=True))
+    names = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
+    rows = [names.rename(columns={"la-name": "name", "local-authority-code": "code"})[["name", "code"]]]
+    for col in ("official-name", "nice-name"):
+        rows.append(la[[col, "local-authority-code"]].set_axis(["name", "code"], axis=1))
+    alt = la[["alt-names", "local-authority-code"]].set_axis(["name", "code"], axis=1)
+    rows.append(alt.assign(name=alt["name"].str.split(",")).explode("name"))
+    out = pd.concat(rows, ignore_index=True)
+    out["name"] = out["name"].str.strip()
+    out = out[(out["name"] != "") & out["code"].isin(own)]
+    current = load_councils().set_index("register_code")["la_code"]
+    out = out.assign(org_id=out["code"].map(own), la_code=out["code"].map(current))
+    return out[["name", "org_id", "la_code"]].drop_duplicates().reset_index(drop=True).astype("string")

@@ -23,8 +23,15 @@ SMALL_GRANTS_EXTRA_COLUMNS = ["n_all_awards", "n_zero_value", "n_negative", "n_r
 
 
 def scheme_key(awards: pd.DataFrame) -> pd.Series:
-    """A scheme is its programme code; without one, its department (lineage, so a renamed department
-    keeps its schemes) and normalised title."""
+    """A scheme is (funder lineage, programme code), else (funder lineage, normalised title): the one
+    scheme identity every table, Sankey, finding and page uses.
+
+    The lineage keeps a renamed department's schemes (DCLG and MHCLG) together, and keeps two
+    departments that happen to use the same code apart. Codes compare trimmed and upper-cased
+    (`sch-1` is `SCH-1 `). A pre-computed `scheme_key` column is used as it is.
+    """
+    if "scheme_key" in awards.columns:
+        return awards["scheme_key"].astype("string")
     code = awards["scheme_code"].astype("string").str.strip().str.upper()
     code = code.where(code != "", pd.NA)
     dept = awards["department"].astype("string")
@@ -33,7 +40,7 @@ def scheme_key(awards: pd.DataFrame) -> pd.Series:
     dept = dept.fillna(awards["department_raw"].astype("string")).fillna("")
     title = normalise_text(awards["scheme_title"])
     by_title = "TITLE:" + dept + ":" + title
-    return ("CODE:" + code).fillna(by_title).astype("string")
+    return ("CODE:" + dept + ":" + code).fillna(by_title).astype("string")
 
 
 def award_flags(
