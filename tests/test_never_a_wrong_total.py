@@ -281,6 +281,7 @@ def test_bidirectional_and_control_characters_are_removed_at_ingest(tmp_path, ow
     assert "\x1b" not in council_csv and "\u202e" not in council_csv and "Red Ltd" in council_csv
     pages = "".join(p.read_text(encoding="utf-8") for p in (out / "councils").rglob("*.html"))
     assert "\u202e" not in pages and "Wakefield Trust" in pages
+    assert '<th scope="row"><bdi>' in pages  # names isolated from the figures beside them
 
 
 # --- 8. implausible values are said in the run summary; repeated headers refused -----------------------
