@@ -395,7 +395,7 @@ TOTAL_ROW = "subtotal or total row"
 # 'Total', 'Sub-total', 'Grand total', 'Total for DfT', 'DfT total', 'Totals:' - a word of its own at
 # the start (followed by nothing, 'for'/'of' or punctuation) or at the end. 'Total Fitness Ltd' and
 # 'Totally Active' are names, not totals.
-_TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|to)\b|\s*[:(\-\u2013])"
+_TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|to)\b|\s*[:(\-–])"
                r"|\b(?:grand\s+|sub[\s-]?)?totals?\W*$")
 # A funder that is every funder: 'All departments', 'All government departments', 'Total funders'.
 _ALL_FUNDERS = (r"(?i)^\W*(?:all|total)\s+(?:(?:central\s+)?government\s+)?"
@@ -412,9 +412,9 @@ def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
     out = out.mask(shape, TOTAL_ROW + " (a funder, but no identifier and no recipient)")
     for col, what in (("award_id", "identifier"), ("title", "title"), ("recipient_name", "recipient")):
         if col in key:
-            said = key[col].str.contains(_TOTAL_TEXT, regex=True).fillna(False)
+            said = _matches(key[col], _TOTAL_TEXT)
             out = out.mask(out.isna() & said, TOTAL_ROW + f" ({what} '" + key[col].str.slice(0, 60) + "')")
-    every = funder.str.contains(_ALL_FUNDERS, regex=True).fillna(False)
+    every = _matches(funder, _ALL_FUNDERS)
     return out.mask(out.isna() & every, TOTAL_ROW + " (funder '" + funder.str.slice(0, 60) + "')")
 
 
@@ -465,6 +465,13 @@ def _is_arrow_text(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
 
 
+def _matches(s: pd.Series, pattern: str) -> pd.Series:
+    """Whether each cell of Arrow-backed text matches `pattern` (RE2, searched anywhere; False for
+    missing). Run in Arrow: pandas runs patterns with \\b or \\W in Python, once per cell."""
+    hit = pc.fill_null(pc.match_substring_regex(pa.array(s.array), pattern), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
+
+
 def _object_cells(df: pd.DataFrame) -> pd.DataFrame:
     """A few rows as object cells with None for blanks, whichever reader made them."""
     if not any(_is_arrow_text(df[c]) for c in df.columns):
@@ -503,18 +510,16 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     is_text = ~_kind_mask(kinds, (_NONE,)) & ~is_num
     bad = pd.Series(pd.NA, index=s.index, dtype="string")
     if is_text.any():
-        t = pd.Series(values[is_text], dtype="string").str.strip()
-        negative = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
+        # Arrow-backed text: the patterns below run in Arrow (RE2), not once per cell in Python.
+        t = pd.Series(values[is_text], dtype="string[pyarrow]").str.strip()
+        negative = _matches(t, r"^\(.*\)$").to_numpy()
         cleaned = (t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
                    .str.replace(r"(?i)gbp|£|\s", "", regex=True))
         # '-£50' and '£-50' both end up as '-50' once '£' is gone.
-        ambiguous = (cleaned.str.contains(_DECIMAL_COMMA, regex=True)
-                     | cleaned.str.contains(_THOUSANDS_DOT, regex=True)).fillna(False)
-        grouped = ~cleaned.str.contains(",", regex=False).fillna(False) | cleaned.str.fullmatch(
-            _GROUPED).fillna(False)
+        ambiguous = _matches(cleaned, _DECIMAL_COMMA) | _matches(cleaned, _THOUSANDS_DOT)
+        grouped = ~_matches(cleaned, ",") | _matches(cleaned, _GROUPED)
         cleaned = cleaned.str.replace(",", "", regex=False)
-        numeric = (cleaned.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").fillna(False)
-                   & grouped & ~ambiguous)
+        numeric = _matches(cleaned, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$") & grouped & ~ambiguous
         value = pd.to_numeric(cleaned.where(numeric), errors="coerce").to_numpy(dtype="float64",
                                                                                    na_value=np.nan)
         value = np.where(negative, -np.abs(value), value)
