@@ -310,9 +310,13 @@ def test_implausible_amounts_and_dates_are_warned_about_in_the_summary(tmp_path,
 def test_two_columns_meaning_the_amount_are_refused_naming_both(tmp_path, capsys):
     path = _csv(tmp_path / "twoamounts-2016-17.csv", [[*r[:3], "1", *r[3:]] for r in AWARDS],
                 header=[*HEADER[:3], "amount awarded", *HEADER[3:]])
-    with pytest.raises(InputError, match="2 columns that both mean 'amount_gbp': 'Amount Awarded' and "
+    with pytest.raises(InputError, match="2 columns that all mean 'amount_gbp': 'Amount Awarded' and "
                                          "'amount awarded'"):
         read_grants(path)
+    same = _csv(tmp_path / "same-2016-17.csv", [[*r[:3], "1", *r[3:]] for r in AWARDS],
+                header=[*HEADER[:3], "Amount Awarded", *HEADER[3:]])
+    with pytest.raises(InputError, match="all mean 'amount_gbp': 'Amount Awarded', 2 times"):
+        read_grants(same)
     code, _ = _run(tmp_path, "--grants", str(path))
     assert code == 2 and "Amount Awarded" in capsys.readouterr().err
 

@@ -352,11 +352,12 @@ def _refuse_repeated_headers(raw: RawTable) -> None:
     for canonical, headers in raw.repeated_headers.items():
         if canonical in REQUIRED_COLUMNS or canonical in _KEPT_TEXT or canonical in _NUMERIC_OR_DATE:
             where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
-            shown = " and ".join(f"'{h}'" for h in headers)
+            shown = (f"'{headers[0]}', {len(headers)} times" if len(set(headers)) == 1
+                     else " and ".join(f"'{h}'" for h in headers))
             raise InputError(
                 f"The grants register '{raw.path}' ({where}, header on row {raw.header_row}) has "
-                f"{len(headers)} columns that both mean '{canonical}': {shown}. spendmap will not guess "
-                "which one to use: delete or rename the other and give the file again.")
+                f"{len(headers)} columns that all mean '{canonical}': {shown}. spendmap will not guess "
+                "which one holds the figures: delete or rename the others and give the file again.")
 
 
 def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
