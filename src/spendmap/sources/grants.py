@@ -514,8 +514,9 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         # Arrow-backed text: the patterns below run in Arrow (RE2), not once per cell in Python.
         t = pd.Series(values[is_text], dtype="string[pyarrow]").str.strip()
         negative = _matches(t, r"^\(.*\)$").to_numpy()
-        cleaned = (t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-                   .str.replace(r"(?i)gbp|£|\s", "", regex=True))
+        cleaned = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace("£", "", regex=False)
+        if _matches(cleaned, r"(?i)gbp|\s").any():  # rare: the regex is the slow part of this function
+            cleaned = cleaned.str.replace(r"(?i)gbp|\s", "", regex=True)
         # '-£50' and '£-50' both end up as '-50' once '£' is gone.
         ambiguous = _matches(cleaned, _DECIMAL_COMMA) | _matches(cleaned, _THOUSANDS_DOT)
         grouped = ~_matches(cleaned, ",") | _matches(cleaned, _GROUPED)
@@ -525,11 +526,13 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
                                                                                    na_value=np.nan)
         value = np.where(negative, -np.abs(value), value)
         out[is_text] = value
-        shown = "'" + t + "'"
-        why = ("amount not a number: " + shown).mask(ambiguous, AMBIGUOUS_DECIMAL + ": " + shown)
         empty = (t == "").to_numpy(dtype=bool, na_value=True)  # whitespace only: missing, not bad
-        bad_text = np.where(np.isnan(value) & ~empty, why.to_numpy(dtype=object, na_value=None), None)
-        bad[is_text] = pd.array(bad_text, dtype="string")
+        wrong = np.isnan(value) & ~empty
+        if wrong.any():  # the reasons are written for the unreadable cells only
+            shown = "'" + t[wrong] + "'"
+            why = ("amount not a number: " + shown).mask(ambiguous[wrong], AMBIGUOUS_DECIMAL + ": " + shown)
+            where = np.flatnonzero(is_text)[wrong]
+            bad.iloc[where] = why.to_numpy(dtype=object, na_value=None)
     return pd.Series(out, index=s.index, dtype="float64"), bad
 
 
