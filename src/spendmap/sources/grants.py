@@ -401,7 +401,7 @@ _TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|t
 # A funder that is every funder: 'All departments', 'All government departments', 'Total funders'.
 _ALL_FUNDERS = (r"(?i)^\W*(?:all|total)\s+(?:(?:central\s+)?government\s+)?"
                 r"(?:departments?|funders?|funding\s+org(?:anisation)?s?|organisations?|bodies)\W*$")
-PENNY = 0.005  # within a penny: |a - b| < half a penny either side of a rounded figure
+PENNY = 0.01  # "equal within a penny": |a - b| <= £0.01
 
 
 def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
@@ -432,8 +432,8 @@ def _sum_row_reasons(amount: pd.Series, funder: pd.Series, candidate: pd.Series)
         if a.count() < 3:
             break
         group = a.groupby(funder)
-        by_funder = (((group.transform("sum") - a) - a).abs() < PENNY) & (group.transform("count") >= 3)
-        by_file = (((a.sum() - a) - a).abs() < PENNY) & ~by_funder
+        by_funder = (((group.transform("sum") - a) - a).abs() <= PENNY) & (group.transform("count") >= 3)
+        by_file = (((a.sum() - a) - a).abs() <= PENNY) & ~by_funder
         found = by_funder | by_file
         if not found.any():
             break
