@@ -169,3 +169,14 @@ def test_inputs_sharing_a_file_name_reconcile_each_by_input_id(tmp_path):
     again = reconcile_written(_manifest_inputs(reads), tmp_path)
     assert [p["rows_reconcile"] for p in again["per_input"]] == [True, False] and not again["ok"]
     assert not reconcile_written(_manifest_inputs(reads), tmp_path)["ok"]
+
+
+def test_an_award_carrying_the_id_of_no_input_fails(written):
+    out, inputs = written
+    awards = pd.read_parquet(out / "awards.parquet")
+    awards.loc[0, "input_id"] = "9:000000000000"
+    awards.to_parquet(out / "awards.parquet")
+    result = reconcile_written(inputs, out)
+    assert not result["ok"] and result["awards_of_no_input"] == 1
+    with pytest.raises(Exception, match="carry the id of no input"):
+        check_reconciled(result)

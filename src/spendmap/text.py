@@ -4,6 +4,8 @@
 - `is_blank`: a raw spreadsheet/CSV cell with nothing in it (None, or only whitespace).
 - `normalise_label`: one label (header, sheet or region name) for matching: lower case, single spaces.
 - `normalise_text`: a column of names for matching: lower case, '&' as 'and', no punctuation.
+- `CONTROLS_RE2`, `LINE_CONTROLS`: characters removed from text at ingest (terminal escapes,
+  bidirectional and control characters).
 """
 
 from __future__ import annotations
@@ -67,19 +69,9 @@ def normalise_text(values: pd.Series) -> pd.Series:
 
 # Characters that change how text is shown rather than what it says: ANSI terminal escapes (whole
 # sequences), bidirectional controls (U+202A-U+202E, U+2066-U+2069: an override reverses the figures
-# printed after a name), and the C0/C1 control characters. Line breaks and tabs become a space (words
-# stay apart); the rest are removed. The same pattern serves Python's `re` and Arrow's RE2.
+# printed after a name), and the C0/C1 control characters. Line breaks and tabs (LINE_CONTROLS) become a
+# space, so words stay apart; the rest are removed (sources.grants.clean_text). RE2 syntax (Arrow).
 ANSI_ESCAPE = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]"
-# The same class twice: RE2 (Arrow) writes a code point \x{202A}, Python's re writes \u202A.
-LAYOUT_CONTROLS_RE2 = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
-LAYOUT_CONTROLS = r"[\u202A-\u202E\u2066-\u2069\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+LAYOUT_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
 LINE_CONTROLS = r"[\t\n\r]"
-CONTROLS_RE2 = f"(?:{ANSI_ESCAPE})|{LAYOUT_CONTROLS_RE2}"
-_CONTROLS_RE = re.compile(f"(?:{ANSI_ESCAPE})|{LAYOUT_CONTROLS}")
-_LINES_RE = re.compile(LINE_CONTROLS)
-
-
-def strip_controls(text: str) -> str:
-    """`text` without terminal escapes, bidirectional controls or control characters (line breaks and
-    tabs become spaces), e.g. for a single name or label."""
-    return _CONTROLS_RE.sub("", _LINES_RE.sub(" ", text))
+CONTROLS_RE2 = f"(?:{ANSI_ESCAPE})|{LAYOUT_CONTROLS}"

@@ -352,11 +352,12 @@ def _refuse_repeated_headers(raw: RawTable) -> None:
     for canonical, headers in raw.repeated_headers.items():
         if canonical in REQUIRED_COLUMNS or canonical in _KEPT_TEXT or canonical in _NUMERIC_OR_DATE:
             where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
-            shown = " and ".join(f"'{h}'" for h in headers)
+            shown = (f"'{headers[0]}', {len(headers)} times" if len(set(headers)) == 1
+                     else " and ".join(f"'{h}'" for h in headers))
             raise InputError(
                 f"The grants register '{raw.path}' ({where}, header on row {raw.header_row}) has "
-                f"{len(headers)} columns that both mean '{canonical}': {shown}. spendmap will not guess "
-                "which one to use: delete or rename the other and give the file again.")
+                f"{len(headers)} columns that all mean '{canonical}': {shown}. spendmap will not guess "
+                "which one holds the figures: delete or rename the others and give the file again.")
 
 
 def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
@@ -395,12 +396,12 @@ TOTAL_ROW = "subtotal or total row"
 # 'Total', 'Sub-total', 'Grand total', 'Total for DfT', 'DfT total', 'Totals:' - a word of its own at
 # the start (followed by nothing, 'for'/'of' or punctuation) or at the end. 'Total Fitness Ltd' and
 # 'Totally Active' are names, not totals.
-_TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|to)\b|\s*[:(\-\u2013])"
+_TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|to)\b|\s*[:(\-–])"
                r"|\b(?:grand\s+|sub[\s-]?)?totals?\W*$")
 # A funder that is every funder: 'All departments', 'All government departments', 'Total funders'.
 _ALL_FUNDERS = (r"(?i)^\W*(?:all|total)\s+(?:(?:central\s+)?government\s+)?"
                 r"(?:departments?|funders?|funding\s+org(?:anisation)?s?|organisations?|bodies)\W*$")
-PENNY = 0.005  # within a penny: |a - b| < half a penny either side of a rounded figure
+PENNY = 0.01  # "equal within a penny": |a - b| <= £0.01
 
 
 def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
@@ -412,9 +413,9 @@ def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
     out = out.mask(shape, TOTAL_ROW + " (a funder, but no identifier and no recipient)")
     for col, what in (("award_id", "identifier"), ("title", "title"), ("recipient_name", "recipient")):
         if col in key:
-            said = key[col].str.contains(_TOTAL_TEXT, regex=True).fillna(False)
+            said = _matches(key[col], _TOTAL_TEXT)
             out = out.mask(out.isna() & said, TOTAL_ROW + f" ({what} '" + key[col].str.slice(0, 60) + "')")
-    every = funder.str.contains(_ALL_FUNDERS, regex=True).fillna(False)
+    every = _matches(funder, _ALL_FUNDERS)
     return out.mask(out.isna() & every, TOTAL_ROW + " (funder '" + funder.str.slice(0, 60) + "')")
 
 
@@ -431,8 +432,8 @@ def _sum_row_reasons(amount: pd.Series, funder: pd.Series, candidate: pd.Series)
         if a.count() < 3:
             break
         group = a.groupby(funder)
-        by_funder = (((group.transform("sum") - a) - a).abs() < PENNY) & (group.transform("count") >= 3)
-        by_file = (((a.sum() - a) - a).abs() < PENNY) & ~by_funder
+        by_funder = (((group.transform("sum") - a) - a).abs() <= PENNY) & (group.transform("count") >= 3)
+        by_file = (((a.sum() - a) - a).abs() <= PENNY) & ~by_funder
         found = by_funder | by_file
         if not found.any():
             break
@@ -463,6 +464,13 @@ def _kind_mask(kinds: np.ndarray, wanted: tuple[type, ...]) -> np.ndarray:
 def _is_arrow_text(s: pd.Series) -> bool:
     """A column read_table's Arrow CSV reader made: text cells, nulls for blanks."""
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
+
+
+def _matches(s: pd.Series, pattern: str) -> pd.Series:
+    """Whether each cell of Arrow-backed text matches `pattern` (RE2, searched anywhere; False for
+    missing). Run in Arrow: pandas runs patterns with \\b or \\W in Python, once per cell."""
+    hit = pc.fill_null(pc.match_substring_regex(pa.array(s.array), pattern), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
 
 
 def _object_cells(df: pd.DataFrame) -> pd.DataFrame:
@@ -503,27 +511,28 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     is_text = ~_kind_mask(kinds, (_NONE,)) & ~is_num
     bad = pd.Series(pd.NA, index=s.index, dtype="string")
     if is_text.any():
-        t = pd.Series(values[is_text], dtype="string").str.strip()
-        negative = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
-        cleaned = (t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-                   .str.replace(r"(?i)gbp|£|\s", "", regex=True))
+        # Arrow-backed text: the patterns below run in Arrow (RE2), not once per cell in Python.
+        t = pd.Series(values[is_text], dtype="string[pyarrow]").str.strip()
+        negative = _matches(t, r"^\(.*\)$").to_numpy()
+        cleaned = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace("£", "", regex=False)
+        if _matches(cleaned, r"(?i)gbp|\s").any():  # rare: the regex is the slow part of this function
+            cleaned = cleaned.str.replace(r"(?i)gbp|\s", "", regex=True)
         # '-£50' and '£-50' both end up as '-50' once '£' is gone.
-        ambiguous = (cleaned.str.contains(_DECIMAL_COMMA, regex=True)
-                     | cleaned.str.contains(_THOUSANDS_DOT, regex=True)).fillna(False)
-        grouped = ~cleaned.str.contains(",", regex=False).fillna(False) | cleaned.str.fullmatch(
-            _GROUPED).fillna(False)
+        ambiguous = _matches(cleaned, _DECIMAL_COMMA) | _matches(cleaned, _THOUSANDS_DOT)
+        grouped = ~_matches(cleaned, ",") | _matches(cleaned, _GROUPED)
         cleaned = cleaned.str.replace(",", "", regex=False)
-        numeric = (cleaned.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").fillna(False)
-                   & grouped & ~ambiguous)
+        numeric = _matches(cleaned, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$") & grouped & ~ambiguous
         value = pd.to_numeric(cleaned.where(numeric), errors="coerce").to_numpy(dtype="float64",
                                                                                    na_value=np.nan)
         value = np.where(negative, -np.abs(value), value)
         out[is_text] = value
-        shown = "'" + t + "'"
-        why = ("amount not a number: " + shown).mask(ambiguous, AMBIGUOUS_DECIMAL + ": " + shown)
         empty = (t == "").to_numpy(dtype=bool, na_value=True)  # whitespace only: missing, not bad
-        bad_text = np.where(np.isnan(value) & ~empty, why.to_numpy(dtype=object, na_value=None), None)
-        bad[is_text] = pd.array(bad_text, dtype="string")
+        wrong = np.isnan(value) & ~empty
+        if wrong.any():  # the reasons are written for the unreadable cells only
+            shown = "'" + t[wrong] + "'"
+            why = ("amount not a number: " + shown).mask(ambiguous[wrong], AMBIGUOUS_DECIMAL + ": " + shown)
+            where = np.flatnonzero(is_text)[wrong]
+            bad.iloc[where] = why.to_numpy(dtype=object, na_value=None)
     return pd.Series(out, index=s.index, dtype="float64"), bad
 
 
