@@ -41,3 +41,14 @@ def test_a_step_that_drops_a_declared_column_fails_the_run(tmp_path):
     frame.drop(columns=["share_small", "n_schemes"]).to_parquet(path)
     with pytest.raises(RuntimeError, match="grant-analytics wrote place_summary .* n_schemes, share_small"):
         pipeline.check_outputs(pipeline.ANALYTICS, _Result({"place_summary": str(path)}))
+
+
+def test_every_query_file_says_what_it_computes():
+    """Each queries/*.sql opens with `-- <its name>: <what it computes>`, so an analyst can read it."""
+    from importlib import resources
+
+    files = [f for f in resources.files("spendmap.queries").iterdir() if f.name.endswith(".sql")]
+    assert files
+    for f in files:
+        first = f.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith(f"-- {f.name.removesuffix('.sql')}: ") and len(first) > 40, f.name
