@@ -105,8 +105,11 @@ def _placed_line(result: Any) -> str:
 
 
 def _allocated_line(result: Any) -> str:
-    used = result.summary.get("coverage", {}).get("used", True)
-    return "Allocated CRA spend by population share" if used else "CRA edition does not cover the run"
+    coverage = result.summary.get("coverage", {})
+    line = "Allocated CRA spend by population share" if coverage.get("used", True) else (
+        "CRA edition does not cover the run")
+    # Said again here because a cached allocation does not run (or print) again.
+    return f"{line}. {coverage['note']}" if coverage.get("note") else line
 
 
 RESOLVE = Step("resolve-input", resolve_input, line=_resolved_line)
@@ -126,7 +129,7 @@ CLASSIFY = Step(
 )
 ALLOCATE = Step(
     "allocate-cra", steps.allocate_cra, inputs=("cra_database", "population"),
-    outputs=("cra_allocation", "rejects_cra", "rejects_population"), line=_allocated_line,
+    outputs=("cra_allocation", "rejects_cra", "rejects_population"), line=_allocated_line, cached=True,
 )
 ANALYTICS = Step(
     "grant-analytics", steps.grant_analytics, inputs=("awards_classified", "schemes"),
@@ -437,10 +440,16 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
 
         (read_dir, read), grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
         fys = params.years or read.fys
-        cra_future = runner.submit(
-            ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir,
-            str(cache_dir),
-        )
+        def allocate_in_cache(cra: dict, population: dict) -> tuple[tuple, dict]:
+            """The allocation depends only on the CRA edition and population file (content and path:
+            both are named in its summary and rejects), the years and the units: cached like reading."""
+            folder = step_dir(cache_dir, ALLOCATE, [cra["sha256"], cra["path"]],
+                              [population["sha256"], population["path"]], fys, params.cra_units)
+            args = (cra["path"], population["path"], fys, params.cra_units)
+            return args, {"work_dir": folder, "cache_dir": str(cache_dir)}
+
+        cra_args, cra_kwargs = allocate_in_cache(cra_file, population_file)
+        cra_future = runner.submit(ALLOCATE, *cra_args, **cra_kwargs)
 
         def place(files: list[dict], _again: bool) -> Any:
             lookup = files[0] if files else None
@@ -459,9 +468,8 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         def allocate(files: list[dict], again: bool) -> Any:
             if not again:
                 return cra_future.result()
-            return runner.call(
-                ALLOCATE, files[0]["path"], files[1]["path"], fys, params.cra_units, work_dir, str(cache_dir)
-            )
+            again_args, again_kwargs = allocate_in_cache(files[0], files[1])
+            return runner.call(ALLOCATE, *again_args, **again_kwargs)
 
         cra, (cra_file, population_file) = retrying([cra_file, population_file], allocate, refetch(None))
 
