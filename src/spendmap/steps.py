@@ -416,11 +416,8 @@ def grant_analytics(
 
 # --- writing ------------------------------------------------------------------------------------------
 
-# Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
-CSV_TABLES = (
-    "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
-    "county_areas", "recipient_merges",
-)
+# Tables published as CSV (and in DuckDB), from the catalog; trends only when a run covers several years.
+CSV_TABLES = tuple(catalog.exported_table(d) for d in catalog.CSV_EXPORTS)
 
 
 def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -483,9 +480,9 @@ def write_tables(
         catalog.AWARDS.path: awards_out,
         catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
     }
-    for name in (*CSV_TABLES, "trends"):
+    for csv in catalog.CSV_EXPORTS:
+        name = catalog.exported_table(csv)
         if name in tables:
-            csv = catalog.csv_output(name)
             files[csv.path] = write_csv(tables[name], csv.at(staging))
     files[catalog.DUCKDB.path] = write_duckdb(
         {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},

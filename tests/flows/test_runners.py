@@ -68,12 +68,12 @@ def test_second_prefect_run_reuses_reading_and_placing(tmp_path, monkeypatch, pr
         return _task_states(out, STEP_TASKS + 1)  # one page
 
     first, second = run(outs[0]), run(outs[1])
-    for step in ("read-grants", "place-awards"):
+    for step in ("read-grants", "place-awards", "allocate-cra"):
         assert first[step] == ["Completed"] and second[step] == ["Cached"], step
     assert second["classify-awards"] == ["Completed"] and second["render-council"] == ["Completed"]
     # Cached results persist in the cache folder, not in a staging folder that publishing removes.
     assert sorted(p.name.rsplit("-", 1)[0] for p in (cache / "prefect-results").iterdir()) == [
-        "place-awards", "read-grants"]
+        "allocate-cra", "place-awards", "read-grants"]
     assert_same_tables(outs[0], outs[1])
     assert_same_tables(outs[1], bundled_run)
 
