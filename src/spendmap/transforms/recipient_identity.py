@@ -140,7 +140,7 @@ def resolve_recipients(
     groups = UnionFind(kind_of)
     strong_root: dict[str, bool] = {n: kind_of[n] in _STRONG for n in kind_of}
     for a, b, rule, evidence in strong_edges:
-        graph.add_edge(a, b, rule=rule, award_id=evidence)
+        graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
         groups.union(a, b)
     for n in kind_of:  # a group holds a register identifier if any member does
         root = groups[n]
@@ -149,14 +149,14 @@ def resolve_recipients(
     for a, b, rule, evidence in sorted(weak_edges, key=lambda e: (e[2] != "name_postcode", e[0], e[1])):
         ra, rb = groups[a], groups[b]
         if ra == rb:
-            graph.add_edge(a, b, rule=rule, award_id=evidence)
+            graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
             continue
         if strong_root[ra] and strong_root[rb]:
             refused.append((a, b, rule, evidence))
             continue
         groups.union(ra, rb)
         strong_root[groups[ra]] = strong_root[ra] or strong_root[rb]
-        graph.add_edge(a, b, rule=rule, award_id=evidence)
+        graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
 
     # Each organisation is a connected component; it is named by its strongest identifier.
     org_of: dict[str, str] = {}
@@ -211,13 +211,18 @@ def _sentence(a: str, b: str, rule: str, merged: bool, evidence: str) -> str:
                 "belongs to an organisation with its own register id.")
     if rule == "same_record":
         return f"Award {evidence} gives both {a} and {b}: one organisation."
-    return f"Award {evidence} is to {_describe(a)}, which is {_describe(b)}: records sharing it are one."
+    name, _, postcode = b[len("NAMEPC:"):].rpartition("|")
+    who = "an unidentified recipient" if a.startswith("NAME:") else a
+    return (f"Award {evidence} is to {who} named '{name}' at {postcode}: records with that name at that "
+            "postcode are one organisation.")
 
 
 def _merge_table(graph: nx.Graph, org_of: dict, label: dict, refused: list, heads: set) -> pd.DataFrame:
     """Edges inside organisations of two or more identifiers, and refused edges, with a sentence each."""
     rows = []
-    for a, b, data in graph.edges(data=True):
+    for u, v, data in graph.edges(data=True):
+        a = data["record_key"]
+        b = v if a == u else u
         org = org_of[a]
         rows.append((org, label.get(org), a, b, data["rule"], True, data["award_id"],
                      _sentence(a, b, data["rule"], True, data["award_id"])))
