@@ -34,7 +34,8 @@ def _task_states(out_dir, n_tasks: int) -> dict[str, list[str]]:
     """{task name: [state name per task run]} of the one flow run that wrote out_dir.
 
     Task run states reach the server as events, processed a moment after the flow returns: wait for
-    all `n_tasks` to have a final state (at most 60 s).
+    all `n_tasks` to have a final state (a guard of 10 minutes against a hang, not a speed check: a
+    loaded machine processes events late).
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -45,7 +46,7 @@ def _task_states(out_dir, n_tasks: int) -> dict[str, list[str]]:
                     if r.parameters.get("params", {}).get("out_dir") == str(out_dir)]
             (run,) = runs
             only_this_run = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
-            for _ in range(120):
+            for _ in range(1200):
                 tasks = await client.read_task_runs(flow_run_filter=only_this_run)
                 if len(tasks) == n_tasks and all(t.state and t.state.is_final() for t in tasks):
                     break
