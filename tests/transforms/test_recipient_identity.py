@@ -181,7 +181,7 @@ def test_bundled_recipients_are_organisations(bundled):
     awards, summary, tmp = bundled
     assert summary["recipient_identity"] == {
         "recipient_records": 2039,
-        "recipient_keys_before": 2020,
+        "recipient_keys_before": 2015,
         "organisations": 2019,
         "merges": 3,
         "merges_refused": 0,
