@@ -65,6 +65,11 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "postcode_status": "string",
     # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.
     "unplaced_reason": "string",
+    # The policy sub-area (transforms.policy_areas.classify_sub_areas, reference/policy_subareas.csv)
+    # and the rule that decided it; the scheme's allocation method from the scheme register.
+    "policy_subarea": "string",
+    "policy_subrule": "string",
+    "allocation_method": "string",
     # The organisation the recipient is (transforms.recipient_identity): one id and one name for the
     # same body under several ids, names and postcodes; <NA> for redacted or unnamed recipients.
     "organisation_id": "string",
@@ -104,8 +109,13 @@ DUPLICATION_COLUMNS = [
     "fy", "la_code", "la_name", "policy_area", "kind", "departments", "n_departments", "schemes",
     "n_schemes", "recipients", "n_recipients", "n_awards", "total_gbp",
 ]
-# After the contract's columns: the finding in one sentence (transforms.duplication.explain_finding).
-DUPLICATION_EXTRA_COLUMNS = ["explanation"]
+# After the contract's columns: the finding's sub-area, the allocation methods of its schemes (from the
+# scheme register), formula allocations to the council itself (left out of within-department
+# findings), its rank score (schemes × recipients) and the finding in one sentence
+# (transforms.duplication.explain_finding).
+DUPLICATION_EXTRA_COLUMNS = [
+    "policy_subarea", "allocation_methods", "n_formula_to_council", "score", "explanation",
+]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]

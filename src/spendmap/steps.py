@@ -246,19 +246,24 @@ def classification_reference(cache_dir: str | None = None):
 
 def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers)."""
+    from spendmap.sources.rules import load_subarea_rules
     from spendmap.transforms.departments import apply_departments, unknown_funders
     from spendmap.transforms.policy_areas import (
+        allocation_methods,
         classify_policy_areas,
+        classify_sub_areas,
         unclassified_share,
         unclassified_totals,
     )
     from spendmap.transforms.recipient_types import add_recipient_types
 
     departments, rules, registers, schemes = classification_reference(cache_dir)
+    subrules = load_subarea_rules(areas=set(rules["policy_area"]))
     awards = apply_departments(pd.read_parquet(awards_path), departments)
     identity = identify_recipients(awards)
     awards = awards.assign(**{c: identity.organisations[c] for c in identity.organisations.columns})
-    awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
+    awards = classify_sub_areas(classify_policy_areas(awards, rules, schemes), subrules, schemes)
+    awards = add_recipient_types(awards.assign(allocation_method=allocation_methods(awards, schemes)))
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     conform_awards(awards).to_parquet(path, index=False)
@@ -270,6 +275,10 @@ def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = No
         "unknown_funders": unknown.to_dict(orient="records"),
         "unclassified_by_department": unclassified_share(awards).to_dict(orient="records"),
         "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
+        "policy_subareas": {str(k): int(v) for k, v in awards["policy_subarea"].value_counts().items()},
+        "allocation_methods": {
+            str(k): int(v) for k, v in awards["allocation_method"].fillna("not stated").value_counts().items()
+        },
         "unclassified": unclassified_totals(awards),
         "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
         "scheme_registers": registers.stats,

@@ -14,6 +14,7 @@ from spendmap import schemas
 from spendmap.outputs.context import CRA_EXTRA_COLUMNS
 from spendmap.transforms.policy_areas import POLICY_BASES
 from spendmap.transforms.profiles import SMALL_GRANTS_EXTRA_COLUMNS
+from spendmap.transforms.recipient_identity import RECIPIENT_MERGE_COLUMNS
 from spendmap.transforms.recipient_types import RECIPIENT_TYPES
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "outputs.md"
@@ -55,10 +56,19 @@ def render() -> str:
         ),
         (
             "duplication.csv",
-            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`, then `{_cols(schemas.DUPLICATION_EXTRA_COLUMNS)}` "
-            f"(the finding in one sentence); `kind` ∈ "
-            f"{_set(schemas.DUPLICATION_KINDS)}; lists are `; `-joined (the workbook lists "
-            "each finding's awards one per row)",
+            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`, then `{_cols(schemas.DUPLICATION_EXTRA_COLUMNS)}`; "
+            f"`kind` ∈ {_set(schemas.DUPLICATION_KINDS)}; one finding per place, year and policy "
+            "sub-area (and department, for `within_department`); `allocation_methods` are the schemes' "
+            "methods from the scheme register; `n_formula_to_council` counts the council's own formula "
+            "allocations (left out of a within-department finding); `score` = `n_schemes` × "
+            "`n_recipients`, the rank pages use; `explanation` says in one sentence why the finding is "
+            "listed; lists are `; `-joined (the workbook lists each finding's awards one per row)",
+        ),
+        (
+            "recipient_merges.csv",
+            f"how recipient records became organisations: `{_cols(RECIPIENT_MERGE_COLUMNS)}`, one "
+            "row per edge that joined two identifiers of one organisation (`rule` ∈ {`same_record`, "
+            "`name_postcode`}) or was refused (`merged` false: a name never joins two register ids)",
         ),
         (
             "cra_allocation.csv",
@@ -87,7 +97,8 @@ def render() -> str:
         (
             "spendmap.duckdb",
             "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
-            "cra_allocation, national_scheme_overlaps, unplaced, county_areas` (+ `trends`)",
+            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, recipient_merges` "
+            "(+ `trends`)",
         ),
         (
             "index.html",
@@ -158,6 +169,16 @@ def render() -> str:
         "- `policy_rule` is the id of the rule in `reference/policy_rules.csv` that set `policy_area`",
         "  (empty, with `policy_area` = `unclassified`, when none matched); `policy_basis` names the evidence",
         f"  it read, strongest first: {_set([b for b, _ in POLICY_BASES])} (scheme first; see docs/assumptions.md).",
+        "- `policy_subarea` is the purpose within `policy_area` (`reference/policy_subareas.csv`: transport →",
+        "  buses and community transport, roads and highways maintenance, rail, active travel …; the area",
+        "  itself where no sub-area rule matched) and `policy_subrule` the rule that set it.",
+        "- `allocation_method` ∈ {`formula`, `competed`, `criteria-based`, `un-competed`, `mixed`}: the",
+        "  scheme register's allocation method for the award's scheme code (empty where no register says).",
+        "- `organisation_id` and `organisation_name`: the organisation the recipient is",
+        "  (transforms/recipient_identity.py): one id for the same body under several ids, names and",
+        "  postcodes (`GB-CHC-…`, `GB-COH-…`, a council's own `GB-LAE-…`, else `NAME:…`); empty for redacted",
+        "  or unnamed recipients. Every count of recipients counts these; `recipient_merges.csv` explains",
+        "  each merge.",
         f"- `recipient_type` ∈ {_set(RECIPIENT_TYPES)}; `recipient_type_rule` names the evidence",
         "  (`org-id:GB-CHC`, `number:charity`, `name:company`, …; see docs/assumptions.md).",
         "- `source_row` is the 1-based row in the source sheet (header included), so every figure traces to a row.",
@@ -187,7 +208,10 @@ def render() -> str:
         "  control characters removed.",
         "- `warnings`: what the run summary printed as `Warning:` lines (the same facts, in words).",
         "- `classification`: unknown funders, unclassified share per department, the unclassified awards and",
-        "  £ (`unclassified`), awards per policy area and per recipient type, scheme-register reading counts.",
+        "  £ (`unclassified`), awards per policy area, sub-area, allocation method and recipient type,",
+        "  scheme-register reading counts, and `recipient_identity`: how many recipient records",
+        "  (`recipient_records`; `recipient_keys_before` the keys by id or spelling) became how many",
+        "  `organisations`, with the merges by rule and the refused ones.",
         '- `analytics`: awards and £ placed/unplaced, zero-value, negative, redacted, tested for "small", small;',
         "  the number of duplication findings.",
         "- `assumptions`: small-grant threshold, population vintage per year (wanted, used, why, councils",

@@ -16,16 +16,21 @@ import numpy as np
 import pandas as pd
 
 from spendmap.sources.rules import UNCLASSIFIED
+from spendmap.text import on_distinct
 
 
 def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
-    """The scheme register's description and COFOG function for each award, joined by scheme_code.
+    """The scheme register's description, COFOG function and allocation method for each award, joined
+    by scheme_code.
 
-    Returns a frame aligned to `awards` with columns scheme_description and cofog (<NA> where the
+    Returns a frame aligned to `awards` with columns scheme_description, cofog and allocation_method
+    (as the register writes it; <NA> where the
     award has no scheme code or the register does not list it). Where a code appears in several
     registers, the latest financial year's entry is used.
     """
-    cols = ["scheme_description", "cofog"]
+    cols = ["scheme_description", "cofog", "allocation_method"]
+    if "allocation_method" not in schemes.columns:
+        schemes = schemes.assign(allocation_method=pd.NA)
     if "scheme_code" not in schemes.columns or schemes["scheme_code"].isna().all():
         return pd.DataFrame({c: pd.Series(pd.NA, index=awards.index, dtype="string") for c in cols})
     ref = (
@@ -35,7 +40,9 @@ def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
         .rename(columns={"description": "scheme_description"})
         .set_index("scheme_code")[cols]
     )
-    codes = awards["scheme_code"].astype("string")
+    codes = awards["scheme_code"].astype("string").str.strip().str.upper()
+    ref.index = ref.index.astype("string").str.strip().str.upper()
+    ref = ref[~ref.index.duplicated()]
     return pd.DataFrame({c: codes.map(ref[c]).astype("string") for c in cols}, index=awards.index)
 
 
@@ -209,3 +216,61 @@ def unclassified_totals(awards: pd.DataFrame) -> dict[str, float]:
         "amount_gbp": round(float(amount[unclassified].sum()), 2),
         "share_awards": round(n / len(awards), 4) if len(awards) else 0.0,
     }
+
+
+# How a scheme is allocated, as the GGIS scheme register writes it ("General Grants - Competed"), in
+# one word each. A scheme listing several methods is `mixed`.
+ALLOCATION_METHODS = {
+    "formula": "formula",
+    "general grants - competed": "competed",
+    "general grants - criteria based": "criteria-based",
+    "general grants - un-competed": "un-competed",
+}
+
+
+def allocation_methods(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.Series:
+    """Per award, its scheme's allocation method from the scheme register (by scheme code): formula,
+    competed, criteria-based, un-competed, mixed (several listed), or <NA> where no register says."""
+    raw = scheme_context(awards, schemes)["allocation_method"]
+
+    def one(text: pd.Series) -> pd.Series:
+        parts = text.str.lower().str.split(";")
+        named = parts.map(
+            lambda ps: sorted({ALLOCATION_METHODS.get(p.strip(), "other") for p in ps}), na_action="ignore"
+        )
+        return named.map(lambda ms: ms[0] if len(ms) == 1 else "mixed", na_action="ignore").astype("string")
+
+    return on_distinct(raw, one).astype("string")
+
+
+def classify_sub_areas(
+    awards: pd.DataFrame, subrules: pd.DataFrame, schemes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Set `policy_subarea` and `policy_subrule` on every row that has a `policy_area`.
+
+    Within each policy area the sub-area rules (sources.rules.load_subarea_rules) are tried in the
+    same evidence order as the areas (the scheme's words, then the award's), first match wins. A
+    sub-area carves a purpose a reader recognises out of its area; an award no sub-area rule matches
+    keeps its area as its sub-area (so the PfPP report's own examples — eleven housing grants in
+    Birmingham, four net-zero programmes in Cornwall — stay one purpose each); unclassified stays
+    unclassified.
+    """
+    out = awards.copy()
+    area = out["policy_area"].astype("string").fillna(UNCLASSIFIED)
+    sub = area.copy()
+    rule = pd.Series(pd.NA, index=out.index, dtype="string")
+    fields = ["scheme_code", "scheme_title", "title", "description", "scheme_description", "policy_area"]
+    narrow = out[[c for c in fields if c in out.columns]]
+    for name, rules in subrules.groupby("policy_area", sort=False):
+        rows = area == name
+        if not rows.any():
+            continue
+        done = classify_policy_areas(
+            narrow[rows.to_numpy()], rules.assign(policy_area=rules["sub_area"]), schemes
+        )
+        found = done["policy_area"] != UNCLASSIFIED
+        sub[rows] = done["policy_area"].where(found, name)
+        rule[rows] = done["policy_rule"]
+    out["policy_subarea"] = sub.astype("string")
+    out["policy_subrule"] = rule.astype("string")
+    return out

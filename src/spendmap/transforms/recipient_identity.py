@@ -32,7 +32,7 @@ import pandas as pd
 from networkx.utils import UnionFind
 
 from spendmap.transforms.council_names import normalise_council_name
-from spendmap.transforms.names import IDENTIFIER_KINDS, recipient_identifiers
+from spendmap.transforms.names import IDENTIFIER_KINDS, recipient_identifiers, recipient_key
 
 # recipient_merges.csv: every edge that joined two identifiers of one organisation, or was refused.
 RECIPIENT_MERGE_COLUMNS = [
@@ -75,7 +75,8 @@ def _postcode(values: pd.Series) -> pd.Series:
 
 
 def _records(awards: pd.DataFrame, council_names: Mapping[str, str], council_codes: Mapping[str, str]):
-    """Distinct recipient records, their identifiers as (kind, node) lists, and each award's record."""
+    """Distinct recipient records, their identifiers as (kind, node) lists with the award that evidences
+    them, each award's record, and how many keys names.recipient_key gave the records before."""
     frame = pd.DataFrame(
         {c: (awards[c] if c in awards.columns else pd.Series(pd.NA, index=awards.index)) for c in _RECORD}
     ).astype("string")
@@ -96,18 +97,25 @@ def _records(awards: pd.DataFrame, council_names: Mapping[str, str], council_cod
     name_pc = ids["name"] + "|" + postcode
     strong = pd.concat([council_org.rename("council_org"), ids[list(IDENTIFIER_KINDS[:-1])]], axis=1)
     has_strong = strong.notna().any(axis=1)
-    award_ids = awards["award_id"].astype("string") if "award_id" in awards.columns else None
+    award_ids = (
+        awards["award_id"].astype("string").to_numpy(dtype=object, na_value=None)[first.to_numpy()].tolist()
+        if "award_id" in awards.columns else [str(i) for i in range(len(records))]
+    )
+    kinds = list(strong.columns)
+    values = strong.to_numpy(dtype=object, na_value=None).tolist()  # plain lists: fast to walk
+    names = ids["name"].where(~has_strong).to_numpy(dtype=object, na_value=None).tolist()
+    at_postcode = ("NAMEPC:" + name_pc.str[len("NAME:"):]).to_numpy(dtype=object, na_value=None).tolist()
     out = []
-    for i in range(len(records)):
+    for row, name, name_at, evidence in zip(values, names, at_postcode, award_ids, strict=True):
         # The record's own key first (what names.recipient_key gave it), then its name at its postcode.
-        nodes = [(k, strong.iat[i, j]) for j, k in enumerate(strong.columns) if pd.notna(strong.iat[i, j])]
-        if not has_strong.iat[i] and pd.notna(ids["name"].iat[i]):
-            nodes.append(("name", ids["name"].iat[i]))
-        if pd.notna(name_pc.iat[i]):
-            nodes.append(("name_postcode", "NAMEPC:" + name_pc.iat[i][len("NAME:"):]))
-        evidence = award_ids.iat[int(first.iat[i])] if award_ids is not None else str(i)
+        nodes = [(k, v) for k, v in zip(kinds, row, strict=True) if v is not None]
+        if name is not None:
+            nodes.append(("name", name))
+        if name_at is not None:
+            nodes.append(("name_postcode", name_at))
         out.append((nodes, evidence))
-    return out, codes
+    keys_before = int(recipient_key(records.drop(columns=["organisation_id"], errors="ignore")).nunique())
+    return out, codes, keys_before
 
 
 def resolve_recipients(
@@ -122,7 +130,7 @@ def resolve_recipients(
     without them a council recipient is the council it is placed in (`COUNCIL:<la_code>`).
     Redacted awards and awards naming no recipient get <NA>.
     """
-    records, codes = _records(awards, council_names or {}, council_codes or {})
+    records, codes, keys_before = _records(awards, council_names or {}, council_codes or {})
     kind_of: dict[str, str] = {}
     strong_edges, weak_edges = [], []
     for nodes, evidence in records:
@@ -140,7 +148,7 @@ def resolve_recipients(
     groups = UnionFind(kind_of)
     strong_root: dict[str, bool] = {n: kind_of[n] in _STRONG for n in kind_of}
     for a, b, rule, evidence in strong_edges:
-        graph.add_edge(a, b, rule=rule, award_id=evidence)
+        graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
         groups.union(a, b)
     for n in kind_of:  # a group holds a register identifier if any member does
         root = groups[n]
@@ -149,14 +157,14 @@ def resolve_recipients(
     for a, b, rule, evidence in sorted(weak_edges, key=lambda e: (e[2] != "name_postcode", e[0], e[1])):
         ra, rb = groups[a], groups[b]
         if ra == rb:
-            graph.add_edge(a, b, rule=rule, award_id=evidence)
+            graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
             continue
         if strong_root[ra] and strong_root[rb]:
             refused.append((a, b, rule, evidence))
             continue
         groups.union(ra, rb)
         strong_root[groups[ra]] = strong_root[ra] or strong_root[rb]
-        graph.add_edge(a, b, rule=rule, award_id=evidence)
+        graph.add_edge(a, b, rule=rule, award_id=evidence, record_key=a)
 
     # Each organisation is a connected component; it is named by its strongest identifier.
     org_of: dict[str, str] = {}
@@ -187,7 +195,7 @@ def resolve_recipients(
     named = [r for r, (nodes, _) in zip(record_org, records, strict=True) if nodes]
     summary = {
         "recipient_records": len(named),
-        "recipient_keys_before": len(before),
+        "recipient_keys_before": keys_before,
         "organisations": len(set(named)),
         "merges": int(merges["merged"].sum()) if len(merges) else 0,
         "merges_refused": len(refused),
@@ -211,13 +219,18 @@ def _sentence(a: str, b: str, rule: str, merged: bool, evidence: str) -> str:
                 "belongs to an organisation with its own register id.")
     if rule == "same_record":
         return f"Award {evidence} gives both {a} and {b}: one organisation."
-    return f"Award {evidence} is to {_describe(a)}, which is {_describe(b)}: records sharing it are one."
+    name, _, postcode = b[len("NAMEPC:"):].rpartition("|")
+    who = "an unidentified recipient" if a.startswith("NAME:") else a
+    return (f"Award {evidence} is to {who} named '{name}' at {postcode}: records with that name at that "
+            "postcode are one organisation.")
 
 
 def _merge_table(graph: nx.Graph, org_of: dict, label: dict, refused: list, heads: set) -> pd.DataFrame:
     """Edges inside organisations of two or more identifiers, and refused edges, with a sentence each."""
     rows = []
-    for a, b, data in graph.edges(data=True):
+    for u, v, data in graph.edges(data=True):
+        a = data["record_key"]
+        b = v if a == u else u
         org = org_of[a]
         rows.append((org, label.get(org), a, b, data["rule"], True, data["award_id"],
                      _sentence(a, b, data["rule"], True, data["award_id"])))
