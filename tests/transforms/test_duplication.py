@@ -387,6 +387,12 @@ def test_bundled_register_findings_by_sub_area_without_formula_blocks(tmp_path):
     assert (top.la_name, top.policy_subarea, top.n_schemes, top.n_recipients) == (
         "Westminster", "low-emission vehicles", 8, 7)
 
+    # The workbook's "Duplication awards" are exactly the awards each finding counts.
+    numbered = number_findings(findings)
+    per_award = finding_awards(awards, numbered).groupby(["la_code", "finding"]).size()
+    assert per_award.to_dict() == numbered.set_index(["la_code", "finding"])["n_awards"].to_dict()
+    assert per_award.sum() == 992
+
     # The figures before: broad areas, recipient keys by spelling, formula blocks counted.
     before = awards.drop(columns=["organisation_id", "organisation_name"]).assign(
         policy_subarea=awards["policy_area"], allocation_method=pd.NA

@@ -94,6 +94,9 @@ DUPLICATION_SHEET_COLUMNS = [
     Col("n_recipients", "Recipients (n)", "int", 10),
     Col("n_awards", "Awards", "int", 10),
     Col("total_gbp", "Total", "gbp", 14),
+    Col("policy_subarea", "Sub-area", width=30),
+    Col("allocation_methods", "Allocation methods", width=24),
+    Col("score", "Schemes × recipients", "int", 12),
 ]
 FINDING_AWARD_COLUMNS = [
     Col("finding", "Finding", "int", 8),
