@@ -100,9 +100,14 @@ def render_profile(ctx: Mapping[str, Any], **values: Any) -> str:
     return _env.get_template("profile.html.j2").render(ctx=ctx, root="../../", **values)
 
 
+def render_search(ctx: Mapping[str, Any], **values: Any) -> str:
+    """search.html: every award of the run year, searchable and filterable (lives at the root)."""
+    return _env.get_template("search.html.j2").render(ctx=ctx, root="", finder_council=False, **values)
+
+
 def render_sankey(ctx: Mapping[str, Any], **values: Any) -> str:
     """A standalone Sankey page (lives in councils/<slug>/; also shown in the profile's iframe)."""
     return _env.get_template("sankey.html.j2").render(ctx=ctx, root="../../", **values)
 
 
-__all__ = ["MISSING", "render_index", "render_profile", "render_sankey", "safe_json"]
+__all__ = ["MISSING", "render_index", "render_profile", "render_sankey", "render_search", "safe_json"]

@@ -141,6 +141,13 @@
     draw();
   }
 
+  function unescapeLabel(s) {
+    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  }
+  function escapeLabel(s) {
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   /* ---- Sankey pages: draw the figure and switch link weight between count and £ ---- */
   function initSankey() {
     var fig = readJson("sankey-data");
@@ -155,25 +162,25 @@
       var narrow = gd.clientWidth < 640;
       var labels = full.map(function (l, i) {
         if (!narrow) { return l; }
-        var name = l.split(" · ")[0];
+        // Labels arrive HTML-escaped: shorten the text itself, then escape again (never cut "&amp;").
+        var name = unescapeLabel(l.split(" · ")[0]);
         // The middle column's labels and the last column's (drawn leftwards) share one gap: both short.
         var room = isSource[i] && isTarget[i] ? 11 : (isTarget[i] ? 12 : 16);
-        return name.length > room ? name.slice(0, room - 1) + "…" : name;
+        return escapeLabel(name.length > room ? name.slice(0, room - 1) + "…" : name);
       });
       return { labels: labels, size: narrow ? 10 : 12 };
     }
     var f = fit();
     fig.data[0].node.label = f.labels;
     fig.layout.font.size = f.size;
-    // After every draw: hide any label that would overlap one already kept (outer columns first). The
+    // After every draw: hide any label that would overlap one already kept, largest node first (by the
+    // measure shown: node height), so the labels that give way are always those of smaller nodes. The
     // hidden ones stay in the hover text and in the table below the diagram.
     function declutter() {
       var nodes = Array.prototype.slice.call(gd.querySelectorAll(".sankey-node"));
-      var xs = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().left; });
-      var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
+      var heights = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().height; });
       var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
-        var ma = xs[a] > minX + 1 && xs[a] < maxX - 1, mb = xs[b] > minX + 1 && xs[b] < maxX - 1;
-        return (ma - mb) || (a - b);
+        return (heights[b] - heights[a]) || (a - b);
       });
       var kept = [];
       order.forEach(function (i) {
@@ -188,6 +195,7 @@
         });
         if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
       });
+      postHeight();
     }
     Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG).then(declutter);
     gd.on("plotly_afterplot", declutter);
@@ -206,7 +214,28 @@
         }
       });
     });
-    gd.setAttribute("data-weight", "count");
+    gd.setAttribute("data-weight", "gbp");
+  }
+
+  /* ---- a page shown in a frame tells its parent how tall it is, so the frame never cuts it off
+     (postMessage works between file:// pages, where the parent cannot read the frame's document) ---- */
+  function postHeight() {
+    if (window.parent === window) { return; }
+    // The body's own height, not the document's scrollHeight (never less than the frame: it could not shrink).
+    var h = Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
+    window.parent.postMessage({ spendmapFrameHeight: h }, "*");
+  }
+
+  function initFrames() {
+    var frames = document.querySelectorAll("iframe.sankey-frame");
+    if (!frames.length) { return; }
+    window.addEventListener("message", function (e) {
+      var h = e.data && e.data.spendmapFrameHeight;
+      if (typeof h !== "number" || !isFinite(h) || h <= 0) { return; }
+      Array.prototype.forEach.call(frames, function (f) {
+        if (f.contentWindow === e.source) { f.style.height = Math.min(h + 4, 20000) + "px"; }
+      });
+    });
   }
 
   /* ---- hex map: recolour by the chosen figure (colours are precomputed per hexagon) ---- */
@@ -225,7 +254,14 @@
     });
   }
 
-  function init() { initTable(); initSmallGrants(); initSankey(); initHexmap(); }
+  function init() {
+    initFrames(); initTable(); initSmallGrants(); initSankey(); initHexmap();
+    if (document.body.classList.contains("sankey-page")) {
+      postHeight();
+      window.addEventListener("load", postHeight);
+      window.addEventListener("resize", postHeight);
+    }
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
