@@ -109,31 +109,45 @@
       Array.prototype.forEach.call(document.querySelectorAll("#small-grants-missing li"), function (li) {
         li.hidden = set !== "pilots" || li.getAttribute("data-scope") !== scope || !chosen[li.getAttribute("data-code")];
       });
-      var names = list.map(function (c) { return c.la_name; });
+      // Phones: shorter council names, so the bars keep most of the width.
+      var narrow = gd.clientWidth < 560;
+      var seenName = {};
+      var names = list.map(function (c) {
+        var n = c.la_name, short = narrow && n.length > 16 ? n.slice(0, 15) + "…" : n;
+        // Bars are keyed by name: two councils must never share a shortened one.
+        short = seenName[short] ? n : short;
+        seenName[short] = true;
+        return short;
+      });
       var small = list.map(function (c) { return c.scopes[scope].n_small; });
       var other = list.map(function (c) { return c.scopes[scope].n_awards - c.scopes[scope].n_small; });
       var share = list.map(function (c) {
         var s = c.scopes[scope].share_small;
         return s === null ? "–" : Math.round(s * 100) + "%";
       });
+      var full = list.map(function (c) { return c.la_name; });
       var traces = [
         { type: "bar", orientation: "h", name: "Under " + data.threshold_label, y: names, x: small,
           marker: { color: "#0072B2" }, customdata: share, text: share, textposition: "inside",
-          insidetextanchor: "start",
-          hovertemplate: "%{y}<br>%{x:,} awards under " + data.threshold_label +
-                         " (%{customdata} of awards)<extra></extra>" },
+          insidetextanchor: "start", textangle: 0, hovertext: full,
+          hovertemplate: "%{hovertext}<br>%{x:,} awards under " + data.threshold_label +
+                         " (%{customdata} of awards tested)<extra></extra>" },
         { type: "bar", orientation: "h", name: data.threshold_label + " or more", y: names, x: other,
-          marker: { color: "#B8C4CE" },
-          hovertemplate: "%{y}<br>%{x:,} awards of " + data.threshold_label + " or more<extra></extra>" }
+          marker: { color: "#B8C4CE" }, hovertext: full,
+          hovertemplate: "%{hovertext}<br>%{x:,} awards of " + data.threshold_label + " or more<extra></extra>" }
       ];
       var most = Math.max.apply(null, [1].concat(list.map(function (c) { return c.scopes[scope].n_awards; })));
       var layout = {
-        barmode: "stack", height: Math.max(260, 26 * list.length + 110),
-        margin: { l: 10, r: 20, t: 30, b: 40 }, legend: { orientation: "h", y: 1.08, traceorder: "normal" },
+        barmode: "stack", height: Math.max(260, 26 * list.length + 130),
+        // The legend sits above the plot area (never over a bar) and wraps on a phone.
+        margin: { l: 10, r: 16, t: 56, b: 40 },
+        legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom", traceorder: "normal" },
+        // The axis always reaches the largest bar (plus room), whatever the width.
         xaxis: { title: { text: "Number of awards" }, automargin: true, tickformat: ",d",
-                 dtick: most < 10 ? 1 : null, rangemode: "tozero" },
-        yaxis: { automargin: true, type: "category" },
-        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12 }
+                 dtick: most < 10 ? 1 : null, range: [0, most * 1.06], fixedrange: true },
+        yaxis: { automargin: true, type: "category", fixedrange: true },
+        uniformtext: { mode: "hide", minsize: 9 },
+        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: narrow ? 11 : 12 }
       };
       Plotly.react(gd, traces, layout, PLOT_CONFIG);
     }
