@@ -269,6 +269,8 @@
   }
 
   function init() {
+    // Inside a frame the page is as tall as its content: no scrollbar, so no gutter kept for one.
+    if (window.parent !== window) { document.documentElement.style.scrollbarGutter = "auto"; }
     initFrames(); initTable(); initSmallGrants(); initSankey(); initHexmap();
     if (document.body.classList.contains("sankey-page")) {
       postHeight();
