@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -287,9 +288,9 @@ def describe_types(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n:,} {(single if n == 1 else plural).get(t, t)}" for t, n in parts if n)
 
 
-def _council_register_keys(names: pd.Series, la_codes: pd.Series) -> pd.Series:
-    """Register code of the authority each council recipient's name denotes, among the authorities that
-    are or became the award's council (la_code); <NA> where the name is unknown or fits several."""
+@lru_cache(maxsize=1)
+def _register_lookup() -> dict[tuple[str, str], str]:
+    """(current la_code, normalised name) -> register code, for names that denote one authority there."""
     from spendmap.sources.councils import authority_names
 
     ref = authority_names().dropna(subset=["la_code"])
@@ -297,7 +298,13 @@ def _council_register_keys(names: pd.Series, la_codes: pd.Series) -> pd.Series:
     pairs = ref[ref["key"] != ""].drop_duplicates(["la_code", "key", "register_code"])
     unique = pairs[pairs.groupby(["la_code", "key"])["register_code"].transform("nunique") == 1]
     pairs_of = zip(unique["la_code"], unique["key"], strict=True)
-    lookup = dict(zip(pairs_of, unique["register_code"], strict=True))
+    return dict(zip(pairs_of, unique["register_code"], strict=True))
+
+
+def _council_register_keys(names: pd.Series, la_codes: pd.Series) -> pd.Series:
+    """Register code of the authority each council recipient's name denotes, among the authorities that
+    are or became the award's council (la_code); <NA> where the name is unknown or fits several."""
+    lookup = _register_lookup()
     keys = normalise_council_name(names.astype("string"))
     out = [lookup.get((c, k)) for c, k in zip(la_codes.astype("string").tolist(), keys.tolist(), strict=True)]
     return pd.Series(out, index=names.index, dtype="string")
