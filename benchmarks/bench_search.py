@@ -139,6 +139,10 @@ def main() -> None:
     for n, mode, seconds, sizes, ready, query, heap in rows:
         files = "; ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items() if v > 50_000) or "—"
         print(f"| {n:,} | {mode} | {seconds:.1f} | {files} | {ready:,.0f} | {query:,.0f} | {heap:,.0f} |")
+    print("\nA search is a linear, exact scan of every loaded award (no index library at this size). Above "
+          "the one-file size a council view (`#council=...`) loads only that council's file, while a "
+          "search across every council loads them all: at that size start from a council or query "
+          "spendmap.duckdb.")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,9 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
 
     legends = {}
     for f in HEX_FIGURES:
-        bands = ["from " + label(f, x) for x in edges[f]]
+        # The first band starts at the smallest non-zero value, which can round to £0.00: say "above".
+        bands = [("above " if i == 0 else "from ") + label(f, 0.0 if i == 0 else x)
+                 for i, x in enumerate(edges[f])]
         legends[f] = [{"colour": HEX_EMPTY, "text": "none or no figure"}] + [
             {"colour": HEX_COLOURS[i], "text": t} for i, t in enumerate(bands)
         ]
