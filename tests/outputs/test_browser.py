@@ -241,6 +241,12 @@ def test_bundled_run_folder_opens_offline(driver, bundled_run):
     assert rows == placed == 319  # a row per council with placed awards...
     listed = driver.find_element("id", "no-award-councils").text
     assert listed.startswith(f"{382 - placed} of the 382 councils have no award placed")  # ...the rest once
+    # Every link of the index (councils, search, downloads) opens a file the run wrote.
+    import re
+
+    hrefs = set(re.findall(r'href="(?![a-z]+:)([^"#]+)', (bundled_run / "index.html").read_text()))
+    assert {"search.html", "unplaced.csv", "spendmap.duckdb", "run_manifest.json"} <= hrefs
+    assert [h for h in hrefs if not (bundled_run / h).exists()] == []
     _shot(driver, "bundled_index.png")
     assert _errors(driver) == []
     birmingham = bundled_run / "councils" / "birmingham"

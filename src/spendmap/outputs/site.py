@@ -255,7 +255,12 @@ DOWNLOADS = [
 
 
 def _downloads(out_dir: Path) -> list[dict[str, str]]:
-    return [{"href": n, "name": n, "text": t} for n, t in DOWNLOADS if (Path(out_dir) / n).exists()]
+    # run_manifest.json is written after the pages (it counts their files), but always before publishing.
+    return [
+        {"href": n, "name": n, "text": t}
+        for n, t in DOWNLOADS
+        if (Path(out_dir) / n).exists() or n == "run_manifest.json"
+    ]
 
 
 def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
