@@ -245,7 +245,7 @@ def test_bundled_run_folder_opens_offline(driver, bundled_run):
     import re
 
     hrefs = set(re.findall(r'href="(?![a-z]+:)([^"#]+)', (bundled_run / "index.html").read_text()))
-    assert {"search.html", "unplaced.csv", "spendmap.duckdb", "run_manifest.json"} <= hrefs
+    assert {"search.html", "unplaced.csv", "spendmap.duckdb", "place_summary.csv"} <= hrefs
     assert [h for h in hrefs if not (bundled_run / h).exists()] == []
     _shot(driver, "bundled_index.png")
     assert _errors(driver) == []

@@ -338,3 +338,43 @@ def test_several_years_show_a_trend_per_council(tmp_path, site_tables, run_conte
     run_context.years = ["2016-17"]
     single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD])
     assert "Year by year" not in single.profiles[WAKEFIELD].read_text(encoding="utf-8")
+
+
+def test_amount_bands_coverage_per_department_and_denominators_on_the_pages(rendered_site):
+    out, result, tables = rendered_site
+    profile = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    bands = profile[profile.index('<table class="data bands">') :]
+    bands = bands[: bands.index("</table>")]
+    cells = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', bands)
+    # Wakefield's 16 awards: £5k and £8k; nine from £12.5k to £60k; £150k and £750k; £2.5m; -£2k and £0.
+    assert cells == [("Under £10k", "2"), ("£10k to under £100k", "9"), ("£100k to under £1m", "2"),
+                     ("£1m or more", "1"), ("Zero or negative", "2")]
+    assert "£100k small-grant threshold" in bands and "Shares are of all 16 awards" in bands
+    # The crafted small-grant table tested all 16 awards: the share needs no denominator of its own.
+    assert "tested (zero-value and redacted awards are not)" not in profile
+    index = " ".join((out / "index.html").read_text(encoding="utf-8").split())
+    dft = tables.awards[tables.awards["department"] == "DfT"]
+    assert f"DfT: {len(dft)} of {len(dft)} awards placed" in index
+    national = index[index.index('<table class="data bands">') :]
+    assert f"Shares are of all {len(tables.awards)} awards" in national
+    # Every page links the award finder; the finder's data holds every award of the year.
+    assert 'href="search.html"' in index and 'href="../../search.html#council=E08000036"' in profile
+    data = (out / "search" / "awards.js").read_text(encoding="utf-8")
+    payload = json.loads(data[len("spendmapAwards("):-3])
+    assert len(payload["rows"]) == len(tables.awards)
+
+
+def test_a_share_of_fewer_awards_than_counted_says_so(tmp_path, site_tables, run_context):
+    small = site_tables.small_grants
+    mine = (small["la_code"] == WAKEFIELD) & (small["scope"] == "all_recipients")
+    site_tables.small_grants = small.assign(
+        n_awards=small["n_awards"].mask(mine, 12), share_small=small["share_small"].mask(mine, 10 / 12)
+    )
+    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD])
+    profile = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    assert "83% <span class=\"of\">of 12 tested (zero-value and redacted awards are not)</span>" in profile
+    index = " ".join((tmp_path / "index.html").read_text(encoding="utf-8").split())
+    table = index[index.index('<table id="councils"') :]
+    row = table[table.index('href="councils/wakefield/index.html"') :]
+    row = row[: row.index("</tr>")]
+    assert '83% <span class="of">of 12</span>' in row  # beside Wakefield's 16 awards

@@ -175,11 +175,19 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     return dup, rows
 
 
+def _first_known(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _all_recipients(small_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in small_rows if r["scope"] == "all_recipients")
+
+
 def _tested_of(small_rows: list[dict[str, Any]], n_awards: int) -> str:
     """"of 12 tested" when the all-recipients share is of fewer awards than the page counts (zero-value
     and redacted awards are not tested against the threshold)."""
-    row = next((r for r in small_rows if r["scope"] == "all_recipients"), None)
-    if row is None or row["share_small"] is None or int(row["n_awards"]) == n_awards:
+    row = _all_recipients(small_rows)
+    if row["share_small"] is None or int(row["n_awards"]) == n_awards:
         return ""
     return f"of {int(row['n_awards']):,} tested (zero-value and redacted awards are not)"
 
@@ -306,7 +314,10 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         "n_recipients": as_number(s.get("n_recipients")),
         "recipient_types": types,
         "total_gbp": total_gbp,
-        "share_small": as_number(s.get("share_small")),
+        # The card's share and its denominator come from one table (small_grants, all recipients).
+        "share_small": _first_known(
+            _all_recipients(small_rows)["share_small"], as_number(s.get("share_small"))
+        ),
         "share_small_of": _tested_of(small_rows, n_awards),
         "small": small_rows,
         "small_excluded": _small_excluded(job.small),
@@ -350,7 +361,7 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
     # utf-8-sig so Excel (the tool councils open it with) reads £ and accents correctly.
     job.awards_csv.to_csv(folder / csv_name, index=False, encoding="utf-8-sig")
 
-    all_small = next(r for r in small_rows if r["scope"] == "all_recipients")
+    all_small = _all_recipients(small_rows)
     council_small = next(r for r in small_rows if r["scope"] == "council")
     threshold = format_gbp(ctx["small_threshold_gbp"])
     ph = job.per_head

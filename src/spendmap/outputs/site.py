@@ -250,17 +250,13 @@ DOWNLOADS = [
     ("national_scheme_overlaps.csv", "policy areas funded by several departments' schemes"),
     ("rejects.csv", "input rows not accepted, each with its reason"),
     ("spendmap.duckdb", "every table in one DuckDB database, with views and column comments"),
-    ("run_manifest.json", "inputs, counts and the reconciliation of this run"),
 ]
 
 
 def _downloads(out_dir: Path) -> list[dict[str, str]]:
-    # run_manifest.json is written after the pages (it counts their files), but always before publishing.
-    return [
-        {"href": n, "name": n, "text": t}
-        for n, t in DOWNLOADS
-        if (Path(out_dir) / n).exists() or n == "run_manifest.json"
-    ]
+    # Only files already written: a page never links a file that is not there (run_manifest.json is
+    # written after the pages and is described in the README instead).
+    return [{"href": n, "name": n, "text": t} for n, t in DOWNLOADS if (Path(out_dir) / n).exists()]
 
 
 def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
