@@ -119,12 +119,28 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
         ".filter(r => !r.hidden).map(r => r.querySelector('th').textContent.trim())"
     )
     assert len(visible) == 1 and visible[0].startswith("Wakefield")
-    assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
+    assert driver.find_element("id", "council-count").text.startswith(f"Showing 1 of {len(rows)} councils.")
+    # The councils with no placed award answer the same search: "rutl" finds Rutland in the list below.
+    driver.execute_script(
+        "var b=document.getElementById('council-search'); b.value='rutl';b.dispatchEvent(new Event('input'))"
+    )
+    assert driver.find_element("id", "council-count").text == (
+        f"Showing 0 of {len(rows)} councils. 1 of the {len(result.slugs) - 4} councils with no placed award "
+        "match."
+    )
+    others = driver.execute_script(
+        "return [...document.querySelectorAll('#no-award-councils .no-award')].filter(e => !e.hidden)"
+        ".map(e => e.textContent.replace(/[,.]\\s*$/, '').trim())"
+    )
+    assert others == ["Rutland"]
+    driver.execute_script(
+        "var b=document.getElementById('council-search'); b.value='wakef';b.dispatchEvent(new Event('input'))"
+    )
     # The region filter combines with the search; clearing the search shows the region's councils.
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element("id", "region-filter")).select_by_visible_text("Yorkshire and The Humber")
-    assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
+    assert driver.find_element("id", "council-count").text.startswith(f"Showing 1 of {len(rows)} councils.")
     driver.execute_script(
         "var b=document.getElementById('council-search'); b.value='';b.dispatchEvent(new Event('input'))"
     )

@@ -265,7 +265,7 @@ def pilot_chart(rows: list[dict[str, Any]], small: pd.DataFrame, threshold: floa
 
 def no_award_councils(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The councils with no placed award, listed once (name and link) instead of as rows of zeros."""
-    keep = ("la_name", "href", "la_code")
+    keep = ("la_name", "href", "la_code", "search", "region", "tier")
     return [{k: r[k] for k in keep} for r in rows if not r["n_awards"]]
 
 

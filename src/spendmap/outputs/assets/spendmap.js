@@ -68,6 +68,18 @@
         if (ok) { shown += 1; }
       });
       count.textContent = "Showing " + shown + " of " + rows.length + " councils.";
+      // The councils without placed awards, listed under the table, answer the same search.
+      var others = document.querySelectorAll("#no-award-councils .no-award"), more = 0;
+      Array.prototype.forEach.call(others, function (el) {
+        var ok = (!q || el.getAttribute("data-search").indexOf(q) !== -1) &&
+                 (!reg || el.getAttribute("data-region") === reg) &&
+                 (!ti || el.getAttribute("data-tier") === ti);
+        el.hidden = !ok;
+        if (ok) { more += 1; }
+      });
+      if (others.length && more < others.length) {
+        count.textContent += " " + more + " of the " + others.length + " councils with no placed award match.";
+      }
     }
     search.addEventListener("input", applyFilter);
     if (region) { region.addEventListener("change", applyFilter); }
