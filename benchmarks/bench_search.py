@@ -26,7 +26,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_render import synthetic_tables  # noqa: E402
 
-from spendmap.outputs.search_page import COUNCIL_DATA, chunk, write_chunk, write_search  # noqa: E402
+from spendmap.outputs.search_page import (  # noqa: E402
+    COUNCIL_DATA,
+    chunk,
+    finder_frame,
+    write_chunk,
+    write_search,
+)
 from spendmap.outputs.site import RunContext, _copy_assets, council_slugs  # noqa: E402
 from spendmap.transforms.page_figures import council_search_names  # noqa: E402
 
@@ -62,11 +68,12 @@ def write_data(out: Path, awards: pd.DataFrame, single_file_max: int) -> tuple[f
     _copy_assets(out)
     start = time.perf_counter()
     sizes = {"council files": 0, "largest council file": 0}
-    for code, rows in awards.dropna(subset=["la_code"]).groupby("la_code"):
+    finder = finder_frame(awards)  # as render_site does: once, then a slice per council
+    for code, rows in finder[finder["la_code"] != ""].groupby("la_code"):
         path = write_chunk(out / "councils" / slugs[code] / COUNCIL_DATA, chunk(rows, {code: meta[code]}))
         sizes["council files"] += path.stat().st_size
         sizes["largest council file"] = max(sizes["largest council file"], path.stat().st_size)
-    write_search(out, CTX, awards, meta, slugs, single_file_max=single_file_max)
+    write_search(out, CTX, finder, meta, slugs, single_file_max=single_file_max)
     seconds = time.perf_counter() - start
     for name in ("awards.js", "unplaced.js"):
         if (out / "search" / name).exists():

@@ -9,7 +9,7 @@ import pytest
 from spendmap import schemas
 from spendmap.outputs.council_page import former_councils_note
 from spendmap.outputs.sankey import grants_sankey
-from spendmap.outputs.search_page import ROW_COLUMNS, chunk, write_chunk
+from spendmap.outputs.search_page import ROW_COLUMNS, chunk, finder_frame, write_chunk
 from spendmap.transforms.geography import UNPLACED_REASONS
 from spendmap.transforms.names import recipient_key
 from spendmap.transforms.page_figures import (
@@ -140,7 +140,7 @@ def test_finder_chunk_round_trips_every_award(tmp_path):
     awards.loc[1, "recipient_name"] = "</script><script>alert(1)</script>"
     meta = {NORTH_YORKSHIRE: ["North Yorkshire", "Yorkshire and The Humber", "councils/ny/index.html",
                               ["Harrogate"]]}
-    data = chunk(awards, meta)
+    data = chunk(finder_frame(awards), meta)
     assert data["columns"] == ROW_COLUMNS and len(data["rows"]) == len(awards)
     d = data["dicts"]
     decoded = [(r[0], d["recipient"][r[2]], d["council"][r[7]][0], r[8], d["reason"][r[11]])
@@ -152,3 +152,12 @@ def test_finder_chunk_round_trips_every_award(tmp_path):
     text = write_chunk(tmp_path / "x.js", data).read_text(encoding="utf-8")
     assert "<" not in text and text.startswith("spendmapAwards(") and text.endswith(");\n")
     assert json.loads(text[len("spendmapAwards("):-3]) == data
+
+
+def test_funder_type_filter_only_when_the_awards_carry_it():
+    awards = _north_yorkshire()
+    assert "funder_type" not in finder_frame(awards).columns
+    with_type = finder_frame(awards.assign(funder_type="central government"))
+    data = chunk(with_type, {})
+    assert data["dicts"]["funder_type"] == ["central government"]
+    assert chunk(finder_frame(awards), {})["dicts"]["funder_type"] == [""]

@@ -29,7 +29,7 @@ from spendmap.outputs.context import (
 )
 from spendmap.outputs.index_page import band_rows
 from spendmap.outputs.money import format_gbp, format_gbp_full
-from spendmap.outputs.search_page import council_config
+from spendmap.outputs.search_page import council_config, finder_frame
 from spendmap.outputs.workbook import write_workbook
 from spendmap.transforms.duplication import explain_finding, finding_awards, number_findings
 from spendmap.transforms.page_figures import (
@@ -68,8 +68,10 @@ class CouncilJob:
     scheme_rows: list[dict[str, Any]] = field(default_factory=list)
     finding_awards: pd.DataFrame | None = None
     bands: list[dict[str, Any]] = field(default_factory=list)  # page_figures.amount_bands rows
-    # [name, region, page href from the site root, search names] for the award finder's data.
+    # [name, region, page href from the site root, search names] for the award finder's data, and this
+    # council's rows of search_page.finder_frame (None: computed from `awards`).
     finder_meta: list[Any] = field(default_factory=list)
+    finder: pd.DataFrame | None = None
 
 
 def assumptions(ctx: dict[str, Any]) -> list[str]:
@@ -342,7 +344,8 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         "predecessors": former_councils_note(job.la_code, name, awards, ctx["fy"]),
     }
     meta = job.finder_meta or [name, region, f"councils/{job.slug}/index.html", []]
-    config = council_config(ctx, folder, job.la_code, job.slug, awards, meta) if len(awards) else {}
+    finder = job.finder if job.finder is not None else finder_frame(awards)
+    config = council_config(ctx, folder, job.la_code, job.slug, finder, meta) if len(awards) else {}
     cover = coverage(ctx)
     (folder / "index.html").write_text(
         pages.render_profile(ctx, p=p, assumptions=notes, coverage=cover, config=config, finder_council=True),

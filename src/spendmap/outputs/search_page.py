@@ -40,65 +40,80 @@ ROW_COLUMNS = [
 DICTS = ["recipient", "scheme", "department", "funder_type", "policy_area", "council", "fy", "reason"]
 
 
+# The finder frame's text columns, encoded as dictionaries in a chunk (FINDER_COLUMNS order).
+FINDER_COLUMNS = [
+    "award_id", "title", "recipient", "scheme", "department", "funder_type", "policy_area", "la_code",
+    "amount_gbp", "fy", "award_date", "reason",
+]
+_DICT_OF = {"recipient": "recipient", "scheme": "scheme", "department": "department",
+            "funder_type": "funder_type", "policy_area": "policy_area", "la_code": "council", "fy": "fy",
+            "reason": "reason"}
+
+
 def _text(series: pd.Series) -> pd.Series:
     return series.astype("string").str.strip().fillna("")
 
 
-def chunk(awards: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
-    """One data chunk of `awards`: dictionaries and rows (ROW_COLUMNS).
+def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
+    """What the finder shows of each award, as plain text and floats (FINDER_COLUMNS), computed once for
+    every award (vectorised) so that a council's chunk is a slice of it. The `funder_type` column only
+    when the awards carry it (the finder then offers its filter)."""
+    index = awards.index
+    blank = pd.Series("", index=index, dtype="object")
+    redacted = awards["is_redacted"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    scheme = _text(awards["scheme_title"])
+    amounts = pd.to_numeric(awards["amount_gbp"], errors="coerce").round(2)
+    frame = pd.DataFrame(
+        {
+            "award_id": _text(awards["award_id"]),
+            "title": _text(awards["title"]),
+            "recipient": _text(awards["recipient_name"]).where(~redacted, "(redacted)"),
+            "scheme": scheme.where(scheme != "", _text(awards["scheme_code"])),
+            "department": _text(awards["department"]),
+            **({"funder_type": _text(awards["funder_type"])} if "funder_type" in awards.columns else {}),
+            "policy_area": _text(awards["policy_area"]),
+            "la_code": awards["la_code"].astype("string").fillna(""),
+            "amount_gbp": amounts.astype("object").where(amounts.notna(), None),
+            "fy": _text(awards["fy"]),
+            "award_date": awards["award_date"].astype("string").str.slice(0, 10).fillna(""),
+            "reason": awards["unplaced_reason"].astype("string").map(UNPLACED_REASONS).fillna("")
+            if "unplaced_reason" in awards.columns else blank,
+        },
+        index=index,
+    )
+    return frame.astype("object")
+
+
+def chunk(finder: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """One data chunk of a finder_frame: dictionaries and rows (ROW_COLUMNS). Plain Python: most chunks
+    are one council's few hundred awards, where pandas' per-call cost would dominate.
 
     councils: la_code -> [name, region, href from the site root ('' if no page), search names].
     """
-    out: dict[str, Any] = {"columns": ROW_COLUMNS, "dicts": {}}
-    if awards.empty:
-        out["dicts"] = {d: [] for d in DICTS}
-        out["rows"] = []
-        return out
-    encoded = {}
-    sources = {
-        "recipient": _text(awards["recipient_name"]).where(
-            ~awards["is_redacted"].astype("boolean").fillna(False).to_numpy(dtype=bool), "(redacted)"
-        ),
-        "scheme": _text(awards["scheme_title"]).where(_text(awards["scheme_title"]) != "",
-                                                       _text(awards["scheme_code"])),
-        "department": _text(awards["department"]),
-        "funder_type": _text(awards["funder_type"]) if "funder_type" in awards.columns
-        else pd.Series("", index=awards.index),
-        "policy_area": _text(awards["policy_area"]),
-        "council": awards["la_code"].astype("string").fillna(""),
-        "fy": _text(awards["fy"]),
-        "reason": awards["unplaced_reason"].astype("string").map(UNPLACED_REASONS).fillna("")
-        if "unplaced_reason" in awards.columns else pd.Series("", index=awards.index),
-    }
-    for name, values in sources.items():
-        codes, uniques = pd.factorize(values, sort=True)
-        encoded[name] = codes.tolist()
-        out["dicts"][name] = [str(u) for u in uniques]
+    n = len(finder)
+    columns = [finder[c].tolist() if c in finder.columns else [""] * n for c in FINDER_COLUMNS]
+    dicts: dict[str, list[Any]] = {}
+    for i, col in enumerate(FINDER_COLUMNS):
+        if col in _DICT_OF:
+            values = sorted(set(columns[i]))
+            position = {v: k for k, v in enumerate(values)}
+            columns[i] = [position[v] for v in columns[i]]
+            dicts[_DICT_OF[col]] = values
     # Council entries carry what the page shows and searches, not just the code.
-    out["dicts"]["council"] = [
+    dicts["council"] = [
         [code, *councils.get(code, [code, "", "", []])] if code
         else ["", "Not placed in a council", "", "", []]
-        for code in out["dicts"]["council"]
+        for code in dicts.get("council", [])
     ]
-    amounts = pd.to_numeric(awards["amount_gbp"], errors="coerce").round(2)
-    dates = awards["award_date"].astype("string").str.slice(0, 10).fillna("")
-    out["rows"] = [
-        list(r)
-        for r in zip(
-            _text(awards["award_id"]).tolist(), _text(awards["title"]).tolist(), encoded["recipient"],
-            encoded["scheme"], encoded["department"], encoded["funder_type"], encoded["policy_area"],
-            encoded["council"], [None if pd.isna(a) else float(a) for a in amounts], encoded["fy"],
-            dates.tolist(), encoded["reason"],
-            strict=True,
-        )
-    ]
-    return out
+    return {"columns": ROW_COLUMNS, "dicts": {d: dicts.get(d, []) for d in DICTS},
+            "rows": [list(r) for r in zip(*columns, strict=True)]}
 
 
 def write_chunk(path: Path, data: Mapping[str, Any]) -> Path:
-    """`spendmapAwards(<json>);` — JSON escaped for a script (pages.safe_json)."""
+    """`spendmapAwards(<json>);` — JSON escaped for a script (pages.script_json: the chunk holds only
+    text, ints, floats and None already)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"spendmapAwards({pages.safe_json(data)});\n", encoding="utf-8")
+    path.write_text(f"spendmapAwards({pages.script_json(data)});\n", encoding="utf-8")
     return path
 
 
@@ -112,51 +127,51 @@ def bands() -> list[dict[str, Any]]:
 def write_search(
     out_dir: Path,
     ctx: Mapping[str, Any],
-    awards: pd.DataFrame,
+    finder: pd.DataFrame,
     councils: Mapping[str, Sequence[Any]],
     slugs: Mapping[str, str],
     single_file_max: int = SINGLE_FILE_MAX,
 ) -> Path:
     """Write search.html and its data (one file, or per council plus unplaced above single_file_max).
+    `finder` is finder_frame of the year's awards, placed or not.
 
     The per-council files are the council pages' own `awards_data.js` (written by render_council), so
     the split costs no extra bytes.
     """
     out_dir = Path(out_dir)
-    single = len(awards) <= single_file_max
+    single = len(finder) <= single_file_max
     folder = out_dir / SEARCH_DIR
     if single:
-        write_chunk(folder / "awards.js", chunk(awards, councils))
+        write_chunk(folder / "awards.js", chunk(finder, councils))
         sources = {"all": f"{SEARCH_DIR}/awards.js"}
     else:
-        unplaced = awards[awards["la_code"].isna()]
-        write_chunk(folder / "unplaced.js", chunk(unplaced, councils))
-        placed = set(awards["la_code"].dropna().astype(str))
+        write_chunk(folder / "unplaced.js", chunk(finder[finder["la_code"] == ""], councils))
+        placed = set(finder["la_code"]) - {""}
         sources = {code: f"councils/{slug}/{COUNCIL_DATA}" for code, slug in slugs.items() if code in placed}
         sources[""] = f"{SEARCH_DIR}/unplaced.js"
     council_list = sorted(
         ([code, c[0], c[1]] for code, c in councils.items()), key=lambda c: str(c[1]).lower()
     )
-    config = finder_config(ctx, awards, "search", sources, council_list, f"spendmap_awards_{ctx['fy']}.csv")
+    config = finder_config(ctx, finder, "search", sources, council_list, f"spendmap_awards_{ctx['fy']}.csv")
     config["single"] = single
     path = out_dir / "search.html"
-    html = pages.render_search(ctx, config=config, n_awards=len(awards), coverage=coverage(ctx))
+    html = pages.render_search(ctx, config=config, n_awards=len(finder), coverage=coverage(ctx))
     path.write_text(html, encoding="utf-8")
     return path
 
 
 def council_config(
-    ctx: Mapping[str, Any], folder: Path, la_code: str, slug: str, awards: pd.DataFrame, meta: Sequence[Any]
+    ctx: Mapping[str, Any], folder: Path, la_code: str, slug: str, finder: pd.DataFrame, meta: Sequence[Any]
 ) -> dict[str, Any]:
-    """Write a council's `awards_data.js` into its folder and return its page's finder config (the same
-    finder, without council or region filter: the page is the council)."""
-    write_chunk(Path(folder) / COUNCIL_DATA, chunk(awards, {la_code: meta}))
+    """Write a council's `awards_data.js` (from its rows of finder_frame) into its folder and return its
+    page's finder config (the same finder, without council or region filter: the page is the council)."""
+    write_chunk(Path(folder) / COUNCIL_DATA, chunk(finder, {la_code: meta}))
     sources = {"all": f"councils/{slug}/{COUNCIL_DATA}"}
-    return finder_config(ctx, awards, "council", sources, [], f"{slug}_awards_{ctx['fy']}_selection.csv")
+    return finder_config(ctx, finder, "council", sources, [], f"{slug}_awards_{ctx['fy']}_selection.csv")
 
 
 def finder_config(
-    ctx: Mapping[str, Any], awards: pd.DataFrame, mode: str, sources: Mapping[str, str],
+    ctx: Mapping[str, Any], finder: pd.DataFrame, mode: str, sources: Mapping[str, str],
     councils: list[list[Any]], download: str,
 ) -> dict[str, Any]:
     """What assets/search.js needs: data files (by council code, or "all"), filter lists, CSV name."""
@@ -168,8 +183,8 @@ def finder_config(
         "bands": bands(),
         "threshold": ctx["small_threshold_gbp"],
         "fy": ctx["fy"],
-        "has_funder_type": "funder_type" in awards.columns,
-        "n_awards": len(awards),
+        "has_funder_type": "funder_type" in finder.columns,
+        "n_awards": len(finder),
         "page_size": PAGE_SIZE,
         "download": download,
     }

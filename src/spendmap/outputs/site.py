@@ -29,7 +29,7 @@ from spendmap.outputs.context import CRA_EXTRA_COLUMNS, RunContext, SiteResult, 
 from spendmap.outputs.council_page import CouncilJob, assumptions, render_council
 from spendmap.outputs.index_page import render_index
 from spendmap.outputs.safe import neutralise_frame, unique_slugs
-from spendmap.outputs.search_page import SINGLE_FILE_MAX, write_search
+from spendmap.outputs.search_page import SINGLE_FILE_MAX, finder_frame, write_search
 from spendmap.paths import reference_path
 from spendmap.transforms.duplication import finding_awards, number_findings
 from spendmap.transforms.geography import UNPLACED_REASONS
@@ -116,9 +116,10 @@ class SitePlan:
     small: pd.DataFrame
     national: pd.DataFrame | None
     slugs: dict[str, str]
-    awards: pd.DataFrame | None = None  # the run year's awards, placed or not (search page, bands)
+    finder: pd.DataFrame | None = None  # search_page.finder_frame of the year's awards, placed or not
     finder_meta: dict[str, list[Any]] | None = None  # la_code -> search_page council entry
     search_names: dict[str, list[str]] | None = None
+    national_bands: pd.DataFrame | None = None  # amount_bands of every award of the year
 
 
 def prepare_site(
@@ -196,6 +197,9 @@ def prepare_site(
     schemes_by = _split(department_scheme_table(page_awards))
     dup_awards_by = _split(finding_awards(page_awards, page_dup))
     bands_by = _split(amount_bands(page_awards)) if len(page_awards) else {}
+    # The award finder's text, once for every award of the year; each council's page takes its slice.
+    finder = finder_frame(awards)
+    finder_by = _split(_rows_of(finder, chosen, places))
     search_names = council_search_names()
     finder_meta = {
         code: [
@@ -231,11 +235,13 @@ def prepare_site(
             finding_awards=dup_awards_by.get(code, _EMPTY_FINDING_AWARDS),
             bands=bands_by[code].to_dict("records") if code in bands_by else [],
             finder_meta=finder_meta[code],
+            finder=finder_by.get(code, finder.iloc[0:0]),
         )
         for code in chosen
     ]
     return SitePlan(
-        out_dir, ctx, jobs, figures, small, tables.national_overlaps, slugs, awards, finder_meta, search_names
+        out_dir, ctx, jobs, figures, small, tables.national_overlaps, slugs, finder, finder_meta,
+        search_names, amount_bands(awards, by=None) if len(awards) else None,
     )
 
 
@@ -262,13 +268,13 @@ def _downloads(out_dir: Path) -> list[dict[str, str]]:
 def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
     """Write search.html and index.html, linking the councils in `rendered` (la_codes whose folder was
     written)."""
-    awards = plan.awards if plan.awards is not None else schemas.empty_awards()
+    finder = plan.finder if plan.finder is not None else finder_frame(schemas.empty_awards())
     # Per-council data files exist only for rendered councils; a partial render keeps one search file.
     meta = {c: m if c in rendered else [*m[:2], "", *m[3:]] for c, m in (plan.finder_meta or {}).items()}
     write_search(
-        plan.out_dir, plan.ctx, awards, meta,
+        plan.out_dir, plan.ctx, finder, meta,
         {c: s for c, s in plan.slugs.items() if c in rendered},
-        single_file_max=SINGLE_FILE_MAX if len(rendered) == len(plan.slugs) else len(awards),
+        single_file_max=SINGLE_FILE_MAX if len(rendered) == len(plan.slugs) else len(finder),
     )
     return render_index(
         plan.out_dir,
@@ -280,7 +286,7 @@ def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
         rendered,
         assumptions(plan.ctx),
         search_names=plan.search_names,
-        national_bands=amount_bands(awards, by=None) if len(awards) else None,
+        national_bands=plan.national_bands,
         downloads=_downloads(plan.out_dir),
     )
 
