@@ -97,29 +97,37 @@ def render() -> str:
         (
             "spendmap.duckdb",
             "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
-            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, recipient_merges` "
-            "(+ `trends`)",
+            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, recipient_merges` (+ `trends`), each table "
+            "and column with a `COMMENT` (`duckdb_tables()`, `duckdb_columns()`), and the views "
+            "`council_profile` (type, region, awards, £ and grants £ per head per council and year), "
+            "`awards_by_council_department` and `unplaced_by_reason_department`",
         ),
         (
             "index.html",
-            "what the figures cover; a hex map of every district and unitary council (coloured "
-            "by awards, grants £ per head or small-grant share, each hexagon linking to its "
+            "what the figures cover (per department: awards and £ read and placed, and the main "
+            "reason for the unplaced); a hex map of every district and unitary council (coloured "
+            "by grants £ per head, £, awards or small-grant share, each hexagon linking to its "
             "page); the small-grants chart of the 13 pilots (each pilot without a bar says "
-            "why); every council with key figures, most awards first, sortable and "
-            "searchable; the national view of policy areas funded by several departments",
+            "why); every council with placed awards and key figures, largest £ first, sortable and "
+            "searchable by any current or former name (the councils with none listed once below); "
+            "awards and £ by amount band; links to the CSV files and the database; the national view "
+            "of policy areas funded by several departments",
         ),
         (
             "councils/<slug>/index.html",
-            "the council's profile page: coverage, headline figures, grants per "
+            "the council's profile page: the former councils it replaced (their own awards shown "
+            "under their own names), coverage, headline figures, grants per "
             "head beside its region, England and its type, small grants, the "
-            "grants diagram with a department × scheme table, explained "
+            "grants diagram with a department × scheme table, awards and £ by amount band, every "
+            "award placed here (searchable, sortable, 50 a page, CSV of the selection), explained "
             "duplication findings, the CRA allocation, and with `--years` a "
             "year-by-year table",
         ),
         (
             "councils/<slug>/sankey_grants.html",
-            "department → scheme → recipients (every one when few, else the largest and recipient types), switchable between "
-            "number of awards and £, with the same figures as a table",
+            "department → scheme → recipients (every one when few, else the largest and recipient types; each "
+            "organisation one node, never two councils under one name), opening on £ and switchable to "
+            "the number of awards, with the same figures as a table",
         ),
         ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),
         (
@@ -129,6 +137,19 @@ def render() -> str:
             "CRA allocation, Notes",
         ),
         ("councils/<slug>/<slug>_awards.csv", "the council's awards, formula-safe"),
+        ("councils/<slug>/awards_data.js", "the council's awards for its page's award table (and search.html)"),
+        (
+            "search.html",
+            "find any award of the year, placed or not: words in the title, recipient, scheme or council "
+            "(former names included), filters for department, funder type (when the awards carry it), "
+            "policy area, amount band, council, region and year; sortable, totalled, CSV of the filtered "
+            "set; the filters live in the address (`#q=arriva&department=DfT`), so a link shares the view",
+        ),
+        (
+            "search/awards.js",
+            "search.html's data (up to 150,000 awards; above that it loads the councils' "
+            "`awards_data.js` and `search/unplaced.js`)",
+        ),
         (
             "assets/",
             "plotly.js, styles, scripts and the hex map's licence, once for the whole folder "

@@ -32,7 +32,7 @@ from spendmap.outputs.sankey_figure import (
     shorten,
 )
 from spendmap.text import is_missing
-from spendmap.transforms.page_figures import as_number, as_text
+from spendmap.transforms.page_figures import as_number, as_text, organisation_keys
 
 WEIGHT_COUNT = "count"
 TYPE_LABELS = {
@@ -83,24 +83,23 @@ def _column(df: pd.DataFrame, col: str) -> list:
 def _recipient_nodes(
     awards: pd.DataFrame, all_recipients_max: int, top_recipients: int
 ) -> tuple[list, dict[object, str]]:
-    """Per award, its recipient's key (transforms.names.recipient_key, as the profile counts them), and
-    the recipients drawn as their own node: all of them when there are at most `all_recipients_max`,
-    else the `top_recipients` largest by £ (ties by awards, then key). {key: label} of those drawn."""
-    from spendmap.transforms.names import recipient_key
-
-    keys = awards["recipient_key"] if "recipient_key" in awards.columns else recipient_key(awards)
-    keys = keys.astype("object").where(keys.notna(), None).tolist()
+    """Per award, its recipient organisation's key (page_figures.organisation_keys: never two councils
+    under one key), and the recipients drawn as their own node: all of them when there are at most
+    `all_recipients_max`, else the `top_recipients` largest by £ (ties by awards, then key).
+    {key: label} of those drawn; a label is the organisation's name as its largest award gives it."""
+    keys_s, names_s = organisation_keys(awards)
+    keys = keys_s.astype("object").where(keys_s.notna(), None).tolist()
     stats: dict = {}
-    # An organisation's own name (transforms.recipient_identity) where known, else the award's.
-    own, raw_names = _column(awards, "organisation_name"), _column(awards, "recipient_name")
-    names = [org if _clean(org) else raw for org, raw in zip(own, raw_names, strict=True)]
-    amounts = _column(awards, "amount_gbp")
+    names, amounts = names_s.tolist(), _column(awards, "amount_gbp")
     for key, name, amount in zip(keys, names, amounts, strict=True):
         if key is None:
             continue
-        entry = stats.setdefault(key, [0, 0.0, _clean(name)])
+        value = max(as_number(amount, 0.0), 0.0)
+        entry = stats.setdefault(key, [0, 0.0, _clean(name), -1.0])
         entry[0] += 1
-        entry[1] += max(as_number(amount, 0.0), 0.0)
+        entry[1] += value
+        if value > entry[3] and _clean(name):
+            entry[2], entry[3] = _clean(name), value
     chosen = sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))
     if len(chosen) > all_recipients_max:
         chosen = chosen[:top_recipients]
@@ -318,9 +317,10 @@ def grants_sankey(
         )
 
     biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
-    trace = b.trace(b.count, valueformat=",.0f")
+    # Money first: the diagram opens on £ (a £27m block grant outweighs £8k of community transport);
+    # the number-of-awards view is one click away. Both weights travel with the figure.
+    trace = b.trace(b.gbp, valueformat=",.0f")
     fig = {"data": [trace], "layout": figure_layout(figure_height(biggest))}
-    # Both weights travel with the figure; the page switches link.value between them.
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
 

@@ -228,3 +228,35 @@ def council_org_ids() -> pd.DataFrame:
     current = load_councils().set_index("register_code")["la_code"]
     out = out.assign(org_id=out["code"].map(own), la_code=out["code"].map(current))
     return out[["name", "org_id", "la_code"]].drop_duplicates().reset_index(drop=True).astype("string")
+
+
+@lru_cache(maxsize=1)
+def authority_names() -> pd.DataFrame:
+    """Every authority the bundled register knows, current or abolished, with each of its name variants.
+
+    Columns: register_code, official_name, end_date ('' while current), la_code (the current council it
+    is or became; NA for one that split), name (one variant per row). Pages use it to keep a predecessor
+    council's awards under its own name and to find a council by a former name.
+    """
+    la = _authorities()
+    reg_to_gss = register_to_current_gss()
+    lookup = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
+    rows = [
+        {"register_code": r, "name": n.strip()}
+        for r, official, nice, alt in zip(
+            la["local-authority-code"], la["official-name"], la["nice-name"], la["alt-names"], strict=True
+        )
+        for n in [official, nice, *alt.split(",")]
+        if n.strip()
+    ]
+    names = pd.concat(
+        [pd.DataFrame(rows),
+         lookup.rename(columns={"la-name": "name", "local-authority-code": "register_code"})],
+        ignore_index=True,
+    )
+    info = la.set_index("local-authority-code")
+    names = names[names["register_code"].isin(info.index)].drop_duplicates()
+    names["official_name"] = names["register_code"].map(info["official-name"])
+    names["end_date"] = names["register_code"].map(info["end-date"])
+    names["la_code"] = names["register_code"].map(reg_to_gss).astype("string")
+    return names[["register_code", "official_name", "end_date", "la_code", "name"]].reset_index(drop=True)
