@@ -32,8 +32,8 @@ from spendmap.outputs.safe import neutralise_frame, unique_slugs
 from spendmap.outputs.search_page import SINGLE_FILE_MAX, finder_frame, write_search
 from spendmap.paths import reference_path
 from spendmap.transforms.duplication import finding_awards, number_findings
-from spendmap.transforms.names import recipient_key
 from spendmap.transforms.geography import UNPLACED_REASONS
+from spendmap.transforms.names import recipient_key
 from spendmap.transforms.page_figures import (
     amount_bands,
     as_text,
