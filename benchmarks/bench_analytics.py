@@ -21,7 +21,7 @@ from spendmap.schemas import conform_awards
 from spendmap.sources.councils import load_councils
 from spendmap.sources.rules import load_departments, load_policy_rules
 from spendmap.transforms.departments import apply_departments
-from spendmap.transforms.duplication import find_duplication, grant_graph
+from spendmap.transforms.duplication import find_duplication
 from spendmap.transforms.policy_areas import classify_policy_areas
 from spendmap.transforms.profiles import place_summary, scheme_key, small_grants
 
@@ -143,8 +143,7 @@ def main() -> None:
     awards = timed("policy areas (classify_policy_areas)", classify_policy_areas, awards, rules)
     summary = timed("place_summary", place_summary, awards, councils)
     small = timed("small_grants", small_grants, awards, councils)
-    graph = timed("grant graph (networkx)", grant_graph, awards)
-    findings = timed("duplication findings", find_duplication, awards, graph)
+    findings = timed("duplication findings (DuckDB)", find_duplication, awards)
     total = sum(t for _, t in timings)
 
     print("## Grant analytics (bench_analytics.py)\n")
@@ -162,8 +161,7 @@ def main() -> None:
     print(
         f"Target < {TARGET_SECONDS:.0f} s: {verdict}. Outputs: {len(summary):,} place_summary rows, "
         f"{len(small):,} small_grants rows, {len(findings):,} duplication findings "
-        f"({(findings['kind'] == 'cross_department').sum():,} cross-department), "
-        f"{graph.number_of_nodes():,} graph nodes, {graph.number_of_edges():,} edges; "
+        f"({(findings['kind'] == 'cross_department').sum():,} cross-department); "
         f"unclassified awards {(awards['policy_area'] == 'unclassified').mean():.1%}.\n"
     )
 

@@ -21,12 +21,15 @@ def bundled_awards():
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """A temporary Prefect server and database, started once for every test that runs a flow."""
+def prefect_harness() -> str:
+    """A temporary Prefect server and database, started once for every test that runs a flow (in this
+    process, or in a subprocess given the API URL it yields: starting a server costs tens of seconds on
+    a loaded machine, so no test starts its own unless that is what it tests)."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
+    with prefect_test_harness(server_startup_timeout=300):
+        yield PREFECT_API_URL.value()
 
 
 @pytest.fixture(scope="session")

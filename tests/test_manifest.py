@@ -47,7 +47,7 @@ rows = st.lists(
 def _write_outputs(paths: list[Path], out: Path) -> None:
     """What the flow writes: awards.parquet and rejects.csv (formula-safe), by the real writers."""
     known: dict[str, str] = {}
-    reads = [read_grants(p, year="2021-22", known_ids=known) for p in paths]
+    reads = [read_grants(p, year="2021-22", known_ids=known, position=i) for i, p in enumerate(paths, 1)]
     write_parquet(pd.concat([r.awards for r in reads], ignore_index=True), out / "awards.parquet")
     write_csv(pd.concat([r.rejects for r in reads], ignore_index=True), out / "rejects.csv")
     return reads
@@ -144,23 +144,39 @@ def test_plain_count_reads_every_encoding_the_reader_does(tmp_path, encoding):
     assert result["ok"] and result["totals"]["rows_read"] == 3 and result["totals"]["amount_in_gbp"] == 1005.0
 
 
-def test_inputs_sharing_a_file_name_reconcile_together(tmp_path):
-    """Two folders' `register 2021-22.csv` (different awards): written rows carry only the base name, so
-    the two are reconciled as one group — rows and £ read from both against rows and £ written for both —
-    instead of each being compared with the other's rows too."""
+def test_inputs_sharing_a_file_name_reconcile_each_by_input_id(tmp_path):
+    """Two folders' `register 2021-22.csv` (different awards): written rows carry the input id, so each is
+    reconciled on its own, and the reject reason names the input by id and full path (its folder)."""
     first, second = tmp_path / "a" / "register 2021-22.csv", tmp_path / "b" / "register 2021-22.csv"
     for folder in (first.parent, second.parent):
         folder.mkdir()
     head = "Identifier,Amount Awarded,Recipient Org:Name,Funding Org:Name\n"
-    first.write_text(head + "R-1,100,One Ltd,Home Office\nR-2,oops,Two Ltd,Home Office\n")
+    first.write_text(head + "R-1,100,One Ltd,Home Office\nR-1,60,Two Ltd,Home Office\n")
     second.write_text(head + "S-1,40,Three Ltd,Home Office\n")
     reads = _write_outputs([first, second], tmp_path)
     result = reconcile_written(_manifest_inputs(reads), tmp_path)
-    assert result["ok"] and len(result["per_input"]) == 1
-    assert result["per_input"][0]["path"] == f"{first}; {second}"
+    assert result["ok"] and [p["path"] for p in result["per_input"]] == [str(first), str(second)]
+    assert [(p["rows_read"], p["rows_accepted"], p["rows_rejected"]) for p in result["per_input"]] == [
+        (2, 1, 1), (1, 1, 0)]
     assert result["totals"] == {"rows_read": 3, "rows_accepted": 2, "rows_rejected": 1,
-                                "amount_in_gbp": 140.0, "amount_accepted_gbp": 140.0,
-                                "amount_rejected_gbp": 0.0}
+                                "amount_in_gbp": 200.0, "amount_accepted_gbp": 140.0,
+                                "amount_rejected_gbp": 60.0}
+    rejects = pd.read_csv(tmp_path / "rejects.csv", dtype=str)
+    assert rejects["reason"].tolist() == [
+        f"duplicate award id (also in input {reads[0].info['input_id']} ({first}) row 2)"]
     awards = pd.read_parquet(tmp_path / "awards.parquet")
-    awards.iloc[:1].to_parquet(tmp_path / "awards.parquet")  # lose S-1: the group no longer reconciles
+    awards.iloc[:1].to_parquet(tmp_path / "awards.parquet")  # lose S-1: the second no longer reconciles
+    again = reconcile_written(_manifest_inputs(reads), tmp_path)
+    assert [p["rows_reconcile"] for p in again["per_input"]] == [True, False] and not again["ok"]
     assert not reconcile_written(_manifest_inputs(reads), tmp_path)["ok"]
+
+
+def test_an_award_carrying_the_id_of_no_input_fails(written):
+    out, inputs = written
+    awards = pd.read_parquet(out / "awards.parquet")
+    awards.loc[0, "input_id"] = "9:000000000000"
+    awards.to_parquet(out / "awards.parquet")
+    result = reconcile_written(inputs, out)
+    assert not result["ok"] and result["awards_of_no_input"] == 1
+    with pytest.raises(Exception, match="carry the id of no input"):
+        check_reconciled(result)

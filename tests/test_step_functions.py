@@ -3,7 +3,13 @@
 import pandas as pd
 
 from spendmap import catalog
-from spendmap.schemas import AWARD_COLUMNS, PLACE_SUMMARY_COLUMNS, REJECT_COLUMNS, conform_awards
+from spendmap.schemas import (
+    AWARD_COLUMNS,
+    PLACE_SUMMARY_COLUMNS,
+    REJECT_COLUMNS,
+    REJECT_EXTRA_COLUMNS,
+    conform_awards,
+)
 from spendmap.step_results import AnalyticsResult, ClassifyResult, PlaceResult, ReadResult, TablesResult
 from spendmap.steps import (
     classify_awards,
@@ -51,7 +57,8 @@ def test_ingest_grants_writes_catalog_datasets(tmp_path):
     assert read.rejects == str(catalog.REJECTS_GRANTS.at(tmp_path))
     awards, rejects = pd.read_parquet(read.awards), pd.read_parquet(read.rejects)
     assert awards["award_id"].tolist() == ["A1", "A2"] and awards["amount_gbp"].sum() == 3_500
-    assert rejects["source_row"].tolist() == [4] and list(rejects.columns) == REJECT_COLUMNS
+    assert rejects["source_row"].tolist() == [4]
+    assert list(rejects.columns) == REJECT_COLUMNS + REJECT_EXTRA_COLUMNS
     (info,) = read.inputs
     assert info["rows_read"] == 3 == info["rows_accepted"] + info["rows_rejected"]
 
@@ -118,7 +125,7 @@ def test_write_tables_collects_exactly_the_rejects_it_is_given(tmp_path):
     assert (written.rows["awards"], written.rows["rejects"], written.rows["cra_allocation"]) == (3, 3, 3)
     assert set(written.files) >= {"awards.parquet", "rejects.csv", "place_summary.csv", "spendmap.duckdb"}
     assert len(pd.read_csv(staging / "rejects.csv")) == 3
-    assert collect_rejects([]).columns.tolist() == REJECT_COLUMNS
+    assert collect_rejects([]).columns.tolist() == REJECT_COLUMNS + REJECT_EXTRA_COLUMNS
 
 
 def test_catalog_names_every_dataset_once():

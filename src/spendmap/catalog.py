@@ -2,6 +2,7 @@
 
 Steps name their inputs and outputs from here instead of spelling file names. A path is relative to
 its `root`:
+- `in`: a run input (a path or URL given on the command line, or the bundled reference default);
 - `work`: a step's working folder (the run's staging `_work/`, or, for cached steps, the step's
   folder in the result cache, so that a later run can reuse it);
 - `out`: the output folder the run publishes.
@@ -17,6 +18,7 @@ from typing import Literal
 
 from spendmap.schemas import (
     AWARD_COLUMNS,
+    COUNTY_AREA_COLUMNS,
     CRA_ALLOCATION_COLUMNS,
     DUPLICATION_COLUMNS,
     PLACE_SUMMARY_COLUMNS,
@@ -25,9 +27,11 @@ from spendmap.schemas import (
     PRIORITY_OVERLAP_COLUMNS,
     REJECT_COLUMNS,
     SMALL_GRANTS_COLUMNS,
+    UNPLACED_COLUMNS,
 )
 
-Format = Literal["parquet", "csv", "duckdb", "json", "html"]
+Format = Literal["parquet", "csv", "duckdb", "json", "html", "spreadsheet"]
+Root = Literal["in", "work", "out"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Dataset:
     name: str
     path: str
     format: Format
-    root: Literal["work", "out"]
+    root: Root
     columns: tuple[str, ...] = ()
     description: str = ""
 
@@ -44,11 +48,17 @@ class Dataset:
         return Path(folder) / self.path
 
 
-def _ds(
-    name: str, path: str, fmt: Format, root: Literal["work", "out"], columns=(), description: str = ""
-) -> Dataset:
+def _ds(name: str, path: str, fmt: Format, root: Root, columns=(), description: str = "") -> Dataset:
     return Dataset(name, path, fmt, root, tuple(columns), description)
 
+
+# --- run inputs (pipeline.STEPS name them; their paths come from RunParams) ---------------------------
+GRANTS_REGISTERS = _ds("grants_registers", "--grants", "spreadsheet", "in", (),
+                       "grants registers (ODS/XLSX/CSV/360Giving), one or more")
+POSTCODE_LOOKUP = _ds("postcode_lookup", "--postcodes", "csv", "in", (),
+                      "ONS postcode lookup; the built-in directory when not given")
+CRA_DATABASE = _ds("cra_database", "--cra", "spreadsheet", "in", (), "HM Treasury CRA database edition")
+POPULATION = _ds("population", "--population", "csv", "in", (), "ONS population by council")
 
 # --- intermediate tables (work folders) ---------------------------------------------------------------
 AWARDS_READ = _ds("awards_read", "awards_read.parquet", "parquet", "work", AWARD_COLUMNS,
@@ -63,6 +73,9 @@ SCHEMES = _ds("schemes", "schemes.parquet", "parquet", "work", (),
               "the national scheme registers, with departments and policy areas")
 REJECTS_SCHEMES = _ds("rejects_schemes", "rejects_schemes.parquet", "parquet", "work", REJECT_COLUMNS,
                       "scheme-register rows not accepted")
+# Written beside the classified awards, in the same step folder (recipient identity runs there).
+RECIPIENT_MERGES = _ds("recipient_merges", "recipient_merges.parquet", "parquet", "work", (),
+                       "how recipient records were merged into organisations, one edge per row")
 CRA_ALLOCATION = _ds("cra_allocation", "cra_allocation.parquet", "parquet", "work", CRA_ALLOCATION_COLUMNS,
                      "CRA identifiable spend allocated to councils")
 REJECTS_CRA = _ds("rejects_cra", "rejects_cra.parquet", "parquet", "work", REJECT_COLUMNS,
@@ -105,19 +118,38 @@ MANIFEST = _ds("run_manifest", "run_manifest.json", "json", "out", (), "inputs, 
 INDEX_HTML = _ds("index_html", "index.html", "html", "out", (), "entry page")
 
 
-def csv_output(table: Dataset | str) -> Dataset:
-    """The published CSV of an analytic table (place_summary.csv, ...; also cra_allocation, trends)."""
+def csv_output(table: Dataset | str, columns: tuple[str, ...] | list[str] = ()) -> Dataset:
+    """The published CSV of a table (place_summary.csv, ...; also cra_allocation, unplaced, trends)."""
     name = table if isinstance(table, str) else table.name
-    columns = table.columns if isinstance(table, Dataset) else ()
+    columns = table.columns if isinstance(table, Dataset) else columns
     return _ds(f"{name}_csv", f"{name}.csv", "csv", "out", columns)
+
+
+# The tables published as CSV (and as tables of spendmap.duckdb), in this order; write_tables exports
+# each one the run produced (trends only when a run covers several years). A new published table is
+# one entry here (and the function that makes it).
+CSV_EXPORTS: tuple[Dataset, ...] = (
+    csv_output(PLACE_SUMMARY), csv_output(SMALL_GRANTS), csv_output(DUPLICATION), csv_output(CRA_ALLOCATION),
+    csv_output(NATIONAL_SCHEME_OVERLAPS), csv_output("unplaced", UNPLACED_COLUMNS),
+    csv_output("county_areas", COUNTY_AREA_COLUMNS), csv_output(RECIPIENT_MERGES), csv_output("trends"),
+    # issue 18: the council profile per funder type and the priority tables
+    csv_output(PLACE_SUMMARY_BY_FUNDER_TYPE), csv_output(PRIORITY_FUNDING), csv_output(PRIORITY_MATCHES),
+    csv_output(PRIORITY_OVERLAPS),
+)
+
+
+def exported_table(dataset: Dataset) -> str:
+    """The table a CSV export holds (place_summary for place_summary_csv)."""
+    return dataset.name.removesuffix("_csv")
 
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
+        GRANTS_REGISTERS, POSTCODE_LOOKUP, CRA_DATABASE, POPULATION,
         AWARDS_READ, REJECTS_GRANTS, AWARDS_PLACED, AWARDS_CLASSIFIED, SCHEMES, REJECTS_SCHEMES,
+        RECIPIENT_MERGES,
         CRA_ALLOCATION, REJECTS_CRA, REJECTS_POPULATION, *ANALYTIC_TABLES, *PRIORITY_TABLES, REJECTS_LOCAL,
-        AWARDS, REJECTS, DUCKDB, MANIFEST, INDEX_HTML,
-        *(csv_output(t) for t in (*ANALYTIC_TABLES, CRA_ALLOCATION, *PRIORITY_TABLES)), csv_output("trends"),
+        AWARDS, REJECTS, DUCKDB, MANIFEST, INDEX_HTML, *CSV_EXPORTS,
     )
 }

@@ -22,7 +22,7 @@ from spendmap.text import is_blank
 
 PACKAGES = (
     "prefect", "pandas", "pyarrow", "python-calamine", "duckdb", "networkx", "plotly", "openpyxl",
-    "rapidfuzz", "fastapi",
+    "xlsxwriter", "rapidfuzz", "fastapi",
 )
 
 
@@ -46,7 +46,13 @@ def package_versions() -> dict[str, str]:
 # that shares nothing with the reader in sources/, and compared with awards.parquet + rejects.csv as
 # written. The reader's own figures are not trusted for this: that would make the check unable to fail.
 
-_AMOUNT_NOISE = re.compile(r"(?i)gbp|£|,|\s")
+# The counter's own amount parser, minimal and strict, sharing nothing with sources/grants.py: a number
+# cell, or text that is digits with '.' for decimals and ',' only between groups of three digits
+# ('£1,234.50', '(1,000)', '-£50', 'GBP 7', '1.5e6'). Anything else ('25000,50', '1.234,50') is not
+# counted as £ in. So a reader that took a decimal comma as a thousands one would accept £ that this
+# count never saw, and the run would fail to reconcile instead of publishing a wrong total.
+_PLAIN_NOISE = re.compile(r"(?i)gbp|£|\s")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def plain_amount(cell: object) -> float | None:
@@ -58,10 +64,10 @@ def plain_amount(cell: object) -> float | None:
     else:
         text = str(cell).strip()
         negative = text.startswith("(") and text.endswith(")")
-        try:
-            value = float(_AMOUNT_NOISE.sub("", text.strip("()")))
-        except ValueError:
+        text = _PLAIN_NOISE.sub("", text[1:-1] if negative else text)
+        if not _PLAIN_NUMBER.fullmatch(text):
             return None
+        value = float(text.replace(",", ""))
         value = -abs(value) if negative else value
     return value if math.isfinite(value) else None
 
@@ -140,44 +146,48 @@ def _close(a: float, b: float) -> bool:
 def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
     """Rows and £ of every grants input = rows and £ in awards.parquet + rejects.csv, as written.
 
-    `inputs` are the manifest's grants entries (path, sheet, header_row, amount_header).
+    `inputs` are the manifest's grants entries (path, input_id, sheet, header_row, amount_header).
+    Written rows are matched to their input by `input_id` (position and sha256), never by file name: a
+    name is not unique (two folders' `register.csv`) and rejects.csv neutralises one that starts '='.
     """
-    awards = pd.read_parquet(out_dir / "awards.parquet", columns=["source_file", "amount_gbp"])
+    awards = pd.read_parquet(out_dir / "awards.parquet", columns=["input_id", "amount_gbp"])
     rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
-    # awards and rejects name their file by its base name, so inputs sharing a base name and sheet (two
-    # folders' `register.csv`) are reconciled together: their rows read against their rows written.
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for info in inputs:
-        groups.setdefault((Path(info["path"]).name, info["sheet"] or ""), []).append(info)
     per_input = []
-    for (name, sheet), infos in groups.items():
-        reads = [count_input(i["path"], i["sheet"], i["header_row"], i["amount_header"]) for i in infos]
-        acc = awards[awards["source_file"] == name]
-        rej = rejects[(rejects["source_file"] == name) & (rejects["source_sheet"] == sheet)]
+    for info in inputs:
+        read = count_input(info["path"], info["sheet"], info["header_row"], info["amount_header"])
+        acc = awards[awards["input_id"] == info["input_id"]]
+        rej = rejects[rejects["input_id"] == info["input_id"]]
         row = {
-            "path": "; ".join(i["path"] for i in infos),
-            "rows_read": sum(r["rows"] for r in reads),
+            "input_id": info["input_id"],
+            "path": info["path"],
+            "rows_read": read["rows"],
             "rows_accepted": len(acc),
             "rows_rejected": len(rej),
-            "amount_in_gbp": math.fsum(r["amount_gbp"] for r in reads),
+            "amount_in_gbp": read["amount_gbp"],
             "amount_accepted_gbp": math.fsum(acc["amount_gbp"]),
-            "amount_rejected_gbp": math.fsum(
-                _rejected_amount(v, [i["amount_header"] for i in infos]) for v in rej["original_values"]),
+            "amount_rejected_gbp": math.fsum(_rejected_amount(v, [info["amount_header"]])
+                                             for v in rej["original_values"]),
         }
         row["rows_reconcile"] = row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]
         row["amounts_reconcile"] = _close(
             row["amount_in_gbp"], row["amount_accepted_gbp"] + row["amount_rejected_gbp"])
         per_input.append(row)
+    # Rows written with the id of no grants input (a bug). Awards with no id are other readers' (none
+    # yet): an award that lost its id is caught anyway, as a row short of its input's count.
+    ids = awards["input_id"].dropna()
+    stray = int((~ids.isin({i["input_id"] for i in inputs})).sum())
     total = {
         key: sum(i[key] for i in per_input)
         for key in ("rows_read", "rows_accepted", "rows_rejected", "amount_in_gbp", "amount_accepted_gbp",
                     "amount_rejected_gbp")
     }
-    ok = all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
+    ok = stray == 0 and all(p["rows_reconcile"] and p["amounts_reconcile"] for p in per_input)
     return {
         "ok": ok,
-        "method": "inputs counted by a plain read; outputs counted from awards.parquet and rejects.csv",
+        "method": "inputs counted by a plain read with its own amount parser; outputs counted from "
+                  "awards.parquet and rejects.csv, matched to inputs by input_id",
         "totals": total,
+        "awards_of_no_input": stray,
         "per_input": per_input,
     }
 
@@ -188,9 +198,14 @@ class ReconciliationError(SpendmapError):
 
 def check_reconciled(reconciliation: dict) -> None:
     bad = [p for p in reconciliation["per_input"] if not (p["rows_reconcile"] and p["amounts_reconcile"])]
+    if reconciliation.get("awards_of_no_input"):
+        raise ReconciliationError(
+            f"The run does not reconcile, so nothing was published: {reconciliation['awards_of_no_input']:,} "
+            "awards written carry the id of no input. This is a bug in spendmap; please report it.")
     if bad:
         detail = "; ".join(
-            f"{p['path']}: {p['rows_read']:,} rows and £{p['amount_in_gbp']:,.2f} read, but "
+            f"{p['path']} (input {p['input_id']}): {p['rows_read']:,} rows and "
+            f"£{p['amount_in_gbp']:,.2f} read, but "
             f"{p['rows_accepted']:,} accepted + {p['rows_rejected']:,} rejected rows and "
             f"£{p['amount_accepted_gbp']:,.2f} + £{p['amount_rejected_gbp']:,.2f} written"
             for p in bad
@@ -234,6 +249,38 @@ def reconcile_other_inputs(cra: dict, population: dict, scheme_registers: list[d
     return checks
 
 
+def run_warnings(grants: list[dict], others: list[dict | None] = ()) -> list[str]:
+    """What the run summary (and the manifest's `warnings`) must say about the grants inputs: awards
+    above the plausibility ceiling, award dates far outside the register's year, text with control
+    characters removed, rows rejected as totals or for an ambiguous decimal separator, and downloads
+    whose completeness could not be checked (`others`: the CRA, population and postcode files)."""
+    out = []
+    for g in [*grants, *(o for o in others if o)]:
+        name, q = g.get("path", "?"), g.get("data_quality", {})
+        if q.get("amount_over_ceiling"):
+            out.append(f"{name}: {q['amount_over_ceiling']:,} award(s) above the plausibility ceiling of "
+                       f"£{q['amount_ceiling_gbp']:,.0f} (£{q.get('amount_over_ceiling_gbp', 0):,.0f} in "
+                       "all), kept but flagged (awards.parquet amount_over_ceiling): check them before "
+                       "using the totals.")
+        if q.get("award_date_outside_fy"):
+            out.append(f"{name}: {q['award_date_outside_fy']:,} award date(s) more than a year outside "
+                       f"{g.get('fy')}, kept but flagged (award_date_outside_fy).")
+        if q.get("amount_ambiguous_decimal"):
+            out.append(f"{name}: {q['amount_ambiguous_decimal']:,} amount(s) with an ambiguous decimal "
+                       "separator rejected (rejects.csv).")
+        if g.get("rows_rejected_as_totals"):
+            out.append(f"{name}: {g['rows_rejected_as_totals']:,} subtotal or total row(s) rejected "
+                       "(rejects.csv).")
+        if q.get("text_cells_with_control_characters"):
+            out.append(f"{name}: control or bidirectional characters removed from "
+                       f"{q['text_cells_with_control_characters']:,} text cell(s).")
+        if g.get("url") and g.get("verified") is False:
+            how = g.get("verification") or "the download could not be checked as whole"
+            cached = " (served from the download cache)" if g.get("from_cache") else ""
+            out.append(f"{g['url']}: {how}{cached}")
+    return out
+
+
 def build_manifest(
     *, config: dict, started: str, fys: list[str], inputs: dict, read: dict, geo: dict,
     classified: dict, analytics: dict, cra: dict, written: dict,
@@ -265,4 +312,7 @@ def build_manifest(
         },
         "outputs": written["files"],
         "package_versions": package_versions(),
+        "warnings": run_warnings(
+            [{**f, **info} for f, info in zip(inputs["grants"], read["inputs"], strict=True)],
+            [inputs["cra"], inputs["population"], inputs["postcodes"]]),
     }

@@ -35,7 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
-from spendmap import __version__, steps
+from spendmap import __version__, catalog, steps
 from spendmap.manifest import build_manifest, now_iso
 from spendmap.paths import reference_dir
 from spendmap.run_config import RunParams
@@ -75,22 +75,127 @@ def resolve_input(src: str, cache_dir: str, offline: bool, expect: str | None = 
 
 @dataclass(frozen=True)
 class Step:
-    """One node of the pipeline. `cached` steps take `work_dir=` a result-cache folder named by their key."""
+    """One node of the pipeline, declared once (Kedro's `node(fn, inputs, outputs)`): its function, the
+    catalog datasets it reads and writes (`spendmap.catalog` names), and the line the terminal prints
+    when it finishes. Every runner calls the same declaration; `check_outputs` holds each written
+    dataset to the columns the catalog declares. `cached` steps take `work_dir=` a result-cache folder
+    named by their key."""
 
     name: str
     fn: Callable[..., Any]
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    line: Callable[[Any], str] | None = None  # what the finished step produced, in one line
     cached: bool = False
 
 
-RESOLVE = Step("resolve-input", resolve_input)
-READ = Step("read-grants", steps.ingest_grants, cached=True)
-PLACE = Step("place-awards", steps.place_grants, cached=True)
-CLASSIFY = Step("classify-awards", steps.classify_awards)
-ALLOCATE = Step("allocate-cra", steps.allocate_cra)
-ANALYTICS = Step("grant-analytics", steps.grant_analytics)
-WRITE = Step("write-tables", steps.write_tables)
-PRIORITIES = Step("match-priorities", steps.match_priority_outcomes)  # issue 18
-STEPS = (RESOLVE, READ, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, PRIORITIES, WRITE)
+def _resolved_line(result: dict) -> str:
+    where = f"downloaded from {result['url']}" if result.get("url") else "local file"
+    if result.get("from_cache"):
+        where = f"cached copy of {result['url']}"
+    if result.get("verified") is False:
+        where += " (NOT verified as complete: see the warnings at the end)"
+    return f"Input {Path(result['path']).name}: {result['bytes']:,} bytes, {where}"
+
+
+def _placed_line(result: Any) -> str:
+    geo = result.geo_methods
+    total = sum(int(v["awards"]) for v in geo.values())
+    unplaced = int(geo.get("unresolved", {}).get("awards", 0))
+    how = ", ".join(f"{m} {v['awards']:,}" for m, v in geo.items() if m != "unresolved" and v["awards"])
+    return f"Placed {total - unplaced:,} of {total:,} awards in a council ({how}); {unplaced:,} unplaced"
+
+
+def _allocated_line(result: Any) -> str:
+    coverage = result.summary.get("coverage", {})
+    line = "Allocated CRA spend by population share" if coverage.get("used", True) else (
+        "CRA edition does not cover the run")
+    # Said again here because a cached allocation does not run (or print) again.
+    return f"{line}. {coverage['note']}" if coverage.get("note") else line
+
+
+RESOLVE = Step("resolve-input", resolve_input, line=_resolved_line)
+READ = Step(
+    "read-grants", steps.read_grants_content, inputs=("grants_registers",),
+    outputs=("awards_read", "rejects_grants"), cached=True,
+    line=lambda r: (f"Read {sum(int(i['rows_read']) for i in r.inputs):,} award rows from "
+                    f"{len(r.inputs)} register{'s' if len(r.inputs) != 1 else ''}"),
+)
+# Keyed on nothing: what the files as given add to the cached content read (path, name, year, input id).
+LABEL = Step(
+    "label-grants", steps.label_grants, inputs=("awards_read", "rejects_grants"),
+    outputs=("awards_read", "rejects_grants"),
+    line=lambda r: "Financial year of each register: " + "; ".join(
+        f"{Path(i['path']).name}: {i['fy']} ({i['fy_source']})" for i in r.inputs),
+)
+PLACE = Step(
+    "place-awards", steps.place_grants, inputs=("awards_read", "postcode_lookup"),
+    outputs=("awards_placed",), cached=True, line=_placed_line,
+)
+CLASSIFY = Step(
+    "classify-awards", steps.classify_awards, inputs=("awards_placed",),
+    outputs=("awards_classified", "schemes", "rejects_schemes"),
+    line=lambda r: f"Classified awards into {len(r.summary.get('policy_areas', {}))} policy areas",
+)
+ALLOCATE = Step(
+    "allocate-cra", steps.allocate_cra, inputs=("cra_database", "population"),
+    outputs=("cra_allocation", "rejects_cra", "rejects_population"), line=_allocated_line, cached=True,
+)
+ANALYTICS = Step(
+    "grant-analytics", steps.grant_analytics, inputs=("awards_classified", "schemes"),
+    outputs=tuple(t.name for t in catalog.ANALYTIC_TABLES),
+    line=lambda r: f"Analysed small grants and duplication ({r.summary['duplication_findings']:,} findings)",
+)
+WRITE = Step(
+    "write-tables", steps.write_tables,
+    inputs=("awards_classified", *(t.name for t in catalog.ANALYTIC_TABLES), "cra_allocation"),
+    outputs=("awards", "rejects", "spendmap_duckdb", *(d.name for d in catalog.CSV_EXPORTS)),
+    line=lambda r: f"Wrote {len(r.files)} tables",
+)
+PRIORITIES = Step(  # issue 18
+    "match-priorities", steps.match_priority_outcomes, inputs=("awards_classified", "cra_allocation"),
+    outputs=tuple(t.name for t in catalog.PRIORITY_TABLES),
+    line=lambda r: (f"Matched {r.summary['matches']:,} lines to {r.summary['priorities']} priorities of "
+                    f"{r.summary['places']} places ({r.summary['overlaps']} overlaps)"),
+)
+STEPS = (RESOLVE, READ, LABEL, PLACE, CLASSIFY, ALLOCATE, ANALYTICS, PRIORITIES, WRITE)
+
+
+def check_outputs(step: Step, result: Any) -> None:
+    """Every parquet dataset the step declares and wrote has the columns the catalog gives it.
+
+    The files are found among the paths the step's result names (by their catalog file name); only
+    their schema is read. A missing column is a bug in spendmap, not in the input: it fails the run
+    here, naming the step, the dataset and the columns, instead of a KeyError steps later.
+    """
+    import pyarrow.parquet as pq
+
+    wanted = {catalog.DATASETS[n].path: catalog.DATASETS[n] for n in step.outputs if n in catalog.DATASETS}
+    wanted = {k: d for k, d in wanted.items() if d.format == "parquet" and d.columns}
+    if not wanted:
+        return
+    for path in _paths_in(result.to_dict() if hasattr(result, "to_dict") else result):
+        dataset = wanted.get(Path(path).name)
+        if dataset is None or not Path(path).is_file():
+            continue
+        names = set(pq.read_schema(path).names)
+        missing = [c for c in dataset.columns if c not in names]
+        if missing:
+            raise RuntimeError(
+                f"Step {step.name} wrote {dataset.name} ({path}) without the columns the catalog "
+                f"declares for it: {', '.join(missing)}."
+            )
+
+
+def _paths_in(value: Any) -> Iterator[str]:
+    if isinstance(value, str) and value.endswith(".parquet"):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _paths_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _paths_in(v)
 
 
 # --- the result cache ----------------------------------------------------------------------------------
@@ -257,34 +362,7 @@ class RunOutcome:
 
 def describe(step: Step, result: Any) -> str:
     """One line for the terminal (or the flow's log) saying what a finished step produced."""
-    if step.name == RESOLVE.name:
-        where = f"downloaded from {result['url']}" if result.get("url") else "local file"
-        if result.get("from_cache"):
-            where = f"cached copy of {result['url']}"
-        return f"Input {Path(result['path']).name}: {result['bytes']:,} bytes, {where}"
-    if step.name == READ.name:
-        rows = sum(int(i["rows_read"]) for i in result.inputs)
-        return f"Read {rows:,} award rows for {', '.join(result.fys)}"
-    if step.name == PLACE.name:
-        geo = result.geo_methods
-        total = sum(int(v["awards"]) for v in geo.values())
-        unplaced = int(geo.get("unresolved", {}).get("awards", 0))
-        how = ", ".join(f"{m} {v['awards']:,}" for m, v in geo.items() if m != "unresolved" and v["awards"])
-        return f"Placed {total - unplaced:,} of {total:,} awards in a council ({how}); {unplaced:,} unplaced"
-    if step.name == CLASSIFY.name:
-        return f"Classified awards into {len(result.summary.get('policy_areas', {}))} policy areas"
-    if step.name == ALLOCATE.name:
-        used = result.summary.get("coverage", {}).get("used", True)
-        return "Allocated CRA spend by population share" if used else "CRA edition does not cover the run"
-    if step.name == ANALYTICS.name:
-        return f"Analysed small grants and duplication ({result.summary['duplication_findings']:,} findings)"
-    if step.name == PRIORITIES.name:
-        m = result.summary
-        return (f"Matched {m['matches']:,} lines to {m['priorities']} priorities of {m['places']} places "
-                f"({m['overlaps']} overlaps)")
-    if step.name == WRITE.name:
-        return f"Wrote {len(result.files)} tables"
-    return step.name
+    return step.line(result) if step.line else step.name
 
 
 def _is_cached(step: Step, args: tuple, kwargs: dict) -> bool:
@@ -315,6 +393,7 @@ class StepLines:
         self.progress = getattr(runner, "progress", None)
 
     def _line(self, step: Step, result: Any, start: float, cached: bool) -> None:
+        check_outputs(step, result)
         when = "reused from the cache" if cached else f"{time.perf_counter() - start:.1f} s"
         self.runner.log(f"{describe(step, result)} ({when})")
 
@@ -344,7 +423,7 @@ class StepLines:
 
 def execute(params: RunParams, runner: Runner) -> RunOutcome:
     """One run: grants register(s) + CRA + population -> the published output folder."""
-    from spendmap.sources.fetch import default_cache_dir
+    from spendmap.sources.fetch import default_cache_dir, sha256_of
 
     started = now_iso()
     place_codes = steps.resolve_place_codes(params.places)  # fail fast on an unknown council
@@ -373,27 +452,38 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         postcode_expect = "postcode lookup (CSV or zip)"
         postcodes_file = resolve(params.postcodes, postcode_expect) if params.postcodes else None
 
-        def read_grants(files: list[dict], _again: bool) -> tuple[Path, Any]:
-            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files], params.years, funding_from)
-            return folder, runner.call(READ, [f["path"] for f in files], params.years, work_dir=folder,
-                                       funding_from=funding_from)
+        def read_grants(files: list[dict], _again: bool) -> Any:
+            # Keyed on the content alone: what the files as given add is applied after (LABEL).
+            folder = step_dir(cache_dir, READ, [f["sha256"] for f in files])
+            return runner.call(READ, [f["path"] for f in files], work_dir=folder)
 
-        (read_dir, read), grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
+        content, grants_files = retrying(grants_files, read_grants, refetch("spreadsheet"))
+        read = runner.call(LABEL, content, [f["path"] for f in grants_files], params.years, work_dir,
+                           funding_from)
         fys = params.years or read.fys
-        cra_future = runner.submit(
-            ALLOCATE, cra_file["path"], population_file["path"], fys, params.cra_units, work_dir
-        )
+        def allocate_in_cache(cra: dict, population: dict) -> tuple[tuple, dict]:
+            """The allocation depends only on the CRA edition and population file (content and path:
+            both are named in its summary and rejects), the years and the units: cached like reading."""
+            folder = step_dir(cache_dir, ALLOCATE, [cra["sha256"], cra["path"]],
+                              [population["sha256"], population["path"]], fys, params.cra_units)
+            args = (cra["path"], population["path"], fys, params.cra_units)
+            return args, {"work_dir": folder, "cache_dir": str(cache_dir)}
+
+        cra_args, cra_kwargs = allocate_in_cache(cra_file, population_file)
+        cra_future = runner.submit(ALLOCATE, *cra_args, **cra_kwargs)
+
+        awards_sha = sha256_of(Path(read.awards))  # the awards as labelled this run: content-keyed
 
         def place(files: list[dict], _again: bool) -> Any:
             lookup = files[0] if files else None
-            folder = step_dir(cache_dir, PLACE, read_dir.name, lookup and lookup["sha256"])
+            folder = step_dir(cache_dir, PLACE, awards_sha, lookup and lookup["sha256"])
             return runner.call(PLACE, read.awards, lookup and lookup["path"], work_dir=folder)
 
         lookups = [postcodes_file] if postcodes_file else []
         placed, found = retrying(lookups, place, refetch(postcode_expect))
         postcodes_file = found[0] if found else None
         geo = placed.geo_methods
-        classified = runner.call(CLASSIFY, placed.awards, work_dir)
+        classified = runner.call(CLASSIFY, placed.awards, work_dir, str(cache_dir))
         analytics = runner.call(
             ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp, work_dir
         )
@@ -401,7 +491,8 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         def allocate(files: list[dict], again: bool) -> Any:
             if not again:
                 return cra_future.result()
-            return runner.call(ALLOCATE, files[0]["path"], files[1]["path"], fys, params.cra_units, work_dir)
+            again_args, again_kwargs = allocate_in_cache(files[0], files[1])
+            return runner.call(ALLOCATE, *again_args, **again_kwargs)
 
         cra, (cra_file, population_file) = retrying([cra_file, population_file], allocate, refetch(None))
 

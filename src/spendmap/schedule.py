@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from spendmap.errors import InputError
 from spendmap.sources.cache import default_cache_dir, now_iso, read_json, write_json_atomic
 from spendmap.sources.releases import CATALOGUE, ReleaseNotPublished, check_release, fetch_release
 
@@ -167,8 +168,41 @@ def _year_artifacts(fy: str, check: dict, fetched: dict, result: dict) -> None:
                          description=f"The {fy} output folder")
 
 
+SERVE_HELP = (
+    "Start one in another terminal with `prefect server start`, then set PREFECT_API_URL to its API "
+    "(export PREFECT_API_URL=http://127.0.0.1:4200/api, or `prefect config set PREFECT_API_URL=...`) and "
+    "run `spendmap serve` again. `spendmap run` needs no server."
+)
+
+
+def require_prefect_api(timeout: float = 3.0) -> str:
+    """The Prefect API URL `serve` will register with, after checking it answers; InputError (exit 2)
+    when none is configured or it does not answer (serve would otherwise print that it is serving and
+    then fail with tracebacks)."""
+    import urllib.request
+
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    if not url:
+        raise InputError(
+            "`spendmap serve` needs a running Prefect server, and PREFECT_API_URL is not set. " + SERVE_HELP
+        )
+    try:
+        with urllib.request.urlopen(f"{str(url).rstrip('/')}/health", timeout=timeout):  # noqa: S310
+            pass
+    except (OSError, ValueError) as err:  # refused, timed out, HTTP error status, malformed URL
+        raise InputError(
+            f"`spendmap serve` needs a running Prefect server, and none answers at PREFECT_API_URL={url} "
+            f"({type(err).__name__}). " + SERVE_HELP
+        ) from None
+    return str(url)
+
+
 def serve_deployments(*, cron: str) -> None:
-    """`spendmap serve`: the release check on `cron`, plus the main flow for runs on demand (blocks)."""
+    """`spendmap serve`: the release check on `cron`, plus the main flow for runs on demand (blocks).
+    Refuses at once (exit 2) when no Prefect API answers."""
+    require_prefect_api()
     from prefect import serve
 
     from spendmap.pipeline import spendmap_run

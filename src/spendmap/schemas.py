@@ -53,6 +53,11 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "county_code": "string",  # GSS of the county council when la_code is a two-tier district
     "award_date_invalid": "string",  # the Award Date as written when it is not a real date (31/02/2021)
     "amount_over_ceiling": "boolean",  # |amount| above grants.AMOUNT_CEILING_GBP: implausible, kept
+    # More than a year before the start or after the end of the award's financial year: kept, flagged.
+    "award_date_outside_fy": "boolean",
+    # The grants input the award came from: its 1-based position in the run and its sha256 prefix
+    # ('1:3fa2b4c5d6e7'); run_manifest.json's inputs.grants[] gives its full path.
+    "input_id": "string",
     # How the council rung matched (org_id, name, fuzzy_name, split_successor) or corrected (an O/I typo
     # fixed in the postcode); empty otherwise.
     "geo_detail": "string",
@@ -66,6 +71,15 @@ AWARD_EXTRA_DTYPES: dict[str, str] = {
     "postcode_status": "string",
     # Why an unresolved award is unplaced: a key of transforms.geography.UNPLACED_REASONS.
     "unplaced_reason": "string",
+    # The policy sub-area (transforms.policy_areas.classify_sub_areas, reference/policy_subareas.csv)
+    # and the rule that decided it; the scheme's allocation method from the scheme register.
+    "policy_subarea": "string",
+    "policy_subrule": "string",
+    "allocation_method": "string",
+    # The organisation the recipient is (transforms.recipient_identity): one id and one name for the
+    # same body under several ids, names and postcodes; <NA> for redacted or unnamed recipients.
+    "organisation_id": "string",
+    "organisation_name": "string",
 }
 
 # The placement ladder, in order (transforms.geography).
@@ -101,8 +115,13 @@ DUPLICATION_COLUMNS = [
     "fy", "la_code", "la_name", "policy_area", "kind", "departments", "n_departments", "schemes",
     "n_schemes", "recipients", "n_recipients", "n_awards", "total_gbp",
 ]
-# After the contract's columns: the finding in one sentence (transforms.duplication.explain_finding).
-DUPLICATION_EXTRA_COLUMNS = ["explanation"]
+# After the contract's columns: the finding's sub-area, the allocation methods of its schemes (from the
+# scheme register), formula allocations to the council itself (left out of within-department
+# findings), its rank score (schemes × recipients) and the finding in one sentence
+# (transforms.duplication.explain_finding).
+DUPLICATION_EXTRA_COLUMNS = [
+    "policy_subarea", "allocation_methods", "n_formula_to_council", "score", "explanation",
+]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 
 # --- issue 18: priority outcomes (transforms.priority_matching) ---
@@ -117,6 +136,8 @@ PRIORITY_OVERLAP_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "n_funder
                             "n_funder_types", "funder_types", "n_items", "amount_gbp"]
 
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]
+# After them in rejects.csv: the grants input's id (as awards' input_id; blank for other readers' rejects).
+REJECT_EXTRA_COLUMNS = ["input_id"]
 
 
 def empty_awards() -> pd.DataFrame:
@@ -136,3 +157,130 @@ def conform_awards(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].astype(dtype)
     ordered = list(dtypes) + [c for c in out.columns if c not in dtypes]
     return out[ordered]
+
+
+# What each table and column of spendmap.duckdb means (written there as COMMENT ON; docs/outputs.md).
+# A column means the same in every table it appears in, unless "table.column" says otherwise.
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    "awards": "Every grant award read, placed in a council or not (la_code empty when not placed).",
+    "rejects": "Input rows not accepted, each with its reason, file, sheet and row.",
+    "councils": "One row per current UK council (mySociety register), with type, region and county.",
+    "place_summary": "Per council and financial year: awards, schemes, recipients and GBP placed there.",
+    "small_grants": "Per council, year and scope: awards tested against the small-grant threshold.",
+    "duplication": "Duplication findings: several schemes or departments funding one policy area here.",
+    "cra_allocation": "HM Treasury CRA identifiable spending allocated to councils by population share.",
+    "national_scheme_overlaps": "Policy areas with grant schemes from several departments, nationally.",
+    "unplaced": "Every award that could not be placed in a council, with its reason in words.",
+    "county_areas": "Two-tier areas: the county council's own awards beside those placed in its districts.",
+    "trends": "Per council, year-on-year change of the place summary (runs of several years).",
+}
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "award_id": "Identifier of the award as published in the grants register.",
+    "fy": "Financial year, written 2016-17.",
+    "funder_id": "Identifier of the funding organisation as published.",
+    "department": "Funding department, canonical short name (DfT, MoJ, ...).",
+    "department_raw": "Funder name as published.",
+    "managing_body": "Body managing the scheme for the department, as published.",
+    "scheme_code": "Grant scheme code as published.",
+    "scheme_title": "Grant scheme title as published.",
+    "title": "Award title as published.",
+    "recipient_id": "Recipient identifier as published (an org-id such as GB-CHC-... when it is one).",
+    "recipient_name": "Recipient name as published.",
+    "recipient_postcode": "Recipient postcode as published.",
+    "is_redacted": "True when the register redacts the recipient.",
+    "is_council_recipient": "True when the recipient is a council (placed as that council).",
+    "la_code": "GSS code of the current council (for awards: the council the award is placed in).",
+    "la_name": "Name of the current council.",
+    "region_code": "ONS region (E12...) or nation (S92/W92/N92) code.",
+    "geo_method": "How the award was placed: council_match, geo_code, postcode, postcode_sector, "
+    "recipient_postcode or unresolved.",
+    "amount_gbp": "Amount awarded, GBP.",
+    "award_date": "Award date.",
+    "policy_area": "Policy area given by the classification rules (reference/policy_rules.csv).",
+    "policy_rule": "The classification rule that matched.",
+    "source_file": "Input file the row came from.",
+    "source_sheet": "Sheet of the input file.",
+    "source_row": "1-based row number in the source sheet, header included.",
+    "recipient_charity_number": "Recipient charity number as published.",
+    "recipient_company_number": "Recipient Companies House number as published.",
+    "recipient_city": "Recipient town or city as published.",
+    "description": "Award description as published.",
+    "award_type": "Award type as published.",
+    "number_of_recipients": "Number of recipients the award covers, as published.",
+    "is_aggregated": "True when one row aggregates awards to several recipients (individuals).",
+    "location_codes": "ONS codes found in the recipient or beneficiary location fields, '; '-joined.",
+    "location_code_types": "Kinds of the location codes, in the same order.",
+    "county_code": "GSS code of the county council when the council is a two-tier district.",
+    "award_date_invalid": "The award date as written when it is not a real date.",
+    "amount_over_ceiling": "True when the amount is implausibly large (kept, flagged).",
+    "geo_detail": "How the council rung matched (org_id, name, fuzzy_name, split_successor) or a "
+    "postcode correction.",
+    "postcode_status": "What the postcode lookup found.",
+    "unplaced_reason": "Why an unplaced award is unplaced (a key of transforms.geography.UNPLACED_REASONS).",
+    "currency": "Currency of the amount as published.",
+    "department_lineage": "The department's predecessor or successor names that led to its short name.",
+    "policy_basis": "What the policy-area classification was based on (scheme or award title).",
+    "recipient_type": "Inferred recipient type (council, charity, company, ...; unknown when unsure).",
+    "recipient_type_rule": "The rule that inferred the recipient type.",
+    "official_name": "The council's official name.",
+    "register_code": "mySociety register code of the council.",
+    "la_type": "mySociety council type code (UA, MD, NMD, CTY, LBO, ...).",
+    "la_type_name": "Council type in words.",
+    "tier": "unitary, district or county.",
+    "nation": "England, Scotland, Wales or Northern Ireland.",
+    "region_name": "ONS region (England) or nation.",
+    "county_name": "Name of the county council of a two-tier district.",
+    "combined_authority": "Register code of the combined authority the council belongs to.",
+    "population_2020": "Population in 2020 (mySociety register).",
+    "former_gss_codes": "Earlier GSS codes of the council, comma-separated.",
+    "n_awards_county_council": "Awards placed on the county council itself.",
+    "total_gbp_county_council": "GBP of the awards placed on the county council itself.",
+    "n_awards_in_districts": "Awards placed in the county's districts.",
+    "total_gbp_in_districts": "GBP of the awards placed in the county's districts.",
+    "n_recipients_in_districts": "Distinct recipients of the awards placed in the county's districts.",
+    "n_awards_county_area": "Awards of the county council and its districts together.",
+    "total_gbp_county_area": "GBP of the county council and its districts together.",
+    "region": "Region of the council (CRA region).",
+    "function": "CRA function (COFOG), as published.",
+    "population": "Council population used for the allocation.",
+    "region_population": "Region population used for the allocation.",
+    "allocated_gbp": "CRA spending allocated to the council, GBP.",
+    "is_aggregate": "True for a county council: the sum of its districts' allocations.",
+    "per_head_gbp": "Allocated GBP per head of the council's population.",
+    "region_per_head_gbp": "The region's identifiable spending per head.",
+    "england_per_head_gbp": "England's identifiable spending per head.",
+    "uk_per_head_gbp": "The UK's identifiable spending per head.",
+    "population_vintage": "Which population estimate was used.",
+    "population_source": "File the population came from.",
+    "allocated_pence": "Allocated amount in whole pence (exact sums).",
+    "kind": "cross_department or within_department.",
+    "departments": "Departments involved, '; '-joined.",
+    "n_departments": "Number of departments involved.",
+    "schemes": "Schemes involved, '; '-joined.",
+    "n_schemes": "Number of distinct grant schemes.",
+    "recipients": "Recipients involved, '; '-joined.",
+    "n_recipients": "Number of distinct recipients.",
+    "n_awards": "Number of awards.",
+    "small_grants.n_awards": "Awards tested against the threshold (zero-value, negative and redacted "
+    "awards are not tested).",
+    "total_gbp": "Total GBP of the awards.",
+    "explanation": "The finding in one sentence.",
+    "value_gbp": "The schemes' stated value for the year, GBP.",
+    "department_values": "Value per department, '; '-joined.",
+    "n_small_awards": "Awards under the small-grant threshold.",
+    "share_small": "Small awards / awards tested (zero-value, negative and redacted awards not tested).",
+    "reason": "The reason in words.",
+    "original_values": "The rejected row's values as read.",
+    "scope": "all_recipients (every award placed in the council) or council (awards to the council itself).",
+    "n_small": "Awards under the small-grant threshold.",
+    "threshold_gbp": "The small-grant threshold, GBP.",
+    "n_all_awards": "Every award in the scope, tested or not.",
+    "n_zero_value": "Zero-value awards (not tested).",
+    "n_negative": "Negative awards (not tested).",
+    "n_redacted": "Redacted awards (not tested).",
+}
+
+
+def column_description(table: str, column: str) -> str:
+    """The description of `column` in `table` ('' when none is declared)."""
+    return COLUMN_DESCRIPTIONS.get(f"{table}.{column}", COLUMN_DESCRIPTIONS.get(column, ""))

@@ -108,55 +108,99 @@ def _refuse_same_file_twice(paths: list[Path]) -> None:
 
 def ingest_grants(paths: list[str], years: list[str], work_dir: Path,
                   funding_from: int | None = None) -> ReadResult:
-    """Read every grants register; write raw awards and rejects; return per-input reading info.
+    """Read every grants register: its content (`read_grants_content`), then the files as given
+    (`label_grants`). The pipeline calls the two as separate steps, the first cached by content."""
+    return label_grants(read_grants_content(paths, work_dir), paths, years, work_dir, funding_from)
 
-    A register's year comes from its file or sheet name, else its award dates. A --year that
-    contradicts a year stated in the file or sheet name is an error (the wrong file was given); when
-    only award dates suggest a year (they can precede the year of payment), a single --year is imposed.
-    `paths[funding_from:]` are --funding inputs (issue 18): each award's year is its own date's, and
-    awards outside the run's years are rejected "outside the run's years" (transforms.run_years).
+
+def read_grants_content(paths: list[str], work_dir: Path) -> ReadResult:
+    """Read every grants register's content; write raw awards and rejects; return per-input reading
+    info. The read step's cache keys on the inputs' sha256 (in order), so nothing here may depend on
+    the files as given (path, name, the year a name states): `label_grants` applies those after the
+    cache, every run. Awards carry `fy` and `source_file` empty until then.
     """
-    from spendmap.sources.grants import read_grants
+    from spendmap.sources.grants import read_register
 
     _refuse_same_file_twice([Path(p) for p in paths])  # again: downloads are only known by now
     frames, rejects, infos = [], [], []
-    known_ids: dict[str, str] = {}  # award id -> 'FILE row N': a repeat in a later input is rejected
-    n_grants = len(paths) if funding_from is None else funding_from
-    funding_reads = []
-    for i, path in enumerate(paths):
-        # A --funding file's undated grants take the run's year when it has one (dated ones keep their own).
-        read = read_grants(path, known_ids=known_ids,
-                           year=years[0] if i >= n_grants and len(years) == 1 else None)
-        info = read.info
-        if i >= n_grants:
-            funding_reads.append(read)
-            continue
-        if years and info["fy"] not in years:
-            if info["fy_source"] == "award dates" and len(years) == 1:
-                info = {**info, "fy": years[0], "fy_source": f"--year (award dates suggested {info['fy']})"}
-                read.awards["fy"] = years[0]
-            else:
-                raise InputError(
-                    f"The grants register {path} is for {info['fy']} (from its {info['fy_source']}), but "
-                    f"this run is for {', '.join(years)}. Pass --year {info['fy']}, or give the register "
-                    "of the year you want with --grants."
-                )
+    known_ids: dict[str, str] = {}  # award id -> 'input ID row N': a repeat in a later input is rejected
+    for position, path in enumerate(paths, start=1):
+        read = read_register(path, known_ids=known_ids, position=position)
         frames.append(read.awards)
         rejects.append(read.rejects)
-        infos.append(info)
+        infos.append(read.info)
+    return _write_read(frames, rejects, infos, work_dir)
+
+
+def label_grants(content: ReadResult, paths: list[str], years: list[str], work_dir: Path,
+                 funding_from: int | None = None) -> ReadResult:
+    """The files as given, applied to the (cached) content read: each input's path and name, its
+    financial year (a year its file or sheet name states, else the one --year gives, else its award
+    dates) and where that came from, and the paths beside input ids in reject reasons.
+
+    A --year that contradicts a year stated in the file or sheet name is an error (the wrong file was
+    given); when only award dates suggest a year (they can precede the year of payment), a single
+    --year is used. `paths[funding_from:]` are --funding inputs (issue 18): each award's year is its own
+    date's (undated ones take the run's single year, else the file's), and awards outside the run's years
+    are rejected "outside the run's years" (transforms.run_years).
+    """
+    from spendmap.sources.grants import GrantsRead, apply_file_facts
+
+    awards, rejects = pd.read_parquet(content.awards), pd.read_parquet(content.rejects)
+    named = {info["input_id"]: str(path) for info, path in zip(content.inputs, paths, strict=True)}
+    frames, reject_frames, infos = [], [], []
+    n_grants = len(paths) if funding_from is None else funding_from
+    funding_reads = []
+    for i, (info, path) in enumerate(zip(content.inputs, paths, strict=True)):
+        iid = info["input_id"]
+        read = GrantsRead(awards=awards[awards["input_id"] == iid],
+                          rejects=rejects[rejects["input_id"] == iid], info=info)
+        if i >= n_grants:
+            funding_reads.append(_label_funding(read, path, years, named))
+            continue
+        read = apply_file_facts(read, path, years, inputs=named)
+        frames.append(read.awards)
+        reject_frames.append(read.rejects)
+        infos.append(read.info)
     if funding_reads:  # issue 18: the run's years are --year, else the registers', else the funding files'
         from spendmap.transforms.run_years import split_outside_years
 
         run_years = years or sorted({i["fy"] for i in infos}) or sorted({r.info["fy"] for r in funding_reads})
         for read in funding_reads:
             kept, outside = split_outside_years(read.awards, run_years, read.info["amount_header"])
+            if len(outside):
+                outside = outside.assign(input_id=read.info["input_id"])
             frames.append(kept)
-            rejects += [read.rejects, outside]
+            reject_frames += [read.rejects, outside]
             infos.append({**read.info, "role": "funding", "fy_source": "each award's own date",
                           "rows_accepted": len(kept), "rows_rejected": len(read.rejects) + len(outside),
                           "rows_outside_run_years": len(outside)})
+    return _write_read(frames, reject_frames, infos, work_dir)
+
+
+def _label_funding(read, path: str, years: list[str], named: dict[str, str]):
+    """A --funding input's file facts. Its grants keep their own dates' years (run_years); the file's own
+    year (the run's single --year, else its name's, else its dates') is only what an undated grant takes."""
+    from spendmap.sources.grants import apply_file_facts
+
+    try:
+        labelled = apply_file_facts(read, path, [], inputs=named)
+    except InputError:
+        if len(years) != 1:
+            raise
+        labelled = apply_file_facts(read, path, years, inputs=named)
+    if len(years) == 1:
+        labelled.awards["fy"] = years[0]
+    return labelled
+
+
+def _write_read(frames: list[pd.DataFrame], rejects: list[pd.DataFrame], infos: list[dict],
+                work_dir: Path) -> ReadResult:
+    from spendmap.schemas import REJECT_EXTRA_COLUMNS
+
     awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
-    all_rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    all_rejects = (pd.concat(rejects, ignore_index=True) if rejects
+                   else pd.DataFrame(columns=REJECT_COLUMNS + REJECT_EXTRA_COLUMNS))
     awards_path = catalog.AWARDS_READ.at(work_dir)
     rejects_path = catalog.REJECTS_GRANTS.at(work_dir)
     awards.to_parquet(awards_path, index=False)
@@ -225,23 +269,46 @@ SPLIT_COUNCIL_RULE = (
 # --- departments and policy areas ---------------------------------------------------------------------
 
 
-def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
+def classification_reference(cache_dir: str | None = None):
+    """(departments, policy rules, scheme registers, classified schemes): all from reference/, parsed
+    and classified once per code version when `cache_dir` is given (`spendmap.parsed_cache`)."""
+    from spendmap.parsed_cache import parsed
+    from spendmap.paths import reference_dir
+
+    def build():
+        from spendmap.sources.rules import load_departments, load_policy_rules
+        from spendmap.sources.schemes import read_scheme_registers
+        from spendmap.transforms.departments import apply_departments
+        from spendmap.transforms.policy_areas import classify_policy_areas
+
+        departments, rules = load_departments(), load_policy_rules()
+        registers = read_scheme_registers()
+        schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+        return departments, rules, registers, schemes
+
+    return parsed("classification", [], {"reference": str(reference_dir())}, build, cache_dir)
+
+
+def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers)."""
-    from spendmap.sources.rules import load_departments, load_policy_rules
-    from spendmap.sources.schemes import read_scheme_registers
+    from spendmap.sources.rules import load_subarea_rules
     from spendmap.transforms.departments import apply_departments, unknown_funders
     from spendmap.transforms.policy_areas import (
+        allocation_methods,
         classify_policy_areas,
+        classify_sub_areas,
         unclassified_share,
         unclassified_totals,
     )
     from spendmap.transforms.recipient_types import add_recipient_types
 
-    departments, rules = load_departments(), load_policy_rules()
-    registers = read_scheme_registers()
-    schemes = classify_policy_areas(apply_departments(registers.schemes, departments), rules)
+    departments, rules, registers, schemes = classification_reference(cache_dir)
+    subrules = load_subarea_rules(areas=set(rules["policy_area"]))
     awards = apply_departments(pd.read_parquet(awards_path), departments)
-    awards = add_recipient_types(classify_policy_areas(awards, rules, schemes))
+    identity = identify_recipients(awards)
+    awards = awards.assign(**{c: identity.organisations[c] for c in identity.organisations.columns})
+    awards = classify_sub_areas(classify_policy_areas(awards, rules, schemes), subrules, schemes)
+    awards = add_recipient_types(awards.assign(allocation_method=allocation_methods(awards, schemes)))
     # issue 18: funder_type on every award (after departments: a matched department is central government)
     from spendmap.sources.funders import load_known_funders
     from spendmap.transforms.funder_types import add_funder_types, funder_type_counts
@@ -250,6 +317,7 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     conform_awards(awards).to_parquet(path, index=False)
+    identity.merges.to_parquet(catalog.RECIPIENT_MERGES.at(work_dir), index=False)
     schemes.to_parquet(schemes_path, index=False)
     registers.rejects.to_parquet(rejects_path, index=False)
     unknown = unknown_funders(awards)
@@ -257,38 +325,60 @@ def classify_awards(awards_path: str, work_dir: Path) -> ClassifyResult:
         "unknown_funders": unknown.to_dict(orient="records"),
         "unclassified_by_department": unclassified_share(awards).to_dict(orient="records"),
         "policy_areas": {str(k): int(v) for k, v in awards["policy_area"].value_counts().items()},
+        "policy_subareas": {str(k): int(v) for k, v in awards["policy_subarea"].value_counts().items()},
+        "allocation_methods": {
+            str(k): int(v) for k, v in awards["allocation_method"].fillna("not stated").value_counts().items()
+        },
         "unclassified": unclassified_totals(awards),
         "recipient_types": {str(k): int(v) for k, v in awards["recipient_type"].value_counts().items()},
         "funder_types": funder_type_counts(awards),
         "scheme_registers": registers.stats,
         "scheme_register_rows_rejected": len(registers.rejects),
+        "recipient_identity": identity.summary,
     }
     return ClassifyResult(
         awards=str(path), schemes=str(schemes_path), rejects=str(rejects_path), summary=summary
     )
 
 
+def identify_recipients(awards: pd.DataFrame):
+    """transforms.recipient_identity with the councils' own org-ids (a predecessor council is itself)."""
+    from spendmap.sources.councils import council_org_ids
+    from spendmap.transforms.recipient_identity import council_lookup, resolve_recipients
+
+    ids = council_org_ids()
+    current = ids.dropna(subset=["la_code"])
+    # The org-id of the current council itself, for a council recipient whose name is a variant only
+    # the placement's fuzzy match knew.
+    own = dict(zip(current["la_code"], current["org_id"], strict=True))
+    return resolve_recipients(awards, council_lookup(ids), own)
+
+
 # --- CRA ----------------------------------------------------------------------------------------------
 
 
 def allocate_cra(
-    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path
+    cra_path: str, population_path: str, fys: list[str], units: str | None, work_dir: Path,
+    cache_dir: str | None = None,
 ) -> CraResult:
     """CRA identifiable spend allocated to every council by population share, for each run year the CRA
     edition holds.
+
+    With `cache_dir`, the CRA edition is parsed once (`spendmap.parsed_cache`, keyed by its content,
+    the units, the years and the code version); an edition holding none of the run's years is read no
+    further than its header.
 
     A run year the edition does not hold is not an error: the grants analysis still runs; the
     allocation has no rows for that year, and `summary["coverage"]` says which years the edition covers
     and how to give a newer one (pages and the manifest show it).
     """
     from spendmap.schemas import CRA_ALLOCATION_COLUMNS
-    from spendmap.sources.cra import read_cra
     from spendmap.sources.population import bundled_companions, read_population
     from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS, conservation_checks
     from spendmap.transforms.allocation import allocate_cra as allocate
     from spendmap.transforms.population import population_for_councils
 
-    cra = read_cra(cra_path, units=units)
+    cra = read_cra_once(cra_path, units, fys, cache_dir)
     covered = [fy for fy in fys if fy in cra.years]
     missing = [fy for fy in fys if fy not in cra.years]
     population = read_population(population_path)
@@ -329,6 +419,19 @@ def allocate_cra(
         population_summary={**population.summary(), "also_bundled": [c.summary() for c in companions]},
         conservation=checks.to_dict(orient="records"),
     )
+
+
+def read_cra_once(cra_path: str, units: str | None, fys: list[str], cache_dir: str | None):
+    """read_cra, through the parsed-reference cache; the file's path is applied here, every run."""
+    from dataclasses import replace
+
+    from spendmap.parsed_cache import parsed
+    from spendmap.sources.cra import read_cra
+
+    cra = parsed("cra", [cra_path], {"units": units, "years": sorted(fys)},
+                 lambda: read_cra(cra_path, units=units, years=fys), cache_dir)
+    rejects = cra.rejects.assign(source_file=str(cra_path)) if len(cra.rejects) else cra.rejects
+    return replace(cra, path=Path(cra_path), rejects=rejects)
 
 
 def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str]) -> str:
@@ -433,27 +536,34 @@ def match_priority_outcomes(
 
 # --- writing ------------------------------------------------------------------------------------------
 
-# Tables published as CSV (and in DuckDB); trends.csv is added when a run covers several years.
-CSV_TABLES = (
-    "place_summary", "small_grants", "duplication", "cra_allocation", "national_scheme_overlaps", "unplaced",
-    "county_areas",
-    "priority_funding", "priority_matches", "priority_overlaps", "place_summary_by_funder_type",  # issue 18
-)
+# Tables published as CSV (and in DuckDB), from the catalog; trends only when a run covers several years.
+CSV_TABLES = tuple(catalog.exported_table(d) for d in catalog.CSV_EXPORTS)
 
 
 def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS)."""
+    """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS, then
+    the grants input id, blank for other readers' rows)."""
+    from spendmap.schemas import REJECT_EXTRA_COLUMNS
+
+    columns = REJECT_COLUMNS + REJECT_EXTRA_COLUMNS
     frames = [pd.read_parquet(p) for p in paths]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in REJECT_COLUMNS})
-    return pd.concat(frames, ignore_index=True)[REJECT_COLUMNS]
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
-def placement_tables(awards: pd.DataFrame, fys: list[str]) -> dict[str, pd.DataFrame]:
-    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures)."""
+def placement_tables(awards: pd.DataFrame | str | Path, fys: list[str]) -> dict[str, pd.DataFrame]:
+    """unplaced (every unresolved award with its reason) and county_areas (two-tier figures).
+
+    Given the awards' parquet file, only the columns these two tables use are read."""
+    from spendmap.schemas import UNPLACED_COLUMNS
     from spendmap.transforms.geography import county_areas, unplaced_table
 
+    if not isinstance(awards, pd.DataFrame):
+        county = ["la_code", "county_code", "fy", "amount_gbp", "recipient_name"]
+        columns = list(dict.fromkeys([*UNPLACED_COLUMNS, "geo_method", "unplaced_reason", *county]))
+        awards = pd.read_parquet(awards, columns=[c for c in columns if c != "reason"])
     return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
 
 
@@ -464,32 +574,43 @@ def write_tables(
 
     `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
     """
-    from spendmap.outputs.tables import write_csv, write_duckdb, write_parquet
+    import shutil
 
-    awards = pd.read_parquet(awards_path)
+    import pyarrow.parquet as pq
+
+    from spendmap.outputs.tables import write_csv, write_duckdb
+
+    # The award table is never loaded whole here: awards.parquet is the classified file itself, DuckDB
+    # reads it from disk, and the placement tables read only their columns.
     tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
     tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
-    tables.update(placement_tables(awards, sorted(set(tables["place_summary"]["fy"]))))
+    tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
+    merges = Path(awards_path).with_name(catalog.RECIPIENT_MERGES.path)  # written beside the awards
+    if merges.is_file():
+        tables["recipient_merges"] = pd.read_parquet(merges)
     if len(set(tables["place_summary"]["fy"])) > 1:
         from spendmap.transforms.trends import council_trends
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     all_rejects = collect_rejects(rejects)
+    awards_out = catalog.AWARDS.at(staging)
+    awards_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(awards_path, awards_out)
     files = {
-        catalog.AWARDS.path: write_parquet(awards, catalog.AWARDS.at(staging)),
+        catalog.AWARDS.path: awards_out,
         catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
     }
-    for name in (*CSV_TABLES, "trends"):
+    for csv in catalog.CSV_EXPORTS:
+        name = catalog.exported_table(csv)
         if name in tables:
-            csv = catalog.csv_output(name)
             files[csv.path] = write_csv(tables[name], csv.at(staging))
     files[catalog.DUCKDB.path] = write_duckdb(
-        {"awards": awards, "rejects": all_rejects, "councils": load_councils(), **tables},
+        {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},
         catalog.DUCKDB.at(staging),
     )
     return TablesResult(
         files={name: str(path.relative_to(staging)) for name, path in files.items()},
-        rows={"awards": len(awards), "rejects": len(all_rejects),
+        rows={"awards": pq.ParquetFile(awards_out).metadata.num_rows, "rejects": len(all_rejects),
               **{name: len(df) for name, df in tables.items()}},
     )
 
@@ -616,9 +737,9 @@ def render_site(
     from spendmap.outputs.site import render_site as render
 
     tables = analytics.tables
-    awards = pd.read_parquet(catalog.AWARDS.at(staging))
+    awards = page_awards(catalog.AWARDS.at(staging), places)
     if not context.get("departments"):  # the departments the register holds, stated on every page
-        context = {**context, "departments": sorted(awards["department"].dropna().astype(str).unique())}
+        context = {**context, "departments": register_departments(catalog.AWARDS.at(staging))}
     site_tables = SiteTables(
         councils=load_councils(),
         awards=awards,
@@ -637,6 +758,24 @@ def render_site(
         bytes=result.bytes_written,
         councils=len(result.profiles),
     )
+
+
+def page_awards(path: Path, places: list[str] | None) -> pd.DataFrame:
+    """The awards the pages show: every award, or (with --places) only those placed in the councils
+    rendered, read from the parquet file by a filter rather than loading a million rows to slice 13
+    councils out of them. Every page figure is per council, so none changes."""
+    if places is None:
+        return pd.read_parquet(path)
+    return pd.read_parquet(path, filters=[("la_code", "in", list(places))])
+
+
+def register_departments(path: Path) -> list[str]:
+    """The distinct departments of the whole register (one column read)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(path, columns=["department"]).column("department")
+    return sorted(str(d) for d in pc.unique(column.drop_null()).to_pylist())
 
 
 def write_manifest(manifest: dict, staging: Path) -> Path:

@@ -4,6 +4,8 @@
 - `is_blank`: a raw spreadsheet/CSV cell with nothing in it (None, or only whitespace).
 - `normalise_label`: one label (header, sheet or region name) for matching: lower case, single spaces.
 - `normalise_text`: a column of names for matching: lower case, '&' as 'and', no punctuation.
+- `CONTROLS_RE2`, `LINE_CONTROLS`: characters removed from text at ingest (terminal escapes,
+  bidirectional and control characters).
 """
 
 from __future__ import annotations
@@ -63,3 +65,13 @@ def normalise_words(text: pd.Series) -> pd.Series:
 def normalise_text(values: pd.Series) -> pd.Series:
     """Lower case, `&` as `and`, punctuation and runs of spaces as one space; missing stays <NA>."""
     return on_distinct(values, normalise_words)
+
+
+# Characters that change how text is shown rather than what it says: ANSI terminal escapes (whole
+# sequences), bidirectional controls (U+202A-U+202E, U+2066-U+2069: an override reverses the figures
+# printed after a name), and the C0/C1 control characters. Line breaks and tabs (LINE_CONTROLS) become a
+# space, so words stay apart; the rest are removed (sources.grants.clean_text). RE2 syntax (Arrow).
+ANSI_ESCAPE = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]"
+LAYOUT_CONTROLS = r"[\x{202A}-\x{202E}\x{2066}-\x{2069}\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+LINE_CONTROLS = r"[\t\n\r]"
+CONTROLS_RE2 = f"(?:{ANSI_ESCAPE})|{LAYOUT_CONTROLS}"

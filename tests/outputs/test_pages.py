@@ -24,7 +24,14 @@ def test_index_lists_every_council_and_links_only_rendered_profiles(rendered_sit
     out, result, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r'<tr data-search="', html)
-    assert len(rows) == len(load_councils()) == 382
+    placed = int((tables.place_summary["n_awards"] > 0).sum())
+    assert len(rows) == placed == 4  # a row for each council with placed awards...
+    # ...and every other council listed once, compactly, with why it has no row (not rows of zeros).
+    listed = html[html.index('<p id="no-award-councils"') :]
+    listed = listed[: listed.index("</p>")]
+    assert f"{382 - placed} of the 382 councils have" in listed
+    assert ">Rutland</a>" in listed and "Hartlepool" in listed and "Wakefield" not in listed
+    assert len(load_councils()) == 382
     assert 'href="councils/wakefield/index.html"' in html
     assert 'href="councils/rutland/index.html"' in html
     assert "councils/luton/index.html" not in html  # Luton's profile was not rendered
@@ -41,7 +48,9 @@ def test_index_key_figures_for_wakefield(rendered_site):
     row = row[: row.index("</tr>")]
     cells = re.findall(r'data-sort="([^"]*)"', row)
     ps = tables.place_summary.set_index("la_code").loc[WAKEFIELD]
-    assert cells[0:4] == [str(ps.n_awards), str(ps.n_schemes), str(ps.n_recipients), str(ps.total_gbp)]
+    # Money first: (council,) total £, awards, £ per head, recipients, schemes.
+    assert cells[0:2] == [str(ps.total_gbp), str(ps.n_awards)]
+    assert cells[3:5] == [str(ps.n_recipients), str(ps.n_schemes)]
     assert ps.n_awards == 16 and ps.total_gbp == 3_723_500  # net of the -£2,000 award
     assert format_gbp(ps.total_gbp) == "£3.7m" and "£3.7m" in row
     assert format_share(10 / 16) in row  # 10 of 16 awards are small (under £100k, over £0, not redacted)
@@ -69,7 +78,7 @@ def test_chart_data_embedded_safely(rendered_site):
     assert "Hackney has no bar: no award in this run's register was placed here." in reasons
 
 
-def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
+def test_index_opens_on_most_money_with_a_hex_map(rendered_site):
     out, _, tables = rendered_site
     html = (out / "index.html").read_text(encoding="utf-8")
     table = html[html.index('<table id="councils"') :]
@@ -78,15 +87,23 @@ def test_index_opens_on_most_awards_with_a_hex_map(rendered_site):
         r'data-sort="([^"]*)"',
         table,
     )
-    awards = tables.place_summary.set_index("la_name")["n_awards"]
+    gbp = tables.place_summary.set_index("la_name")["total_gbp"]
     firsts = [name for _, name in order[:4]]
-    assert awards[firsts].is_monotonic_decreasing and awards[firsts[0]] == awards.max()
-    # One type vocabulary: Birmingham is a metropolitan district on the index as on its page.
+    assert gbp[firsts].is_monotonic_decreasing and gbp[firsts[0]] == gbp.max()
+    assert [name for _, name in order[:4]] == ["Wakefield", "East Sussex", "Luton", "Hastings"]
+    # One type vocabulary: Wakefield is a metropolitan district on the index as on its page.
     tiers = dict((name, tier) for tier, name in order)
-    assert tiers["Birmingham"] == "Metropolitan district" and "unitary" not in set(tiers.values())
+    assert tiers["Wakefield"] == "Metropolitan district" and "unitary" not in set(tiers.values())
     # Hex map: 361 hexagons, Barnsley on its 2024 code, Wakefield linked, the licence shipped.
     assert html.count("<polygon ") == 361
-    assert 'href="councils/wakefield/index.html" aria-label="Wakefield: 16 awards' in html
+    # The map opens coloured by £ per head, its legend in £.
+    assert re.search(
+        r'href="councils/wakefield/index.html" aria-label="Wakefield: £[\d.,]+ per head; £3\.7m in 16 awards',
+        html,
+    )
+    assert re.search(r'<select id="hex-figure">\s*<option value="grants_per_head">', html)
+    legend = html[html.index('<ul class="hex-legend" data-figure="grants_per_head">') :]
+    assert "per head</li>" in legend[: legend.index("</ul>")]
     assert (out / "assets" / "hexmap-LICENSE.txt").read_text().startswith("MIT License")
     assert "Open Innovations" in html
 
@@ -121,7 +138,7 @@ def test_profile_without_awards_states_it_and_shows_cra(rendered_site):
 def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
     out, result, _ = rendered_site
     folder = result.profiles[WAKEFIELD].parent
-    for page in [out / "index.html", *folder.glob("*.html")]:
+    for page in [out / "index.html", out / "search.html", *folder.glob("*.html")]:
         text = page.read_text(encoding="utf-8")
         assert "<script>alert(1)</script>" not in text, page.name
         assert "<b>bold</b>" not in text, page.name
@@ -136,11 +153,19 @@ def test_hostile_text_is_escaped_in_html_and_embedded_json(rendered_site):
                 '<script src="../../assets/spendmap.js">',
                 '<script src="assets/plotly.min.js">',
                 '<script src="assets/spendmap.js">',
+                '<script type="application/json" id="finder-config" data-root="../../">',
+                '<script type="application/json" id="finder-config" data-root="">',
+                '<script src="../../assets/search.js">',
+                '<script src="assets/search.js">',
             )
             for s in scripts
         ), scripts
     profile = (folder / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in profile
+    # The award finder's data files are scripts too: names inside them cannot end or open an element.
+    for data in (folder / "awards_data.js", out / "search" / "awards.js"):
+        text = data.read_text(encoding="utf-8")
+        assert text.startswith("spendmapAwards({") and "<" not in text and ">" not in text, data
     sankey = (folder / "sankey_grants.html").read_text(encoding="utf-8")
     payload = re.search(r'id="sankey-data">(.*?)</script>', sankey, re.S).group(1)
     assert "<" not in payload and ">" not in payload and "&" not in payload
@@ -222,7 +247,8 @@ def test_empty_tables_still_render(tmp_path):
     assert "No CRA allocation is available for Wakefield in 2016-17." in html
     assert (result.profiles[WAKEFIELD].parent / "wakefield_grant_profile.xlsx").exists()
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert len(re.findall(r'<tr data-search="', index)) == len(councils)
+    assert len(re.findall(r'<tr data-search="', index)) == 0
+    assert f"{len(councils)} of the {len(councils)} councils have" in " ".join(index.split())
 
 
 def test_other_years_are_ignored(tmp_path, site_tables, run_context):
@@ -312,3 +338,43 @@ def test_several_years_show_a_trend_per_council(tmp_path, site_tables, run_conte
     run_context.years = ["2016-17"]
     single = render_site(tmp_path / "one", site_tables, run_context, places=[WAKEFIELD])
     assert "Year by year" not in single.profiles[WAKEFIELD].read_text(encoding="utf-8")
+
+
+def test_amount_bands_coverage_per_department_and_denominators_on_the_pages(rendered_site):
+    out, result, tables = rendered_site
+    profile = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    bands = profile[profile.index('<table class="data bands">') :]
+    bands = bands[: bands.index("</table>")]
+    cells = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', bands)
+    # Wakefield's 16 awards: £5k and £8k; nine from £12.5k to £60k; £150k and £750k; £2.5m; -£2k and £0.
+    assert cells == [("Under £10k", "2"), ("£10k to under £100k", "9"), ("£100k to under £1m", "2"),
+                     ("£1m or more", "1"), ("Zero or negative", "2")]
+    assert "£100k small-grant threshold" in bands and "Shares are of all 16 awards" in bands
+    # The crafted small-grant table tested all 16 awards: the share needs no denominator of its own.
+    assert "tested (zero-value and redacted awards are not)" not in profile
+    index = " ".join((out / "index.html").read_text(encoding="utf-8").split())
+    dft = tables.awards[tables.awards["department"] == "DfT"]
+    assert f"DfT: {len(dft)} of {len(dft)} awards placed" in index
+    national = index[index.index('<table class="data bands">') :]
+    assert f"Shares are of all {len(tables.awards)} awards" in national
+    # Every page links the award finder; the finder's data holds every award of the year.
+    assert 'href="search.html"' in index and 'href="../../search.html#council=E08000036"' in profile
+    data = (out / "search" / "awards.js").read_text(encoding="utf-8")
+    payload = json.loads(data[len("spendmapAwards("):-3])
+    assert len(payload["rows"]) == len(tables.awards)
+
+
+def test_a_share_of_fewer_awards_than_counted_says_so(tmp_path, site_tables, run_context):
+    small = site_tables.small_grants
+    mine = (small["la_code"] == WAKEFIELD) & (small["scope"] == "all_recipients")
+    site_tables.small_grants = small.assign(
+        n_awards=small["n_awards"].mask(mine, 12), share_small=small["share_small"].mask(mine, 10 / 12)
+    )
+    result = render_site(tmp_path, site_tables, run_context, places=[WAKEFIELD])
+    profile = " ".join(result.profiles[WAKEFIELD].read_text(encoding="utf-8").split())
+    assert "83% <span class=\"of\">of 12 tested (zero-value and redacted awards are not)</span>" in profile
+    index = " ".join((tmp_path / "index.html").read_text(encoding="utf-8").split())
+    table = index[index.index('<table id="councils"') :]
+    row = table[table.index('href="councils/wakefield/index.html"') :]
+    row = row[: row.index("</tr>")]
+    assert '83% <span class="of">of 12</span>' in row  # beside Wakefield's 16 awards

@@ -28,7 +28,7 @@ def test_grants_weights_and_conservation():
     trace = s.figure["data"][0]
     link = trace["link"]
     counts, gbp = s.figure["weights"]["count"], s.figure["weights"]["gbp"]
-    assert link["value"] == counts  # the page opens on number of awards
+    assert link["value"] == gbp  # money first: the page opens on £, the count view one click away
     labels = trace["node"]["label"]
     dept_idx = {i for i, lbl in enumerate(labels) if lbl.startswith(("DfT ·", "MoJ ·"))}
     assert len(dept_idx) == 2

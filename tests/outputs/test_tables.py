@@ -16,3 +16,51 @@ def test_csv_neutralised_parquet_exact_duckdb_queryable(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*), sum(amount_gbp) from awards").fetchone() == (1, -1.5)
 
+
+
+def test_duckdb_comments_every_table_and_column_and_has_the_views(tmp_path):
+    from spendmap.sources.councils import load_councils
+    from spendmap.transforms.geography import unplaced_table
+
+    from .conftest import make_tables
+
+    t = make_tables()
+    lost = t.awards.head(2).assign(la_code=pd.NA, la_name=pd.NA, geo_method="unresolved",
+                                   unplaced_reason="no_postcode", award_id=["U1", "U2"])
+    t.awards = pd.concat([t.awards, lost], ignore_index=True)
+    tables = {
+        "awards": t.awards, "councils": load_councils(), "place_summary": t.place_summary,
+        "small_grants": t.small_grants, "duplication": t.duplication, "cra_allocation": t.cra_allocation,
+        "unplaced": unplaced_table(t.awards), "odd": pd.DataFrame({"what's this": [1]}),
+    }
+    db = tmp_path / "x.duckdb"
+    write_duckdb(tables, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        comments = dict(con.execute(
+            "select table_name, comment from duckdb_tables() union all "
+            "select view_name, comment from duckdb_views() where not internal"
+        ).fetchall())
+        columns = con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where not internal"
+        ).fetchall()
+        assert set(comments) == {*tables, "council_profile", "awards_by_council_department",
+                                 "unplaced_by_reason_department"}
+        assert all(comments.values()), [k for k, v in comments.items() if not v]
+        assert comments["odd"] == "odd"
+        assert all(c for _, _, c in columns)
+        # Every column of spendmap's own tables is described; an unknown one says it is not.
+        undescribed = [(t_, c) for t_, c, text in columns if "no description" in text]
+        assert undescribed == [("odd", "what's this")]
+        small_n = next(c for t_, col, c in columns if (t_, col) == ("small_grants", "n_awards"))
+        assert small_n.startswith("Awards tested against the threshold")
+        # The views: Wakefield's profile with type, region and per head; awards by department; unplaced.
+        row = con.execute(
+            "select la_type_name, region_name, n_awards, total_gbp, "
+            "grants_per_head_gbp = total_gbp / population from council_profile where la_name = 'Wakefield'"
+        ).fetchone()
+        assert row == ("Metropolitan district", "Yorkshire and The Humber", 16, 3_723_500.0, True)
+        by_dept = con.execute("select sum(n_awards) from awards_by_council_department").fetchone()[0]
+        placed = int(t.awards["la_code"].notna().sum())
+        assert by_dept == placed
+        unplaced = con.execute("select sum(n_awards) from unplaced_by_reason_department").fetchone()[0]
+        assert unplaced == len(t.awards) - placed == 2

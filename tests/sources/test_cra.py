@@ -441,3 +441,42 @@ def test_bad_identifiable_flag(tmp_path):
 def test_unknown_units():
     with pytest.raises(InputError, match="not understood"):
         read_cra(units="billions")
+
+
+def test_edition_without_the_run_year_is_read_no_further_than_its_header(tmp_path):
+    """A value that is not a number would be rejected if values were parsed; for a year the edition does
+    not hold, only the header is read: years known, no values, no rejects."""
+    vals = [(1, "n/a"), (2, 3), ("..", 4), (5, 6), (7, 8)]
+    path = _write_csv(tmp_path / "cra.csv", _rows(VARIANTS["2018"], text_values=False, values=vals))
+    table = read_cra(path, years=["2022-23"])
+    assert table.years == ["2016-17", "2017-18"] and table.values_read is False
+    assert table.frame.empty and table.rejects.empty
+    assert table.summary()["total_gbp"] == 0.0 and table.summary()["rows_read"] == 5
+    covered = read_cra(path, years=["2017-18"])
+    assert covered.values_read is True and len(covered.rejects) == 2
+
+
+def test_parsed_once_per_content_and_path_applied_every_run(tmp_path):
+    """The CRA parse is stored under the file's content: a copy elsewhere reuses it with its own path in
+    rejects; changed content parses again."""
+    from spendmap.steps import read_cra_once
+
+    vals = [(1, "n/a"), (2, 3), ("..", 4), (5, 6), (7, 8)]
+    (tmp_path / "a").mkdir()
+    first = _write_csv(tmp_path / "a" / "cra.csv", _rows(VARIANTS["2018"], text_values=False, values=vals))
+    cache = tmp_path / "cache"
+    one = read_cra_once(str(first), None, ["2016-17"], str(cache))
+    assert len(list((cache / "parsed").glob("cra-*.pickle"))) == 1
+    second = tmp_path / "b" / "renamed.csv"
+    second.parent.mkdir()
+    second.write_bytes(first.read_bytes())
+    two = read_cra_once(str(second), None, ["2016-17"], str(cache))
+    assert len(list((cache / "parsed").glob("cra-*.pickle"))) == 1  # reused, not parsed again
+    assert set(one.rejects["source_file"]) == {str(first)}
+    assert set(two.rejects["source_file"]) == {str(second)}
+    assert two.path == second and two.summary()["path"] == str(second)
+    pd.testing.assert_frame_equal(one.frame, two.frame)
+    changed = [(9, 3), (2, 3), (1, 4), (5, 6), (7, 8)]
+    _write_csv(second, _rows(VARIANTS["2018"], text_values=False, values=changed))
+    three = read_cra_once(str(second), None, ["2016-17"], str(cache))
+    assert len(list((cache / "parsed").glob("cra-*.pickle"))) == 2 and three.rejects.empty

@@ -155,7 +155,7 @@ def test_modern_ods_with_cover_notes_and_title_rows(tmp_path):
     assert (read.awards["fy"] == "2022-23").all()
 
     rej = read.rejects
-    assert list(rej.columns) == schemas.REJECT_COLUMNS
+    assert list(rej.columns) == schemas.REJECT_COLUMNS + schemas.REJECT_EXTRA_COLUMNS
     assert rej.loc[0, "source_row"] == 9  # rows 1-3 preamble, 4 header, 5-7 awards, 8 blank
     assert rej.loc[0, "reason"].startswith("not an award row")
     assert "Source: Cabinet Office" in rej.loc[0, "reason"]
@@ -190,9 +190,10 @@ def test_year_from_sheet_name_and_year_override(tmp_path):
     path = _xlsx(tmp_path / "export.xlsx", {"Grants awarded 2019-20": rows})
     read = read_grants(path)
     assert read.info["fy"] == "2019-20" and read.info["fy_source"] == "sheet name"
-    read = read_grants(path, year="2020-21")
-    assert read.info["fy"] == "2020-21" and read.info["fy_source"] == "--year"
-    assert (read.awards["fy"] == "2020-21").all()
+    # A year given that contradicts the sheet's is the wrong file, not an override.
+    with pytest.raises(InputError, match=r"is for 2019-20 \(from its sheet name\).*run is for 2020-21"):
+        read_grants(path, year="2020-21")
+    assert read_grants(path, year="2019-20").info["fy_source"] == "sheet name"
     with pytest.raises(InputError, match="not a financial year"):
         read_grants(path, year="2020")
 
@@ -261,7 +262,7 @@ def test_cp1252_cr_only_csv_with_pound_strings(tmp_path):
         4: "amount missing",
         5: "amount not a number: 'about 5k'",
         6: "currency is not GBP: EUR",
-        7: "duplicate award id (also in grants_2018-19.csv row 2)",
+        7: f"duplicate award id (also in input {read.info['input_id']} ({path}) row 2)",
     }
     info = read.info
     assert info["rows_read"] == 6 and info["rows_accepted"] + info["rows_rejected"] == 6
@@ -302,7 +303,7 @@ def test_parse_amounts():
     assert values.iloc[:9].tolist() == [1234.5, -1000.0, -50.0, -50.0, 12.0, 7.0, 3.5, 4.0, -2000.5]
     assert values.iloc[9:].isna().all()
     assert bad.iloc[:11].isna().all()  # numbers, blanks and whitespace are not "bad" text
-    assert bad.iloc[11:].tolist() == ["'n/a'", "'1.2.3'", "'-'"]
+    assert bad.iloc[11:].tolist() == [f"amount not a number: {t}" for t in ("'n/a'", "'1.2.3'", "'-'")]
 
 
 def test_parse_dates():
@@ -454,7 +455,8 @@ def test_award_id_repeated_across_inputs_is_rejected_naming_the_first(tmp_path):
     a = read_grants(first, known_ids=known)
     b = read_grants(second, known_ids=known)
     assert a.awards["award_id"].tolist() == ["X-1", "X-2"] and b.awards["award_id"].tolist() == ["X-3"]
-    assert b.rejects["reason"].tolist() == ["duplicate award id (also in grants_a 2021-22.csv row 3)"]
+    # The earlier input is named by its id (position and sha256): the run adds its path (steps).
+    assert b.rejects["reason"].tolist() == [f"duplicate award id (also in input {a.info['input_id']} row 3)"]
     assert b.info["rows_rejected"] == 1 and b.info["amount_rejected_gbp"] == 20.0
     assert set(known) == {"X-1", "X-2", "X-3"}
 
@@ -570,7 +572,8 @@ def test_arrow_csv_path_matches_row_reader(tmp_path, monkeypatch, newline, bom, 
     assert fast.awards["amount_gbp"].tolist() == [1234.5, -1000.0, 100.0, 12.0]
     assert fast.awards["award_date_invalid"].tolist()[1] == "31/02/2017"
     assert fast.rejects["source_row"].tolist() == [4, 5, 6, 10, 12, 13, 14]
-    assert fast.rejects["reason"].tolist()[0] == "duplicate award id (also in Grants_2016_to_2017.csv row 3)"
+    assert fast.rejects["reason"].tolist()[0] == (
+        f"duplicate award id (also in input {fast.info['input_id']} ({path}) row 3)")
     assert fast.rejects["reason"].tolist()[-1].startswith("not an award row")
     assert fast.info["blank_rows_skipped"] == 3 and fast.info["rows_read"] == 11
 

@@ -204,3 +204,38 @@ def test_postcodes_accepts_the_ons_portal_item_download_address(httpserver, tmp_
     assert fetched.path.name == "data" and fetched.bytes == len(buf.getvalue())
     assert len(table) == 11
     assert table.set_index("postcode_key").loc["WF12EB", "laua"] == "E08000036"  # Wakefield
+
+
+def test_a_download_without_content_length_is_checked_against_the_attachment_file_size(
+        httpserver, monkeypatch, tmp_path, capsys):
+    """GOV.UK states each attachment's size (`file_size`): a download the server sends without a
+    Content-Length is compared with it, so a cut-short file fails (exit 3) instead of being cached."""
+    monkeypatch.setenv("SPENDMAP_GOVUK_URL", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
+    attachment = file_attachment("Government Grants Register 2022 to 2023", REGISTER_NAME,
+                                 httpserver.url_for(f"/media/abc/{REGISTER_NAME}"))
+    serve(httpserver, Publication(path=PATH_2223, attachments=[{**attachment, "file_size": len(BODY_V1)}]))
+    sent = {"data": BODY_V1[:1000]}
+
+    def chunked(_request):  # a generator body: no Content-Length
+        return Response((piece for piece in [sent["data"]]), content_type=ODS)
+
+    httpserver.expect_request(f"/media/abc/{REGISTER_NAME}").respond_with_handler(chunked)
+    assert main(["fetch", "--source", "grants-register", "--year", "2022-23"]) == 3
+    assert f"says {len(BODY_V1):,}" in capsys.readouterr().err
+    sent["data"] = BODY_V1
+    assert main(["fetch", "--source", "grants-register", "--year", "2022-23"]) == 0
+    out = capsys.readouterr().out
+    assert "Warning" not in out and f"{len(BODY_V1):,} bytes" in out
+    entry = read_fetch_manifest(tmp_path / "cache")["files"][0]
+    assert entry["sha256"] == hashlib.sha256(BODY_V1).hexdigest()
+
+
+def test_fetch_says_when_a_download_could_not_be_verified(govuk, httpserver, capsys):
+    publication, body = govuk
+    httpserver.clear()
+    serve(httpserver, publication)
+    httpserver.expect_request(f"/media/abc/{REGISTER_NAME}").respond_with_handler(
+        lambda _req: Response((piece for piece in [body["data"]]), content_type=ODS))
+    assert main(["fetch", "--source", "grants-register", "--year", "2022-23"]) == 0
+    assert "Warning: not verified as complete" in capsys.readouterr().out

@@ -4,18 +4,18 @@ import pandas as pd
 import pytest
 
 from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS, conform_awards
-from spendmap.sources.rules import UNCLASSIFIED, load_departments, load_policy_rules
+from spendmap.sources.rules import UNCLASSIFIED, load_departments, load_policy_rules, load_subarea_rules
 from spendmap.sources.schemes import read_scheme_registers
 from spendmap.transforms.departments import apply_departments
 from spendmap.transforms.duplication import (
     explain_finding,
     find_duplication,
     finding_awards,
-    grant_graph,
-    graph_links,
+    finding_rows,
     national_scheme_overlaps,
+    number_findings,
 )
-from spendmap.transforms.policy_areas import classify_policy_areas
+from spendmap.transforms.policy_areas import classify_policy_areas, classify_sub_areas
 
 WAKEFIELD, BIRMINGHAM, CORNWALL = "E08000036", "E08000025", "E06000052"
 NAMES = {WAKEFIELD: "Wakefield", BIRMINGHAM: "Birmingham", CORNWALL: "Cornwall"}
@@ -23,17 +23,19 @@ NAMES = {WAKEFIELD: "Wakefield", BIRMINGHAM: "Birmingham", CORNWALL: "Cornwall"}
 
 @pytest.fixture(scope="module")
 def tables():
-    return load_departments(), load_policy_rules()
+    rules = load_policy_rules()
+    return load_departments(), rules, load_subarea_rules(areas=set(rules["policy_area"]))
 
 
 def _prepare(rows, tables):
-    departments, rules = tables
+    """Crafted awards classified as a run classifies them (departments, areas, sub-areas)."""
+    departments, rules, subrules = tables
     base = {"fy": "2020-21", "is_redacted": False, "is_council_recipient": False}
     frame = conform_awards(
         pd.DataFrame([{**base, "la_name": NAMES.get(r.get("la_code")), **r} for r in rows])
     )
     frame["award_id"] = [str(i) for i in range(len(frame))]
-    return classify_policy_areas(apply_departments(frame, departments), rules)
+    return classify_sub_areas(classify_policy_areas(apply_departments(frame, departments), rules), subrules)
 
 
 def test_beis_and_dluhc_business_support_in_one_place(tables):
@@ -62,9 +64,10 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
     )
     assert set(awards["policy_area"]) == {"business support"}
     findings = find_duplication(awards)
-    # The contract's columns, unrenamed, then the sentence.
+    # The contract's columns, unrenamed, then the sub-area, allocation, rank and the sentence.
     assert list(findings.columns) == DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS == [
-        *DUPLICATION_COLUMNS, "explanation"
+        *DUPLICATION_COLUMNS, "policy_subarea", "allocation_methods", "n_formula_to_council", "score",
+        "explanation",
     ]
     assert findings.to_dict("records") == [
         {
@@ -81,8 +84,12 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
             "n_recipients": 2,
             "n_awards": 2,
             "total_gbp": 1_250_000.0,
+            "policy_subarea": "business support",
+            "allocation_methods": "not stated",
+            "n_formula_to_council": 0,
+            "score": 4,
             "explanation": "2 departments (BEIS; MHCLG) fund business support in Wakefield through 2 schemes "
-            "to 2 recipients.",
+            "to 2 recipients. Listed because more than one department funds the same purpose in one place.",
         }
     ]
 
@@ -209,7 +216,7 @@ def test_what_is_left_out(tables):
     assert list(find_duplication(awards).columns) == DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS
 
 
-def test_graph_is_department_scheme_recipient(tables):
+def test_finding_rows_are_one_narrow_row_per_award_with_scheme_and_organisation(tables):
     awards = _prepare(
         [
             {
@@ -236,19 +243,19 @@ def test_graph_is_department_scheme_recipient(tables):
         ],
         tables,
     )
-    graph = grant_graph(awards)
-    kinds = pd.Series(dict(graph.nodes(data="kind"))).value_counts().to_dict()
-    assert kinds == {"department": 2, "scheme": 2, "recipient": 1}
-    edge = graph.get_edge_data("scheme:TITLE:DfT:bus grant", "recipient:NAME:bus operators")
-    assert list(edge) == [("2020-21", WAKEFIELD, "transport")]
-    assert edge[("2020-21", WAKEFIELD, "transport")]["n_awards"] == 2
-    assert edge[("2020-21", WAKEFIELD, "transport")]["amount_gbp"] == 12.0
-    assert graph.has_edge("dept:DfT", "scheme:TITLE:DfT:bus grant")
+    rows = finding_rows(awards)
+    assert rows[["scheme", "named_recipient", "policy_subarea", "amount"]].values.tolist() == [
+        ["TITLE:DfT:bus grant", "NAME:bus operators", "buses and community transport", 5.0],
+        ["TITLE:DfT:bus grant", "NAME:bus operators", "buses and community transport", 7.0],
+        ["TITLE:MoJ:victims fund", "NAME:bus operators", "victims and witnesses", 1.0],
+    ]
+    assert rows["allocation_method"].tolist() == ["not stated"] * 3
+    assert not rows["formula_to_council"].any()
 
 
 @pytest.fixture(scope="module")
 def real_schemes(tables):
-    departments, rules = tables
+    departments, rules, _ = tables
     schemes = apply_departments(read_scheme_registers().schemes, departments)
     return classify_policy_areas(schemes, rules)
 
@@ -298,7 +305,7 @@ def test_one_recipient_through_two_schemes_is_not_duplication(tables):
             "is_council_recipient": True,
             "amount_gbp": gbp,
         }
-        for title, gbp in (("Highways Maintenance Block", 40_000_000.0), ("Integrated Transport Block", 9e6))
+        for title, gbp in (("Highways Maintenance Block", 40_000_000.0), ("Pothole Action Fund", 9e6))
     ]
     awards = _prepare(rows, tables)
     assert set(awards["policy_area"]) == {"transport"}
@@ -320,8 +327,12 @@ def test_one_recipient_through_two_schemes_is_not_duplication(tables):
     assert found[["kind", "n_schemes", "n_recipients", "n_awards"]].to_dict("records") == [
         {"kind": "within_department", "n_schemes": 2, "n_recipients": 2, "n_awards": 3}
     ]
-    assert explain_finding(found.iloc[0].to_dict()) == "2 DfT schemes to 2 recipients in Kent: transport."
-    assert found["explanation"].tolist() == ["2 DfT schemes to 2 recipients in Kent: transport."]
+    sentence = (
+        "2 DfT schemes to 2 recipients in Kent: roads and highways maintenance (transport). Listed because "
+        "one department funds this one purpose here through 2 separate schemes reaching 2 recipients."
+    )
+    assert explain_finding(found.iloc[0].to_dict()) == sentence
+    assert found["explanation"].tolist() == [sentence]
     per_award = finding_awards(more, found)
     assert per_award["finding"].tolist() == [1, 1, 1]
     assert per_award["amount_gbp"].tolist() == [40_000_000.0, 9e6, 1_000.0]
@@ -344,12 +355,15 @@ def test_overseas_spending_stays_out_of_domestic_overlaps(tables):
     assert find_duplication(awards).empty  # DFID does not make DH's public health a cross-department finding
 
 
-def test_bundled_register_findings_all_have_several_schemes_and_recipients(tmp_path):
-    """The bundled 2016-17 register, read and placed as a run places it (the built-in postcode
-    directory): 1,978 awards placed. The report's rule (2+ schemes AND 2+ recipients in one department,
-    policy area and place) gives 202 within-department findings; the old "or" rule gave 308 groups, 53
-    of them one recipient through several schemes (e.g. a council's two highways blocks). Only DfT and
-    MoJ are in this register, so there is no cross-department finding."""
+def test_bundled_register_findings_by_sub_area_without_formula_blocks(tmp_path):
+    """The bundled 2016-17 register, read, placed and classified as a run does (the built-in postcode
+    directory): 1,978 awards placed. Before sub-areas, organisations and the formula rule there were 202
+    within-department findings, 170 of them "DfT funds transport" (a council's highways block beside
+    community minibuses); the old "or" rule gave 308 groups, 53 of them one recipient through several
+    schemes. Now: 151 findings, each one purpose — 123 buses and community transport, 26 low-emission
+    vehicles, 2 transport technology — none a broad "transport" finding, 54 of them with the council's
+    own formula allocations left out. Only DfT and MoJ are in this register: no cross-department
+    finding."""
     from spendmap import steps
     from spendmap.paths import BUNDLED_GRANTS, reference_path
 
@@ -358,13 +372,117 @@ def test_bundled_register_findings_all_have_several_schemes_and_recipients(tmp_p
     awards = pd.read_parquet(steps.classify_awards(placed.awards, tmp_path).awards)
     assert awards["la_code"].notna().sum() == 1978
     findings = find_duplication(awards)
-    assert len(findings) == 202
+    assert len(findings) == 151
+    assert findings.groupby("policy_subarea").size().to_dict() == {
+        "buses and community transport": 123, "low-emission vehicles": 26,
+        "transport technology and ticketing": 2,
+    }
     assert set(findings["kind"]) == {"within_department"}
     assert (findings["n_recipients"] >= 2).all() and (findings["n_schemes"] >= 2).all()
-    links = graph_links(grant_graph(awards))
-    links = links[(links["policy_area"] != UNCLASSIFIED) & (links["la_code"] != "")]
+    assert (findings["n_formula_to_council"] > 0).sum() == 54
+    assert (findings["score"] == findings["n_schemes"] * findings["n_recipients"]).all()
+    assert findings["explanation"].str.contains("Listed because one department funds this one purpose").all()
+    # Ranked by schemes × recipients: Westminster's 8 low-emission vehicle schemes to 7 recipients first.
+    top = number_findings(findings).sort_values("score", ascending=False, kind="stable").iloc[0]
+    assert (top.la_name, top.policy_subarea, top.n_schemes, top.n_recipients) == (
+        "Westminster", "low-emission vehicles", 8, 7)
+
+    # The workbook's "Duplication awards" are exactly the awards each finding counts.
+    numbered = number_findings(findings)
+    per_award = finding_awards(awards, numbered).groupby(["la_code", "finding"]).size()
+    assert per_award.to_dict() == numbered.set_index(["la_code", "finding"])["n_awards"].to_dict()
+    assert per_award.sum() == 992
+
+    # The figures before: broad areas, recipient keys by spelling, formula blocks counted.
+    before = awards.drop(columns=["organisation_id", "organisation_name"]).assign(
+        policy_subarea=awards["policy_area"], allocation_method=pd.NA
+    )
+    old = find_duplication(before)
+    assert len(old) == 202 and (old["policy_area"] == "transport").sum() == 170
+    links = finding_rows(before)
     per_dept = links.groupby(["la_code", "policy_area", "lineage"]).agg(
-        s=("scheme", "nunique"), r=("recipient", "nunique")
+        s=("scheme", "nunique"), r=("named_recipient", "nunique")
     )
     assert ((per_dept["s"] >= 2) | (per_dept["r"] >= 2)).sum() == 308  # the old "or" rule
     assert ((per_dept["s"] >= 2) & (per_dept["r"] == 1)).sum() == 53  # one recipient, several schemes
+
+
+DURHAM = "E06000047"
+
+
+def test_two_departments_sharing_a_scheme_code_keep_their_cross_department_finding(tables):
+    """DfT and MoJ both use SCH-1 in Wakefield: two schemes of two departments, not one scheme node that
+    the last department written wins (which lost the cross-department finding)."""
+    rows = [
+        {"department_raw": "DfT", "scheme_code": "SCH-1", "scheme_title": "Drink driving enforcement",
+         "recipient_name": "Safer Roads Trust", "la_code": WAKEFIELD, "amount_gbp": 10_000.0},
+        {"department_raw": "MoJ", "scheme_code": "SCH-1", "scheme_title": "Drug driving testing",
+         "recipient_name": "Victim Support", "la_code": WAKEFIELD, "amount_gbp": 20_000.0},
+    ]
+    awards = _prepare(rows, tables)
+    assert awards["policy_area"].tolist() == ["community safety and crime"] * 2
+    found = find_duplication(awards)
+    counts = ["kind", "departments", "n_departments", "n_schemes", "n_recipients"]
+    assert found[counts].to_dict("records") == [
+        {"kind": "cross_department", "departments": "DfT; MoJ", "n_departments": 2, "n_schemes": 2,
+         "n_recipients": 2}
+    ]
+    assert found.iloc[0].schemes == "Drink driving enforcement; Drug driving testing"
+    per_award = finding_awards(awards, found)
+    assert sorted(per_award["department"]) == ["DfT", "MoJ"]
+
+
+def test_formula_allocations_to_the_council_are_not_programmes(tables):
+    """County Durham: the council's formula Highways Maintenance Block and Bus Service Operator Grant
+    beside an operators' bus grant and community transport. Roads and buses are two purposes; the
+    council's own formula bus grant is left out of the buses finding and said so."""
+    council = {"recipient_name": "Durham County Council", "is_council_recipient": True}
+    rows = [
+        {**council, "scheme_code": "SCH-HMB", "scheme_title": "Highways Maintenance Block",
+         "allocation_method": "formula", "amount_gbp": 20_000_000.0},
+        {**council, "scheme_code": "SCH-BSOG-LA", "scheme_title": "Bus Service Operator Grants to Local "
+         "Authorities", "allocation_method": "formula", "amount_gbp": 900_000.0},
+        {"scheme_code": "SCH-BSOG", "scheme_title": "Bus Service Operator Grants (outside London)",
+         "allocation_method": "formula", "recipient_name": "Go North East", "amount_gbp": 2_000_000.0},
+        {"scheme_code": "SCH-CT", "scheme_title": "English Community Transport",
+         "allocation_method": "un-competed", "recipient_name": "Weardale Community Transport",
+         "amount_gbp": 8_000.0},
+        {"scheme_code": "SCH-CT", "scheme_title": "English Community Transport",
+         "allocation_method": "un-competed", "recipient_name": "Teesdale Minibus", "amount_gbp": 7_000.0},
+    ]
+    awards = _prepare([{"department_raw": "DfT", "la_code": DURHAM, "la_name": "County Durham", **r}
+                       for r in rows], tables)
+    assert awards["policy_subarea"].tolist() == [
+        "roads and highways maintenance", *["buses and community transport"] * 4
+    ]
+    (finding,) = find_duplication(awards).to_dict("records")
+    assert tuple(finding[c] for c in ("policy_subarea", "n_schemes", "n_recipients", "n_awards")) == (
+        "buses and community transport", 2, 3, 3)
+    assert finding["n_formula_to_council"] == 1 and finding["total_gbp"] == 2_015_000.0
+    assert finding["allocation_methods"] == "formula; un-competed"
+    assert finding["explanation"] == (
+        "2 DfT schemes to 3 recipients in County Durham: buses and community transport (transport). Listed "
+        "because one department funds this one purpose here through 2 separate schemes reaching 3 "
+        "recipients (1 formula allocation to the council itself not counted)."
+    )
+    # The council's formula bus grant is not one of the finding's awards.
+    assert finding_awards(awards, find_duplication(awards))["scheme_title"].tolist() == [
+        "Bus Service Operator Grants (outside London)", "English Community Transport",
+        "English Community Transport",
+    ]
+
+
+def test_findings_rank_by_schemes_times_recipients_then_money(tables):
+    def group(area_title: str, n_schemes: int, n_recipients: int, gbp: float) -> list[dict]:
+        return [
+            {"department_raw": "DfT", "scheme_title": f"{area_title} {s}", "recipient_name": f"R{r}",
+             "la_code": WAKEFIELD, "amount_gbp": gbp}
+            for s in range(n_schemes) for r in range(n_recipients)
+        ]
+
+    awards = _prepare(group("Bus fund", 2, 2, 1e6) + group("Cycle fund", 3, 3, 1.0), tables)
+    ranked = number_findings(find_duplication(awards))
+    # 3 × 3 active-travel schemes and recipients outrank 2 × 2 bus ones, though the buses hold the £.
+    assert ranked[["policy_subarea", "score", "finding"]].values.tolist() == [
+        ["active travel", 9, 1], ["buses and community transport", 4, 2]
+    ]

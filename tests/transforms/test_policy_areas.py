@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -324,3 +325,67 @@ def test_unclassified_totals_on_the_bundled_register():
     direct = awards[awards["policy_area"] == UNCLASSIFIED]
     assert totals["awards"] == len(direct)
     assert totals["amount_gbp"] == round(float(direct["amount_gbp"].sum()), 2)
+
+
+def test_distinct_combos_match_numpy_unique_rows():
+    """The int64-key shortcut gives exactly np.unique(axis=0)'s rows and inverse, in the same order."""
+    from spendmap.transforms.policy_areas import _distinct_combos
+
+    rng = np.random.default_rng(3)
+    for n_cols, high in ((1, 5), (2, 40), (2, 1), (3, 7)):
+        columns = [rng.integers(0, high, size=500) for _ in range(n_cols)]
+        combos, inverse = _distinct_combos(columns)
+        want, want_inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        assert np.array_equal(combos, want) and np.array_equal(inverse, want_inverse.reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("scheme_title", "title", "area", "sub_area"),
+    [
+        ("Highways Maintenance Block 2016/17", "", "transport", "roads and highways maintenance"),
+        ("English Community Transport 2016/17", "", "transport", "buses and community transport"),
+        ("Bus Service Operator Grants (outside London)", "", "transport", "buses and community transport"),
+        ("Bikeability 2016/17", "", "transport", "active travel"),
+        ("Thameslink (Capital) 16/17", "", "transport", "rail, tram and metro"),
+        ("Integrated Transport Block 2016/17", "", "transport", "local transport improvements"),
+        ("Plugged in Car grant 16/17", "", "net zero and energy efficiency", "low-emission vehicles"),
+        ("Green Homes Grant", "", "net zero and energy efficiency", "net zero and energy efficiency"),
+        ("Affordable Homes Programme", "", "housing", "housing"),
+        ("Female Rape Support Fund 2016-17", "", "justice and victims", "victims and witnesses"),
+        ("Business growth grant", "", "business support", "business support"),
+        ("Miscellaneous", "", UNCLASSIFIED, UNCLASSIFIED),
+    ],
+)
+def test_sub_areas_split_broad_areas(rules, scheme_title, title, area, sub_area):
+    from spendmap.sources.rules import load_subarea_rules
+    from spendmap.transforms.policy_areas import classify_sub_areas
+
+    subrules = load_subarea_rules(areas=set(rules["policy_area"]))
+    out = classify_sub_areas(classify_policy_areas(_awards([{"scheme_title": scheme_title, "title": title}]),
+                                                   rules), subrules)
+    assert (out["policy_area"].iloc[0], out["policy_subarea"].iloc[0]) == (area, sub_area)
+    # The rule that decided is recorded; an area's own name as sub-area has none.
+    assert pd.isna(out["policy_subrule"].iloc[0]) == (sub_area == area)
+
+
+def test_sub_area_rule_for_an_area_the_policy_rules_do_not_have(tmp_path, rules):
+    from spendmap.sources.rules import load_subarea_rules
+
+    path = tmp_path / "subareas.csv"
+    path.write_text("rule_id,policy_area,sub_area,fields,pattern\nX1,transprot,buses,text,\\bbus\n")
+    with pytest.raises(InputError, match=r"row 2 \(rule X1\): policy_area 'transprot' is not an area"):
+        load_subarea_rules(path, areas=set(rules["policy_area"]))
+    path.write_text("rule_id,policy_area,sub_area,fields,pattern\nX1,transport,buses,cofog,\\bbus\n")
+    with pytest.raises(InputError, match="unknown field 'cofog'"):
+        load_subarea_rules(path)
+
+
+def test_allocation_method_from_the_scheme_register():
+    from spendmap.transforms.policy_areas import allocation_methods
+
+    schemes = read_scheme_registers().schemes
+    awards = _awards([{"scheme_code": c} for c in
+                      ("SCH-000000476", "sch-000000499 ", "SCH-000003476", "SCH-000003532", "SCH-NONE")])
+    assert allocation_methods(awards, schemes).tolist() == [
+        "formula", "un-competed", "competed", "criteria-based", pd.NA
+    ]

@@ -108,6 +108,8 @@ class RunContext:
     unclassified: dict[str, float] = field(default_factory=dict)
     # issue 18: what the grants are, by funder type (transforms.funder_types.describe_funding)
     funding_words: str = "central-government grants"
+    # page_figures.department_coverage rows: per department, awards read and placed, main unplaced reason.
+    department_coverage: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RunContext:
@@ -175,6 +177,7 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
             f"{format_gbp(gbp_read)}, were placed in a council" + (f": {how}." if how else ".")
             + " Awards not placed appear on no council page; run_manifest.json counts them."
         )
+    lines += [department_line(d) for d in ctx.get("department_coverage") or []]
     years = [f"grants register {ctx['fy']}"]
     if ctx.get("cra_years"):
         years.append(f"Country and Regional Analysis {ctx['fy']} (from an edition covering "
@@ -193,6 +196,19 @@ def coverage(ctx: Mapping[str, Any]) -> list[str]:
         )
     lines += [n for n in ctx.get("coverage_notes") or [] if n]
     return lines
+
+
+def department_line(d: Mapping[str, Any]) -> str:
+    """'MoJ: 2 of 774 awards placed (£40k of £171.4m) — 772 of the 772 unplaced: no postcode, …'."""
+    text = (
+        f"{d['department']}: {int(d['n_placed']):,} of {int(d['n_read']):,} awards placed "
+        f"({format_gbp(d['gbp_placed'])} of {format_gbp(d['gbp_read'])})"
+    )
+    if d.get("n_unplaced"):
+        n, main = int(d["n_unplaced"]), int(d["n_main_reason"])
+        who = f"all {n:,} unplaced" if main == n else f"{main:,} of the {n:,} unplaced"
+        text += f" — {who}: {d['main_reason']}"
+    return text + "."
 
 
 def placed_share(ctx: Mapping[str, Any]) -> float | None:

@@ -27,7 +27,9 @@ from spendmap.outputs.context import (
     coverage,
     placed_share,
 )
-from spendmap.outputs.money import format_gbp
+from spendmap.outputs.index_page import band_rows
+from spendmap.outputs.money import format_gbp, format_gbp_full
+from spendmap.outputs.search_page import council_config, finder_frame
 from spendmap.outputs.workbook import write_workbook
 from spendmap.transforms.duplication import explain_finding, finding_awards, number_findings
 from spendmap.transforms.page_figures import (
@@ -36,6 +38,8 @@ from spendmap.transforms.page_figures import (
     cra_by_function,
     department_scheme_table,
     describe_types,
+    organisation_keys,
+    predecessors,
 )
 from spendmap.transforms.recipient_types import type_counts
 
@@ -65,6 +69,11 @@ class CouncilJob:
     finding_awards: pd.DataFrame | None = None
     # issue 18: this council's rows of the priority tables (outputs.priorities_section.TABLE_NAMES)
     priority_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    bands: list[dict[str, Any]] = field(default_factory=list)  # page_figures.amount_bands rows
+    # [name, region, page href from the site root, search names] for the award finder's data, and this
+    # council's rows of search_page.finder_frame (None: computed from `awards`).
+    finder_meta: list[Any] = field(default_factory=list)
+    finder: pd.DataFrame | None = None
 
 
 def assumptions(ctx: dict[str, Any]) -> list[str]:
@@ -79,7 +88,7 @@ def _grants_caption(ctx: dict[str, Any], name: str) -> list[str]:
         f"recipients placed in {name}, flowing department → grant scheme → recipient, for "
         f"{ctx['fy']}: every recipient when there are at most {SANKEY_ALL_RECIPIENTS_MAX}, else the "
         f"{SANKEY_TOP_RECIPIENTS} largest by £ and the others grouped by type of recipient. "
-        "Link width is the number of awards or the £ value (switch above).",
+        "Link width is the £ value; the switch above shows the number of awards instead.",
         f"Source: {source}.",
         "Caveats: a recipient is placed by its recorded address, often a head office, which is not "
         "necessarily where the money is spent. Recipient types are inferred (org-id, registered numbers, "
@@ -171,6 +180,23 @@ def _findings(job: CouncilJob) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     return dup, rows
 
 
+def _first_known(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _all_recipients(small_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in small_rows if r["scope"] == "all_recipients")
+
+
+def _tested_of(small_rows: list[dict[str, Any]], n_awards: int) -> str:
+    """"of 12 tested" when the all-recipients share is of fewer awards than the page counts (zero-value
+    and redacted awards are not tested against the threshold)."""
+    row = _all_recipients(small_rows)
+    if row["share_small"] is None or int(row["n_awards"]) == n_awards:
+        return ""
+    return f"of {int(row['n_awards']):,} tested (zero-value and redacted awards are not)"
+
+
 def _why_few(ctx: dict[str, Any], name: str, n_awards: int) -> str:
     """Why a council may show few awards: the register's departments and the placement rate."""
     if n_awards >= FEW_AWARDS:
@@ -187,6 +213,37 @@ def _why_few(ctx: dict[str, Any], name: str, n_awards: int) -> str:
         )
     parts.append("A low count here is not evidence that the council area receives few grants.")
     return " ".join(parts)
+
+
+def former_councils_note(la_code: str, name: str, awards: pd.DataFrame, fy: str) -> str:
+    """Which abolished councils this council replaced, and their own awards shown here under their names."""
+    gone = predecessors(la_code)
+    if gone.empty:
+        return ""
+    names = gone["official_name"].tolist()
+    when = sorted({d[:4] for d in gone["end_date"] if d})
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    text = f"{name} replaced {listed}" + (f" in {' and '.join(when)}" if when else "") + "."
+    if awards.empty:
+        return text
+    keys, _ = organisation_keys(awards)
+    amounts = pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0)
+    parts = []
+    for code, official in zip(gone["register_code"], gone["official_name"], strict=True):
+        mine = (keys == f"COUNCIL:{code}").fillna(False).to_numpy(dtype=bool)
+        if mine.any():
+            n = int(mine.sum())
+            gbp = format_gbp_full(amounts[mine].sum())
+            parts.append(f"{official} ({n:,} award{'s' if n != 1 else ''}, {gbp})")
+    if parts:
+        text += (
+            f" Its {fy} figures include awards to the former councils themselves, shown under their own "
+            "names: "
+            + "; ".join(parts) + "."
+        )
+    return text + (
+        f" Awards to other organisations located in their areas are placed in {name} by address."
+    )
 
 
 def _sankey_page(
@@ -262,7 +319,11 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         "n_recipients": as_number(s.get("n_recipients")),
         "recipient_types": types,
         "total_gbp": total_gbp,
-        "share_small": as_number(s.get("share_small")),
+        # The card's share and its denominator come from one table (small_grants, all recipients).
+        "share_small": _first_known(
+            _all_recipients(small_rows)["share_small"], as_number(s.get("share_small"))
+        ),
+        "share_small_of": _tested_of(small_rows, n_awards),
         "small": small_rows,
         "small_excluded": _small_excluded(job.small),
         "dup_rows": dup_rows,
@@ -282,7 +343,12 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         "trend": job.trend if len(job.trend) > 1 else [],
         "csv_name": csv_name,
         "xlsx_name": xlsx_name,
+        "bands": band_rows(pd.DataFrame(job.bands), ctx["small_threshold_gbp"]) if job.bands else [],
+        "predecessors": former_councils_note(job.la_code, name, awards, ctx["fy"]),
     }
+    meta = job.finder_meta or [name, region, f"councils/{job.slug}/index.html", []]
+    finder = job.finder if job.finder is not None else finder_frame(awards)
+    config = council_config(ctx, folder, job.la_code, job.slug, finder, meta) if len(awards) else {}
     cover = coverage(ctx)
     # issue 18: the priorities section, its Sankey page and workbook sheets (when the council has any)
     p["priorities"] = priorities_section.section(job.priority_tables, job.la_code, name, ctx["fy"],
@@ -293,7 +359,8 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
         extra_sheets.append(
             priorities_section.workbook_sheets(job.priority_tables, job.la_code, ctx["fy"], name))
     (folder / "index.html").write_text(
-        pages.render_profile(ctx, p=p, assumptions=notes, coverage=cover), encoding="utf-8"
+        pages.render_profile(ctx, p=p, assumptions=notes, coverage=cover, config=config, finder_council=True),
+        encoding="utf-8",
     )
     (folder / "sankey_grants.html").write_text(
         _sankey_page(ctx, name, grants, _grants_caption(ctx, name), cover, weights=True, table=scheme_rows),
@@ -308,7 +375,7 @@ def render_council(job: CouncilJob) -> tuple[str, str]:
     # utf-8-sig so Excel (the tool councils open it with) reads £ and accents correctly.
     job.awards_csv.to_csv(folder / csv_name, index=False, encoding="utf-8-sig")
 
-    all_small = next(r for r in small_rows if r["scope"] == "all_recipients")
+    all_small = _all_recipients(small_rows)
     council_small = next(r for r in small_rows if r["scope"] == "council")
     threshold = format_gbp(ctx["small_threshold_gbp"])
     ph = job.per_head

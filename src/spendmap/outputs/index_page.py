@@ -31,9 +31,11 @@ HEX_SIZE = 10.0  # circumradius in SVG units
 # Sequential, colour-blind-safe (light to dark blue); grey = no figure.
 HEX_COLOURS = ["#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c"]
 HEX_EMPTY = "#e0e0e0"
+# Money first: the map opens on £ per head (the first figure), its legend in £.
 HEX_FIGURES = {
-    "n_awards": "Grant awards",
     "grants_per_head": "Grants £ per head",
+    "total_gbp": "Grants £ in total",
+    "n_awards": "Number of grant awards",
     "share_all": "Share of awards that are small",
 }
 
@@ -91,8 +93,8 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
         values = {f: as_number(v) for f, v in values.items()}
         name = h.get("n", code) if row is None else str(row["la_name"])
         text = (
-            f"{name}: {int(values['n_awards'] or 0):,} awards; "
-            f"{format_per_head(values['grants_per_head'])} per head; "
+            f"{name}: {format_per_head(values['grants_per_head'])} per head; "
+            f"{format_gbp(values['total_gbp'] or 0)} in {int(values['n_awards'] or 0):,} awards; "
             f"{format_share(values['share_all'])} small"
         )
         hexes.append(
@@ -113,11 +115,15 @@ def hexmap(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) 
             return f"{v:,.0f}"
         if figure == "share_all":
             return format_share(v)
-        return format_per_head(v)
+        if figure == "total_gbp":
+            return format_gbp(v)
+        return format_per_head(v) + " per head"
 
     legends = {}
     for f in HEX_FIGURES:
-        bands = ["from " + label(f, x) for x in edges[f]]
+        # The first band starts at the smallest non-zero value, which can round to £0.00: say "above".
+        bands = [("above " if i == 0 else "from ") + label(f, 0.0 if i == 0 else x)
+                 for i, x in enumerate(edges[f])]
         legends[f] = [{"colour": HEX_EMPTY, "text": "none or no figure"}] + [
             {"colour": HEX_COLOURS[i], "text": t} for i, t in enumerate(bands)
         ]
@@ -162,8 +168,26 @@ def _readable_values(joined: str) -> str:
     return "; ".join(parts)
 
 
-def index_rows(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[str]) -> list[dict[str, Any]]:
-    """Template rows from page_figures.index_figures (already sorted largest first)."""
+def _share_of(share: float | None, n: object, beside: object = None) -> str:
+    """The number of awards a share is of ("of 12"), when it differs from the count beside it."""
+    n_num = as_number(n)
+    if share is None or n_num is None or (beside is not None and as_number(beside) == n_num):
+        return ""
+    return f"of {int(n_num):,}"
+
+
+def index_rows(
+    figures: pd.DataFrame,
+    slugs: Mapping[str, str],
+    rendered: set[str],
+    search_names: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Template rows from page_figures.index_figures (already sorted largest £ first).
+
+    `search_names` (la_code -> names, page_figures.council_search_names) lets the search box find a
+    council by a former or variant name ("Harrogate" finds North Yorkshire).
+    """
+    names = search_names or {}
     rows = []
     for r in figures.to_dict("records"):
         code = r["la_code"]
@@ -172,6 +196,7 @@ def index_rows(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[st
             as_number(r["share_council"]),
             as_number(r["grants_per_head"]),
         )
+        words = [r["la_name"], code, r["region"], r["official_name"] or "", r["county_name"] or ""]
         rows.append(
             {
                 "la_code": code,
@@ -184,22 +209,16 @@ def index_rows(figures: pd.DataFrame, slugs: Mapping[str, str], rendered: set[st
                 "n_recipients": r["n_recipients"],
                 "total_gbp": r["total_gbp"],
                 "share_all": share_all,
+                "share_all_of": _share_of(share_all, r.get("n_tested_all"), r["n_awards"]),
                 "share_all_sort": -1 if share_all is None else share_all,
                 "share_council": share_council,
+                "share_council_of": _share_of(share_council, r.get("n_tested_council")),
                 "share_council_sort": -1 if share_council is None else share_council,
                 "n_dup": r["n_dup"],
                 "grants_per_head": ph,
                 "grants_per_head_sort": -1 if ph is None else ph,
                 "search": " ".join(
-                    str(x)
-                    for x in (
-                        r["la_name"],
-                        code,
-                        r["region"],
-                        r["official_name"] or "",
-                        r["county_name"] or "",
-                    )
-                    if x is not None and x == x
+                    str(x) for x in (*words, *names.get(code, ())) if x is not None and x == x
                 ).lower(),
             }
         )
@@ -244,6 +263,22 @@ def pilot_chart(rows: list[dict[str, Any]], small: pd.DataFrame, threshold: floa
     return {"threshold_label": format_gbp(threshold), "councils": councils, "pilots": pilots}
 
 
+def no_award_councils(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The councils with no placed award, listed once (name and link) instead of as rows of zeros."""
+    keep = ("la_name", "href", "la_code", "search", "region", "tier")
+    return [{k: r[k] for k in keep} for r in rows if not r["n_awards"]]
+
+
+def band_rows(bands: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
+    """page_figures.amount_bands rows for one group, each marked above/below the small-grant threshold."""
+    rows = []
+    for r in bands.to_dict("records"):
+        high = {"under_10k": 10_000.0, "10k_100k": 100_000.0}.get(r["band"])
+        small = r["band"] == "zero_or_negative" or (high is not None and high <= threshold)
+        rows.append({**r, "small": small})
+    return rows
+
+
 def render_index(
     out_dir: Path,
     ctx: Mapping[str, Any],
@@ -253,9 +288,12 @@ def render_index(
     slugs: Mapping[str, str],
     rendered: set[str],
     notes: list[str],
+    search_names: Mapping[str, Sequence[str]] | None = None,
+    national_bands: pd.DataFrame | None = None,
+    downloads: Sequence[Mapping[str, str]] = (),
 ) -> Path:
     """Write index.html: figures is page_figures.index_figures for the run year."""
-    rows = index_rows(figures, slugs, rendered)
+    rows = index_rows(figures, slugs, rendered, search_names)
     placed = figures[figures["n_awards"] > 0]
     totals = {
         "n_awards": int(figures["n_awards"].sum()),
@@ -263,18 +301,23 @@ def render_index(
         "n_places": len(placed),
     }
     chart = pilot_chart(rows, small, ctx["small_threshold_gbp"])
+    with_awards = [r for r in rows if r["n_awards"]]
     path = Path(out_dir) / "index.html"
     path.write_text(
         pages.render_index(
             ctx,
-            rows=rows,
+            rows=with_awards,
+            n_councils=len(rows),
+            no_awards=no_award_councils(rows),
             totals=totals,
             pilots=chart["pilots"],
-            regions=sorted({r["region"] for r in rows if r["region"]}),
-            tiers=sorted({r["tier"] for r in rows if r["tier"]}),
+            regions=sorted({r["region"] for r in with_awards if r["region"]}),
+            tiers=sorted({r["tier"] for r in with_awards if r["tier"]}),
             chart_data=chart,
             hexmap=hexmap(figures, slugs, rendered),
             national=national_rows(national, ctx["fy"]),
+            bands=band_rows(national_bands, ctx["small_threshold_gbp"]) if national_bands is not None else [],
+            downloads=list(downloads),
             assumptions=notes,
             coverage=coverage(ctx),
         ),

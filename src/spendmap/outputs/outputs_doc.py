@@ -14,6 +14,7 @@ from spendmap import schemas
 from spendmap.outputs.context import CRA_EXTRA_COLUMNS
 from spendmap.transforms.policy_areas import POLICY_BASES
 from spendmap.transforms.profiles import SMALL_GRANTS_EXTRA_COLUMNS
+from spendmap.transforms.recipient_identity import RECIPIENT_MERGE_COLUMNS
 from spendmap.transforms.recipient_types import RECIPIENT_TYPES
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "outputs.md"
@@ -43,7 +44,8 @@ def render() -> str:
         (
             "rejects.csv",
             "every input row not accepted, from every input (grants, CRA, population, scheme "
-            f"registers): `{_cols(schemas.REJECT_COLUMNS)}`",
+            f"registers): `{_cols(schemas.REJECT_COLUMNS)}`, then `{_cols(schemas.REJECT_EXTRA_COLUMNS)}` "
+            "(the grants input's id, as in awards; blank for other inputs)",
         ),
         ("place_summary.csv", f"one row per council and year: `{_cols(schemas.PLACE_SUMMARY_COLUMNS)}`"),
         (
@@ -59,10 +61,19 @@ def render() -> str:
         ),
         (
             "duplication.csv",
-            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`, then `{_cols(schemas.DUPLICATION_EXTRA_COLUMNS)}` "
-            f"(the finding in one sentence); `kind` ∈ "
-            f"{_set(schemas.DUPLICATION_KINDS)}; lists are `; `-joined (the workbook lists "
-            "each finding's awards one per row)",
+            f"`{_cols(schemas.DUPLICATION_COLUMNS)}`, then `{_cols(schemas.DUPLICATION_EXTRA_COLUMNS)}`; "
+            f"`kind` ∈ {_set(schemas.DUPLICATION_KINDS)}; one finding per place, year and policy "
+            "sub-area (and department, for `within_department`); `allocation_methods` are the schemes' "
+            "methods from the scheme register; `n_formula_to_council` counts the council's own formula "
+            "allocations (left out of a within-department finding); `score` = `n_schemes` × "
+            "`n_recipients`, the rank pages use; `explanation` says in one sentence why the finding is "
+            "listed; lists are `; `-joined (the workbook lists each finding's awards one per row)",
+        ),
+        (
+            "recipient_merges.csv",
+            f"how recipient records became organisations: `{_cols(RECIPIENT_MERGE_COLUMNS)}`, one "
+            "row per edge that joined two identifiers of one organisation (`rule` ∈ {`same_record`, "
+            "`name_postcode`}) or was refused (`merged` false: a name never joins two register ids)",
         ),
         (
             "cra_allocation.csv",
@@ -108,30 +119,39 @@ def render() -> str:
         (
             "spendmap.duckdb",
             "tables `awards, rejects, councils, place_summary, small_grants, duplication, "
-            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, priorities, priority_funding, "
-            "priority_matches, priority_overlaps, local_spend, place_summary_by_funder_type` (+ `trends`)",
+            "cra_allocation, national_scheme_overlaps, unplaced, county_areas, recipient_merges, priorities, priority_funding, "
+            "priority_matches, priority_overlaps, local_spend, place_summary_by_funder_type` (+ `trends`), each table "
+            "and column with a `COMMENT` (`duckdb_tables()`, `duckdb_columns()`), and the views "
+            "`council_profile` (type, region, awards, £ and grants £ per head per council and year), "
+            "`awards_by_council_department` and `unplaced_by_reason_department`",
         ),
         (
             "index.html",
-            "what the figures cover; a hex map of every district and unitary council (coloured "
-            "by awards, grants £ per head or small-grant share, each hexagon linking to its "
+            "what the figures cover (per department: awards and £ read and placed, and the main "
+            "reason for the unplaced); a hex map of every district and unitary council (coloured "
+            "by grants £ per head, £, awards or small-grant share, each hexagon linking to its "
             "page); the small-grants chart of the 13 pilots (each pilot without a bar says "
-            "why); every council with key figures, most awards first, sortable and "
-            "searchable; the national view of policy areas funded by several departments",
+            "why); every council with placed awards and key figures, largest £ first, sortable and "
+            "searchable by any current or former name (the councils with none listed once below); "
+            "awards and £ by amount band; links to the CSV files and the database; the national view "
+            "of policy areas funded by several departments",
         ),
         (
             "councils/<slug>/index.html",
-            "the council's profile page: coverage, headline figures, grants per "
+            "the council's profile page: the former councils it replaced (their own awards shown "
+            "under their own names), coverage, headline figures, grants per "
             "head beside its region, England and its type, small grants, the "
-            "grants diagram with a department × scheme table, explained "
+            "grants diagram with a department × scheme table, awards and £ by amount band, every "
+            "award placed here (searchable, sortable, 50 a page, CSV of the selection), explained "
             "duplication findings, the CRA allocation, and with `--years` a "
             "year-by-year table; where the place has priorities, \"Funding against <place>'s priorities\" "
             "(per priority: £ and lines by source and funder type, funders and schemes, gaps, overlaps)",
         ),
         (
             "councils/<slug>/sankey_grants.html",
-            "department → scheme → recipients (every one when few, else the largest and recipient types), switchable between "
-            "number of awards and £, with the same figures as a table",
+            "department → scheme → recipients (every one when few, else the largest and recipient types; each "
+            "organisation one node, never two councils under one name), opening on £ and switchable to "
+            "the number of awards, with the same figures as a table",
         ),
         ("councils/<slug>/sankey_cra.html", "department → function → council of allocated CRA spend"),
         (
@@ -145,6 +165,19 @@ def render() -> str:
             "CRA allocation, Priorities and Priority matches (places with priorities), Notes",
         ),
         ("councils/<slug>/<slug>_awards.csv", "the council's awards, formula-safe"),
+        ("councils/<slug>/awards_data.js", "the council's awards for its page's award table (and search.html)"),
+        (
+            "search.html",
+            "find any award of the year, placed or not: words in the title, recipient, scheme or council "
+            "(former names included), filters for department, funder type (when the awards carry it), "
+            "policy area, amount band, council, region and year; sortable, totalled, CSV of the filtered "
+            "set; the filters live in the address (`#q=arriva&department=DfT`), so a link shares the view",
+        ),
+        (
+            "search/awards.js",
+            "search.html's data (up to 150,000 awards; above that it loads the councils' "
+            "`awards_data.js` and `search/unplaced.js`)",
+        ),
         (
             "assets/",
             "plotly.js, styles, scripts and the hex map's licence, once for the whole folder "
@@ -188,30 +221,52 @@ def render() -> str:
         "- `policy_rule` is the id of the rule in `reference/policy_rules.csv` that set `policy_area`",
         "  (empty, with `policy_area` = `unclassified`, when none matched); `policy_basis` names the evidence",
         f"  it read, strongest first: {_set([b for b, _ in POLICY_BASES])} (scheme first; see docs/assumptions.md).",
+        "- `policy_subarea` is the purpose within `policy_area` (`reference/policy_subareas.csv`: transport →",
+        "  buses and community transport, roads and highways maintenance, rail, active travel …; the area",
+        "  itself where no sub-area rule matched) and `policy_subrule` the rule that set it.",
+        "- `allocation_method` ∈ {`formula`, `competed`, `criteria-based`, `un-competed`, `mixed`}: the",
+        "  scheme register's allocation method for the award's scheme code (empty where no register says).",
+        "- `organisation_id` and `organisation_name`: the organisation the recipient is",
+        "  (transforms/recipient_identity.py): one id for the same body under several ids, names and",
+        "  postcodes (`GB-CHC-…`, `GB-COH-…`, a council's own `GB-LAE-…`, else `NAME:…`); empty for redacted",
+        "  or unnamed recipients. Every count of recipients counts these; `recipient_merges.csv` explains",
+        "  each merge.",
         f"- `recipient_type` ∈ {_set(RECIPIENT_TYPES)}; `recipient_type_rule` names the evidence",
         "  (`org-id:GB-CHC`, `number:charity`, `name:company`, …; see docs/assumptions.md).",
         "- `source_row` is the 1-based row in the source sheet (header included), so every figure traces to a row.",
+        "- `input_id` names the grants input the award came from: its 1-based position among the run's",
+        "  `--grants` and its sha256 prefix (`1:3fa2b4c5d6e7`); the manifest's `inputs.grants[]` gives its path.",
+        "  `award_date_outside_fy` flags a date more than a year outside the award's financial year.",
         "",
         "## `run_manifest.json`",
         "- `spendmap_run`: start and finish times and the full run configuration.",
         "- `financial_years`.",
-        "- `inputs.grants[]`: path or URL, sha256, bytes, sheet, header row, rows read/accepted/rejected, £ in /",
-        "  accepted / rejected, financial year and where it came from (`fy_source`), redacted, aggregated and",
-        "  zero-value counts. `inputs.cra` and `inputs.population`: the file (path or URL, sha256, bytes) and",
+        "- `inputs.grants[]`: `input_id`, path or URL, sha256, bytes, sheet, header row, rows read/accepted/",
+        "  rejected, £ in / accepted / rejected, financial year and where it came from (`fy_source`: `file name`,",
+        "  `sheet name`, `given`, `award dates`), redacted, aggregated and zero-value counts, rows rejected as",
+        "  totals; for a download, whether its size was checked (`verified`, `verification`).",
+        "  `inputs.cra` and `inputs.population`: the file (path or URL, sha256, bytes) and",
         "  under `reading` what the reader found (sheet, rows or cells read/accepted/rejected, years, units,",
         "  £ totals by category for the CRA); `inputs.postcodes` likewise when given.",
-        "- `reconciliation`: for the grants registers, per input and in total, whether rows read = accepted +",
-        "  rejected and £ in = accepted + rejected (`ok`); `other_inputs`: the same row (or CRA value-cell)",
+        "- `reconciliation`: for the grants registers, per input (by `input_id`) and in total, whether rows",
+        "  read = accepted + rejected and £ in = accepted + rejected (`ok`), the input counted by a plain read",
+        "  with its own amount parser; `other_inputs`: the same row (or CRA value-cell)",
         "  check for the CRA file, the population file and each scheme register.",
         "- `geo_methods`: awards and £ per placement method (unresolved included).",
         "- `postcode_directory`: the directory that placed awards (name, vintage, package or file, licence,",
         "  attribution); `placement`: postcode statuses, unplaced reasons, councils with awards.",
-        "- `data_quality`: awards over the plausibility ceiling and awards with invalid dates (kept, flagged).",
+        "- `data_quality` (per grants input): awards over the plausibility ceiling, with invalid dates or dates",
+        "  more than a year outside the year (kept, flagged), ambiguous decimal separators, text cells with",
+        "  control characters removed.",
         "- `inputs.grants[].role` is `funding` for a `--funding` input (each grant in the year of its own award",
         "  date, `rows_outside_run_years` left out with that reason); `priorities`: the priorities file, places,",
         "  priorities, matches, overlaps, and per `--local` file the rows read/accepted/rejected.",
+        "- `warnings`: what the run summary printed as `Warning:` lines (the same facts, in words).",
         "- `classification`: awards and £ per funder type (`funder_types`), unknown funders, unclassified share per department, the unclassified awards and",
-        "  £ (`unclassified`), awards per policy area and per recipient type, scheme-register reading counts.",
+        "  £ (`unclassified`), awards per policy area, sub-area, allocation method and recipient type,",
+        "  scheme-register reading counts, and `recipient_identity`: how many recipient records",
+        "  (`recipient_records`; `recipient_keys_before` the keys by id or spelling) became how many",
+        "  `organisations`, with the merges by rule and the refused ones.",
         '- `analytics`: awards and £ placed/unplaced, zero-value, negative, redacted, tested for "small", small;',
         "  the number of duplication findings.",
         "- `assumptions`: small-grant threshold, population vintage per year (wanted, used, why, councils",

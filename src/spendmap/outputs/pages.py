@@ -50,7 +50,12 @@ def _clean(obj: Any) -> Any:
 
 def safe_json(obj: Any) -> Markup:
     """JSON safe to place inside a <script> element: `<`, `>`, `&` and line separators escaped."""
-    text = json.dumps(_clean(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return script_json(_clean(obj))
+
+
+def script_json(obj: Any) -> Markup:
+    """safe_json of data that is already plain JSON types (no NaN, numpy or pandas values): no copy."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     text = (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -100,9 +105,16 @@ def render_profile(ctx: Mapping[str, Any], **values: Any) -> str:
     return _env.get_template("profile.html.j2").render(ctx=ctx, root="../../", **values)
 
 
+def render_search(ctx: Mapping[str, Any], **values: Any) -> str:
+    """search.html: every award of the run year, searchable and filterable (lives at the root)."""
+    return _env.get_template("search.html.j2").render(ctx=ctx, root="", finder_council=False, **values)
+
+
 def render_sankey(ctx: Mapping[str, Any], **values: Any) -> str:
     """A standalone Sankey page (lives in councils/<slug>/; also shown in the profile's iframe)."""
     return _env.get_template("sankey.html.j2").render(ctx=ctx, root="../../", **values)
 
 
-__all__ = ["MISSING", "render_index", "render_profile", "render_sankey", "safe_json"]
+__all__ = [
+    "MISSING", "render_index", "render_profile", "render_sankey", "render_search", "safe_json", "script_json",
+]

@@ -235,10 +235,10 @@ def workbook_sheets(tables: Mapping[str, pd.DataFrame], la_code: str, fy: str, p
         matches = matches.assign(source_label=matches["source"].map(SOURCE_LABELS),
                                  funder_type_label=matches["funder_type"].map(FUNDER_TYPE_LABELS))
 
-    def add(wb) -> None:
-        _table_sheet(wb, "Priorities", funding, PRIORITY_SHEET_COLUMNS,
+    def add(wb, formats) -> None:
+        _table_sheet(wb, formats, "Priorities", funding, PRIORITY_SHEET_COLUMNS,
                      f"No priorities for {place_name} in this run.")
-        _table_sheet(wb, "Priority matches", matches, PRIORITY_MATCH_SHEET_COLUMNS,
+        _table_sheet(wb, formats, "Priority matches", matches, PRIORITY_MATCH_SHEET_COLUMNS,
                      f"No line of money was matched to {place_name}'s priorities.")
 
     return add

@@ -34,7 +34,7 @@ from spendmap.outputs.sankey_figure import (
     shorten,
 )
 from spendmap.text import is_missing
-from spendmap.transforms.page_figures import as_number, as_text
+from spendmap.transforms.page_figures import as_number, as_text, organisation_keys
 
 WEIGHT_COUNT = "count"
 TYPE_LABELS = {
@@ -85,25 +85,37 @@ def _column(df: pd.DataFrame, col: str) -> list:
 def _recipient_nodes(
     awards: pd.DataFrame, all_recipients_max: int, top_recipients: int
 ) -> tuple[list, dict[object, str]]:
-    """Per award, its recipient's key (transforms.names.recipient_key, as the profile counts them), and
-    the recipients drawn as their own node: all of them when there are at most `all_recipients_max`,
-    else the `top_recipients` largest by £ (ties by awards, then key). {key: label} of those drawn."""
-    from spendmap.transforms.names import recipient_key
-
-    keys = awards["recipient_key"] if "recipient_key" in awards.columns else recipient_key(awards)
-    keys = keys.astype("object").where(keys.notna(), None).tolist()
+    """Per award, its recipient organisation's key (page_figures.organisation_keys: never two councils
+    under one key), and the recipients drawn as their own node: all of them when there are at most
+    `all_recipients_max`, else the `top_recipients` largest by £ (ties by awards, then key).
+    {key: label} of those drawn; a label is the organisation's name as its largest award gives it."""
+    keys_s, names_s = organisation_keys(awards)
+    keys = keys_s.astype("object").where(keys_s.notna(), None).tolist()
     stats: dict = {}
-    names, amounts = _column(awards, "recipient_name"), _column(awards, "amount_gbp")
+    names, amounts = names_s.tolist(), _column(awards, "amount_gbp")
     for key, name, amount in zip(keys, names, amounts, strict=True):
         if key is None:
             continue
-        entry = stats.setdefault(key, [0, 0.0, _clean(name)])
+        value = max(as_number(amount, 0.0), 0.0)
+        entry = stats.setdefault(key, [0, 0.0, _clean(name), -1.0])
         entry[0] += 1
-        entry[1] += max(as_number(amount, 0.0), 0.0)
+        entry[1] += value
+        if value > entry[3] and _clean(name):
+            entry[2], entry[3] = _clean(name), value
     chosen = sorted(stats, key=lambda k: (-stats[k][1], -stats[k][0], str(k)))
     if len(chosen) > all_recipients_max:
         chosen = chosen[:top_recipients]
     return keys, {k: stats[k][2] or str(k) for k in chosen}
+
+
+def _scheme_keys(awards: pd.DataFrame) -> list:
+    """Per award, its scheme's identity (transforms.profiles.scheme_key, as the table beside the
+    diagram counts them), None where an award has neither a scheme code nor a scheme title."""
+    from spendmap.transforms.profiles import scheme_key
+
+    needed = ("department", "department_raw", "scheme_code", "scheme_title")
+    keys = scheme_key(awards.assign(**{c: pd.NA for c in needed if c not in awards.columns}))
+    return keys.astype("object").where(keys.notna(), None).tolist()
 
 
 def grants_sankey(
@@ -141,12 +153,14 @@ def grants_sankey(
         "recipient" if every_recipient else "largest recipients and recipient types"
     )
     shown_types = {_clean(t) or "unknown" for t, k in zip(types, r_keys, strict=True) if k in named}
+    s_keys = _scheme_keys(awards)
     members: dict[str, set] = {}  # recipient node -> distinct recipients in it
     type_of: dict[str, str] = {}  # named recipient node -> its type label
     # issue 18: a funder without a canonical department (other funders' 360Giving data) is its own node.
     funders = _column(awards, "funder_name") if "funder_name" in awards.columns else [None] * len(awards)
     depts = [_clean(d) or _clean(f) for d, f in zip(_column(awards, "department"), funders, strict=True)]
-    for dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
+    for s_key, dept, code, s_title, a_title, rtype, r_id, redacted, amount in zip(
+        s_keys,
         depts,
         _column(awards, "scheme_code"),
         _column(awards, "scheme_title"),
@@ -159,7 +173,7 @@ def grants_sankey(
     ):
         dept = _clean(dept) or "Unknown department"
         code, s_title, a_title = _clean(code), _clean(s_title), _clean(a_title)
-        scheme = code or (f"title:{s_title}" if s_title else f"award:{a_title or '(no scheme)'}")
+        scheme = s_key or f"award:{a_title or '(no scheme)'}"
         label = s_title or code or a_title or "(no scheme title)"
         type_key = _clean(rtype) or "unknown"
         type_label = TYPE_LABELS.get(type_key, type_key.capitalize())
@@ -309,9 +323,10 @@ def grants_sankey(
         )
 
     biggest = max(len(dept_stats), len(s_node_stats), len(r_node_stats))
-    trace = b.trace(b.count, valueformat=",.0f")
+    # Money first: the diagram opens on £ (a £27m block grant outweighs £8k of community transport);
+    # the number-of-awards view is one click away. Both weights travel with the figure.
+    trace = b.trace(b.gbp, valueformat=",.0f")
     fig = {"data": [trace], "layout": figure_layout(figure_height(biggest))}
-    # Both weights travel with the figure; the page switches link.value between them.
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
     return SankeyData(fig, title=title, n_nodes=len(b.labels), n_links=len(b.src), notes=notes)
 

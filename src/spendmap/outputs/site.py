@@ -29,10 +29,16 @@ from spendmap.outputs.context import CRA_EXTRA_COLUMNS, RunContext, SiteResult, 
 from spendmap.outputs.council_page import CouncilJob, assumptions, render_council
 from spendmap.outputs.index_page import render_index
 from spendmap.outputs.safe import neutralise_frame, unique_slugs
+from spendmap.outputs.search_page import SINGLE_FILE_MAX, finder_frame, write_search
 from spendmap.paths import reference_path
 from spendmap.transforms.duplication import finding_awards, number_findings
+from spendmap.transforms.geography import UNPLACED_REASONS
+from spendmap.transforms.names import recipient_key
 from spendmap.transforms.page_figures import (
+    amount_bands,
     as_text,
+    council_search_names,
+    department_coverage,
     department_scheme_table,
     function_label,
     grants_per_head,
@@ -111,6 +117,10 @@ class SitePlan:
     small: pd.DataFrame
     national: pd.DataFrame | None
     slugs: dict[str, str]
+    finder: pd.DataFrame | None = None  # search_page.finder_frame of the year's awards, placed or not
+    finder_meta: dict[str, list[Any]] | None = None  # la_code -> search_page council entry
+    search_names: dict[str, list[str]] | None = None
+    national_bands: pd.DataFrame | None = None  # amount_bands of every award of the year
 
 
 def prepare_site(
@@ -165,6 +175,8 @@ def prepare_site(
     out_dir.mkdir(parents=True, exist_ok=True)
     _copy_assets(out_dir)
     ctx = asdict(ctx_obj)
+    if not ctx.get("department_coverage"):  # per department: read, placed, main reason for the rest
+        ctx["department_coverage"] = department_coverage(awards, UNPLACED_REASONS)
     ctx["grants_sources"] = ctx_obj.source_names("grants")
     ctx["cra_sources"] = "; ".join(
         x for x in (ctx_obj.source_names("cra"), ctx_obj.source_names("population")) if x
@@ -180,6 +192,9 @@ def prepare_site(
     # Only the rendered councils' rows are split (13 pilot pages need not touch a million awards);
     # every figure is per council, so slicing first changes none of them.
     page_awards, page_dup = _rows_of(awards, chosen, places), _rows_of(dup, chosen, places)
+    # Recipient keys once for every rendered award (each page's Sankey, recipient types and scheme table
+    # use them), not once per page.
+    page_awards = page_awards.assign(recipient_key=recipient_key(page_awards))
     awards_by, small_by, dup_by, cra_by = (_split(page_awards), _split(_rows_of(small, chosen, places)),
                                            _split(page_dup), _split(_rows_of(cra, chosen, places)))
     # Whole-table aggregations once (vectorised), then sliced per council.
@@ -187,6 +202,21 @@ def prepare_site(
     dup_awards_by = _split(finding_awards(page_awards, page_dup))
     # issue 18: the priority tables, sliced per council like the others.
     priorities_by = {n: _split(_rows_of(df, chosen, places)) for n, df in (tables.priorities or {}).items()}
+    bands_by = _split(amount_bands(page_awards)) if len(page_awards) else {}
+    # The award finder's text, once for every award of the year; each council's page takes its slice.
+    finder = finder_frame(awards)
+    finder_by = _split(_rows_of(finder, chosen, places))
+    search_names = council_search_names()
+    finder_meta = {
+        code: [
+            as_text(info_by_code.get(code, {}).get("la_name")) or code,
+            as_text(info_by_code.get(code, {}).get("region_name"))
+            or as_text(info_by_code.get(code, {}).get("nation")),
+            f"councils/{slug}/index.html",
+            search_names.get(code, []),
+        ]
+        for code, slug in slugs.items()
+    }
     # Neutralised once for the whole table (vectorised), then sliced per council.
     extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
     extract_cols += [c for c in ("recipient_type", "recipient_type_rule") if c in awards.columns]
@@ -210,14 +240,49 @@ def prepare_site(
             scheme_rows=schemes_by[code].to_dict("records") if code in schemes_by else [],
             finding_awards=dup_awards_by.get(code, _EMPTY_FINDING_AWARDS),
             priority_tables={n: t.get(code, pd.DataFrame()) for n, t in priorities_by.items()},
+            bands=bands_by[code].to_dict("records") if code in bands_by else [],
+            finder_meta=finder_meta[code],
+            finder=finder_by.get(code, finder.iloc[0:0]),
         )
         for code in chosen
     ]
-    return SitePlan(out_dir, ctx, jobs, figures, small, tables.national_overlaps, slugs)
+    return SitePlan(
+        out_dir, ctx, jobs, figures, small, tables.national_overlaps, slugs, finder, finder_meta,
+        search_names, amount_bands(awards, by=None) if len(awards) else None,
+    )
+
+
+# Files of the output folder the index links, when the run wrote them (docs/outputs.md describes each).
+DOWNLOADS = [
+    ("unplaced.csv", "every award that could not be placed in a council, with its reason"),
+    ("place_summary.csv", "awards, recipients and £ per council and year"),
+    ("small_grants.csv", "small-grant counts and shares per council, in both scopes"),
+    ("duplication.csv", "the duplication findings, one per row"),
+    ("county_areas.csv", "two-tier areas: the county council's own awards beside its districts'"),
+    ("cra_allocation.csv", "CRA identifiable spending allocated to councils by population"),
+    ("national_scheme_overlaps.csv", "policy areas funded by several departments' schemes"),
+    ("rejects.csv", "input rows not accepted, each with its reason"),
+    ("spendmap.duckdb", "every table in one DuckDB database, with views and column comments"),
+]
+
+
+def _downloads(out_dir: Path) -> list[dict[str, str]]:
+    # Only files already written: a page never links a file that is not there (run_manifest.json is
+    # written after the pages and is described in the README instead).
+    return [{"href": n, "name": n, "text": t} for n, t in DOWNLOADS if (Path(out_dir) / n).exists()]
 
 
 def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
-    """Write index.html, linking the councils in `rendered` (la_codes whose folder was written)."""
+    """Write search.html and index.html, linking the councils in `rendered` (la_codes whose folder was
+    written)."""
+    finder = plan.finder if plan.finder is not None else finder_frame(schemas.empty_awards())
+    # Per-council data files exist only for rendered councils; a partial render keeps one search file.
+    meta = {c: m if c in rendered else [*m[:2], "", *m[3:]] for c, m in (plan.finder_meta or {}).items()}
+    write_search(
+        plan.out_dir, plan.ctx, finder, meta,
+        {c: s for c, s in plan.slugs.items() if c in rendered},
+        single_file_max=SINGLE_FILE_MAX if len(rendered) == len(plan.slugs) else len(finder),
+    )
     return render_index(
         plan.out_dir,
         plan.ctx,
@@ -227,6 +292,9 @@ def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
         plan.slugs,
         rendered,
         assumptions(plan.ctx),
+        search_names=plan.search_names,
+        national_bands=plan.national_bands,
+        downloads=_downloads(plan.out_dir),
     )
 
 
@@ -273,7 +341,7 @@ def _copy_assets(out_dir: Path) -> None:
     target = assets / "plotly.min.js"
     if not target.exists() or target.stat().st_size != plotly_js.stat().st_size:
         shutil.copyfile(plotly_js, target)
-    for name in ("style.css", "spendmap.js"):
+    for name in ("style.css", "spendmap.js", "search.js"):
         shutil.copyfile(ASSETS_DIR / name, assets / name)
     # The hex layout's MIT licence travels with the pages that draw it.
     licence = reference_path("hexmaps", "LICENSE-MIT-OpenInnovations.txt")

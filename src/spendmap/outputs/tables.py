@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from spendmap.outputs.safe import neutralise_frame
+from spendmap.schemas import TABLE_DESCRIPTIONS, column_description
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -26,16 +27,80 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_duckdb(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
-    """One DuckDB file holding every table, replaced whole."""
+# Views analysts ask for: (name, description, the tables it needs, SQL).
+VIEWS = [
+    (
+        "council_profile",
+        "Per council and year: type, region, awards, schemes, recipients, GBP placed, the population the "
+        "CRA allocation used and grants GBP per head (only placed awards count).",
+        ("councils", "place_summary", "cra_allocation"),
+        """
+        SELECT c.la_code, c.la_name, c.la_type_name, c.tier, c.region_name, c.nation, p.fy,
+               p.n_awards, p.n_schemes, p.n_recipients, p.total_gbp, pop.population,
+               p.total_gbp / NULLIF(pop.population, 0) AS grants_per_head_gbp
+        FROM councils c
+        JOIN place_summary p USING (la_code)
+        LEFT JOIN (SELECT la_code, fy, max(population) AS population FROM cra_allocation GROUP BY ALL) pop
+          ON pop.la_code = p.la_code AND pop.fy = p.fy
+        """,
+    ),
+    (
+        "awards_by_council_department",
+        "Placed awards per council, year and department: number of awards and GBP.",
+        ("awards",),
+        """
+        SELECT la_code, la_name, fy, department, count(*) AS n_awards, sum(amount_gbp) AS total_gbp
+        FROM awards WHERE la_code IS NOT NULL GROUP BY ALL
+        """,
+    ),
+    (
+        "unplaced_by_reason_department",
+        "Unplaced awards per year, department and reason: number of awards and GBP.",
+        ("unplaced",),
+        """
+        SELECT fy, department, unplaced_reason, reason, count(*) AS n_awards, sum(amount_gbp) AS total_gbp
+        FROM unplaced GROUP BY ALL
+        """,
+    ),
+]
+VIEW_COLUMNS = {"grants_per_head_gbp": "GBP placed in the council per head of its population."}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_duckdb(tables: Mapping[str, pd.DataFrame | Path], path: Path) -> Path:
+    """One DuckDB file holding every table, replaced whole (a table given as a parquet file's path is
+    read by DuckDB from disk: a million awards never pass through pandas); every table and column
+    carries a COMMENT (schemas.TABLE_DESCRIPTIONS / COLUMN_DESCRIPTIONS), plus the analysts' VIEWS."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
     with duckdb.connect(str(path)) as con:
         for name, df in tables.items():
-            con.register("frame_to_copy", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame_to_copy')
-            con.unregister("frame_to_copy")
+            if isinstance(df, Path):
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(df)])
+            else:
+                con.register("frame_to_copy", df)
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame_to_copy')
+                con.unregister("frame_to_copy")
+            con.execute(f'COMMENT ON TABLE "{name}" IS {_quote(TABLE_DESCRIPTIONS.get(name, name))}')
+            columns = [c for (c,) in con.execute(f'SELECT column_name FROM (DESCRIBE "{name}")').fetchall()]
+            for col in columns:
+                text = column_description(name, str(col)) or f"{col} (no description declared)"
+                con.execute(f'COMMENT ON COLUMN "{name}"."{col}" IS {_quote(text)}')
+        for view, text, needs, sql in VIEWS:
+            if not all(t in tables for t in needs):
+                continue
+            try:
+                con.execute(f'CREATE VIEW "{view}" AS {sql}')
+            except duckdb.BinderException:  # a partial table (tests, a bare export) lacks the view's columns
+                continue
+            con.execute(f'COMMENT ON VIEW "{view}" IS {_quote(text)}')
+            for (col,) in con.execute(f'SELECT column_name FROM (DESCRIBE "{view}")').fetchall():
+                desc = VIEW_COLUMNS.get(col) or column_description(view, col) or col
+                con.execute(f'COMMENT ON COLUMN "{view}"."{col}" IS {_quote(desc)}')
     return path
 
 

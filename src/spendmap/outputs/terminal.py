@@ -75,7 +75,10 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         summary = _query(con, "SELECT * FROM place_summary WHERE la_code = ? AND fy = ?", [code, year])
         where = "WHERE la_code = ? AND fy = ?"
         small = _query(con, f"SELECT * FROM small_grants {where} ORDER BY scope", [code, year])
-        dup = _query(con, f"SELECT * FROM duplication {where} ORDER BY total_gbp DESC", [code, year])
+        dup = _query(
+            con, f"SELECT * FROM duplication {where} ORDER BY n_schemes * n_recipients DESC, total_gbp DESC",
+            [code, year],
+        )
         depts = _query(
             con,
             "SELECT coalesce(department, department_raw) AS department, count(*) AS n, "
@@ -244,6 +247,7 @@ def run_summary(manifest: dict, out_dir: str | Path, n_councils: int) -> str:
         [
             f"Awards read: {rows:,} rows for {years}; {accepted:,} accepted ({format_gbp(gbp)}), "
             f"{rejected:,} rejected (rejects.csv says why).",
+            *(f"Warning: {w}" for w in manifest.get("warnings", [])),
             f"Placed in a council: {placed:,} of {accepted:,} awards ({_share(placed, accepted)}), "
             f"{format_gbp(placed_gbp)} of {format_gbp(gbp)} ({_share(placed_gbp, gbp)}); "
             f"unplaced.csv lists the other {accepted - placed:,} with reasons.",

@@ -1,13 +1,14 @@
 """A council's workbook (`<slug>_grant_profile.xlsx`): Summary, Awards, Small grants, Duplication,
-CRA allocation and Notes sheets, written with openpyxl.
+CRA allocation and Notes sheets, written with XlsxWriter in constant-memory mode.
 
 Each sheet has a frozen header row, an autofilter, £ / % / date number formats and set column widths.
 Text from data is always stored as a text cell (never a formula); text that starts with `=`, `+`, `-`,
 `@` (or tab/CR) also gets Excel's quote prefix, so it shows exactly as published and cannot run.
 
-openpyxl's write-only mode is used (rows streamed, about 10 µs a cell here): the normal mode costs about
-90 µs a cell, too slow for a 63,000-award year across every council. Only cells that need a style
-(headers, money, dates, quoted text) are built as styled cells; the rest are plain values.
+XlsxWriter's constant-memory mode streams each row to disk as it is written. Measured against
+openpyxl's write-only mode on the same seven sheets (benchmarks/RESULTS.md, notes): 15 ms against
+30 ms for a five-award council, 250 ms against 750 ms for 5,000 awards; openpyxl stays for reading the
+workbooks back in the tests. Formats are made once per workbook and shared by every cell of a kind.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from spendmap.outputs.safe import FORMULA_PREFIXES
 from spendmap.text import is_missing
@@ -34,9 +32,12 @@ INT = "#,##0"
 SHARE = "0.0%"
 DATE = "yyyy-mm-dd"
 _KIND_FORMAT = {"gbp": GBP, "gbp_pence": GBP_PENCE, "int": INT, "share": SHARE, "date": DATE}
-_HEADER_FONT = Font(bold=True, color="FFFFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="FF12324F")
-_TOP_WRAP = Alignment(vertical="top", wrap_text=True)
+_HEADER = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#12324F", "pattern": 1, "valign": "top",
+           "text_wrap": True}
+_TOP_WRAP = {"valign": "top", "text_wrap": True}
+# Nothing in a cell is ever turned into a formula, number or link: text from data stays text.
+_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+            "strings_to_urls": False}
 # Characters XML 1.0 forbids; published data occasionally carries them.
 _ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
 
@@ -93,6 +94,9 @@ DUPLICATION_SHEET_COLUMNS = [
     Col("n_recipients", "Recipients (n)", "int", 10),
     Col("n_awards", "Awards", "int", 10),
     Col("total_gbp", "Total", "gbp", 14),
+    Col("policy_subarea", "Sub-area", width=30),
+    Col("allocation_methods", "Allocation methods", width=24),
+    Col("score", "Schemes × recipients", "int", 12),
 ]
 FINDING_AWARD_COLUMNS = [
     Col("finding", "Finding", "int", 8),
@@ -117,83 +121,92 @@ CRA_SHEET_COLUMNS = [
 ]
 
 
-class _Cells:
-    """Builds write-only cells for one sheet, styling only the cells that need it."""
+class _Sheet:
+    """Writes one sheet row by row (constant-memory mode needs rows in order), styling only the cells
+    that need it: headers, money, counts, shares, dates, wrapped or quoted text."""
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
+    def __init__(self, wb: Any, formats: dict[str, Any], name: str, widths: Sequence[float], n_rows: int):
+        self.ws = wb.add_worksheet(name)
+        self.formats = formats
+        self.row = 0
+        for i, width in enumerate(widths):
+            self.ws.set_column(i, i, width)
+        self.ws.freeze_panes(1, 0)
+        self.ws.autofilter(0, 0, max(n_rows, 1), len(widths) - 1)
 
-    def styled(self, value: Any, number_format: str | None = None, wrap: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=value)
-        if number_format:
-            cell.number_format = number_format
-        if wrap:
-            cell.alignment = _TOP_WRAP
-        return cell
+    def append(self, cells: Sequence[tuple[Any, str | None]]) -> None:
+        """One row of (value, format key or None) pairs; a None value is left blank."""
+        for col, (value, fmt) in enumerate(cells):
+            if value is None:
+                continue
+            style = self.formats[fmt] if fmt else None
+            if isinstance(value, str):
+                self.ws.write_string(self.row, col, value, style)
+            elif isinstance(value, dt.date):
+                self.ws.write_datetime(self.row, col, value, style)
+            else:
+                self.ws.write_number(self.row, col, value, style)
+        self.row += 1
 
-    def text(self, value: Any, wrap: bool = False) -> Any:
-        text = str(value).translate(_ILLEGAL)
-        if not text.startswith(FORMULA_PREFIXES) and not wrap:
-            return text
-        cell = WriteOnlyCell(self.ws, value=text)
-        cell.data_type = "s"  # a string, even when it looks like a formula
-        if text.startswith(FORMULA_PREFIXES):
-            cell.quotePrefix = True
-        if wrap:
-            cell.alignment = _TOP_WRAP
-        return cell
-
-    def header(self, text: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=text)
-        cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _TOP_WRAP
-        return cell
-
-    def value(self, value: Any, kind: str, wrap: bool = False) -> Any:
-        """One cell of the given kind (text|gbp|gbp_pence|int|share|date|bool|num); None when missing."""
-        if is_missing(value):
-            return None
-        if kind == "text":
-            return self.text(value, wrap)
-        if kind == "bool":
-            return "yes" if bool(value) else "no"
-        if kind == "date":
-            if isinstance(value, pd.Timestamp):
-                value = value.to_pydatetime()
-            if isinstance(value, dt.date):
-                plain = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
-                return self.styled(plain, DATE)
-            return self.text(value)
-        number = float(value)
-        if not math.isfinite(number):
-            return None
-        if kind == "int":
-            number = int(round(number))
-        fmt = _KIND_FORMAT.get(kind)
-        return self.styled(number, fmt) if fmt else number
+    def header(self, headers: Sequence[str]) -> None:
+        self.append([(h, "header") for h in headers])
 
 
-def _new_sheet(wb: Workbook, name: str, widths: Sequence[float], n_rows: int) -> tuple[Any, _Cells]:
-    ws = wb.create_sheet(name)
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{max(n_rows, 1) + 1}"
-    return ws, _Cells(ws)
+def _text(value: Any, wrap: bool = False) -> tuple[str, str | None]:
+    text = str(value).translate(_ILLEGAL)
+    if text.startswith(FORMULA_PREFIXES):
+        return text, "quoted_wrap" if wrap else "quoted"  # a string with Excel's quote prefix
+    return text, "wrap" if wrap else None
 
 
-def _table_sheet(wb: Workbook, name: str, df: pd.DataFrame, columns: Sequence[Col], empty_note: str) -> None:
-    ws, cells = _new_sheet(wb, name, [c.width for c in columns], len(df))
-    ws.append([cells.header(c.header) for c in columns])
+def _cell(value: Any, kind: str, wrap: bool = False) -> tuple[Any, str | None]:
+    """One cell of the given kind (text|gbp|gbp_pence|int|share|date|bool|num); None when missing."""
+    if is_missing(value):
+        return None, None
+    if kind == "text":
+        return _text(value, wrap)
+    if kind == "bool":
+        return ("yes" if bool(value) else "no"), None
+    if kind == "date":
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        if isinstance(value, dt.date):
+            plain = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
+            return plain, "date"
+        return _text(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return None, None
+    if kind == "int":
+        number = int(round(number))
+    return number, (kind if kind in _KIND_FORMAT else None)
+
+
+def _formats(wb: Any) -> dict[str, Any]:
+    formats = {kind: wb.add_format({"num_format": fmt}) for kind, fmt in _KIND_FORMAT.items()}
+    formats["header"] = wb.add_format(_HEADER)
+    formats["wrap"] = wb.add_format(_TOP_WRAP)
+    formats["quoted"] = wb.add_format({"quote_prefix": True})
+    formats["quoted_wrap"] = wb.add_format({**_TOP_WRAP, "quote_prefix": True})
+    return formats
+
+
+def _table_sheet(
+    wb: Any, formats: dict[str, Any], name: str, df: pd.DataFrame, columns: Sequence[Col], empty_note: str
+) -> None:
+    sheet = _Sheet(wb, formats, name, [c.width for c in columns], len(df))
+    sheet.header([c.header for c in columns])
     data = [(c.kind, df[c.name].tolist() if c.name in df.columns else None) for c in columns]
     for r in range(len(df)):
-        ws.append([cells.value(values[r], kind) if values is not None else None for kind, values in data])
+        sheet.append([_cell(v[r], kind) if v is not None else (None, None) for kind, v in data])
     if df.empty:
-        ws.append([])
-        ws.append([cells.text(empty_note)])
+        sheet.append([])
+        sheet.append([_text(empty_note)])
 
 
 def _pairs_sheet(
-    wb: Workbook,
+    wb: Any,
+    formats: dict[str, Any],
     name: str,
     headers: tuple[str, str],
     widths: list[float],
@@ -201,10 +214,10 @@ def _pairs_sheet(
     wrap: bool = False,
 ) -> None:
     rows = list(rows)
-    ws, cells = _new_sheet(wb, name, widths, len(rows))
-    ws.append([cells.header(h) for h in headers])
+    sheet = _Sheet(wb, formats, name, widths, len(rows))
+    sheet.header(headers)
     for label, value, kind in rows:
-        ws.append([cells.text(label), cells.value(value, kind, wrap=wrap and kind == "text")])
+        sheet.append([_text(label), _cell(value, kind, wrap=wrap and kind == "text")])
 
 
 def write_workbook(
@@ -217,38 +230,36 @@ def write_workbook(
     notes: Sequence[tuple[str, str]],
     place_name: str,
     finding_awards: pd.DataFrame | None = None,
-    extra_sheets: Sequence[Callable[[Workbook], None]] = (),
+    extra_sheets: Sequence[Callable[[Any, dict[str, Any]], None]] = (),
 ) -> Path:
     """Write one council's workbook.
 
     summary: (label, value, kind) rows for the Summary sheet; notes: (heading, text) rows for Notes.
     The frames use the canonical column names (plus `scope_label`/`kind_label` helper columns).
     """
-    wb = Workbook(write_only=True)
-    _pairs_sheet(wb, "Summary", ("Figure", "Value"), [44, 40], summary)
-    _table_sheet(wb, "Awards", awards, AWARD_SHEET_COLUMNS, f"No grant awards were placed in {place_name}.")
-    _table_sheet(wb, "Small grants", small_grants, SMALL_SHEET_COLUMNS, "No small-grant figures.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".xlsx.part")
+    wb = xlsxwriter.Workbook(str(tmp), _OPTIONS)
+    formats = _formats(wb)
+    _pairs_sheet(wb, formats, "Summary", ("Figure", "Value"), [44, 40], summary)
+    _table_sheet(wb, formats, "Awards", awards, AWARD_SHEET_COLUMNS,
+                 f"No grant awards were placed in {place_name}.")
+    _table_sheet(wb, formats, "Small grants", small_grants, SMALL_SHEET_COLUMNS, "No small-grant figures.")
+    _table_sheet(wb, formats, "Duplication", duplication, DUPLICATION_SHEET_COLUMNS,
+                 f"No duplication findings for {place_name}.")
     _table_sheet(
-        wb,
-        "Duplication",
-        duplication,
-        DUPLICATION_SHEET_COLUMNS,
-        f"No duplication findings for {place_name}.",
-    )
-    _table_sheet(
-        wb,
-        "Duplication awards",
+        wb, formats, "Duplication awards",
         finding_awards if finding_awards is not None else pd.DataFrame(),
         FINDING_AWARD_COLUMNS,
         f"No duplication findings for {place_name}.",
     )
-    _table_sheet(wb, "CRA allocation", cra, CRA_SHEET_COLUMNS, f"No CRA allocation for {place_name}.")
+    _table_sheet(wb, formats, "CRA allocation", cra, CRA_SHEET_COLUMNS,
+                 f"No CRA allocation for {place_name}.")
     for add_sheets in extra_sheets:  # e.g. outputs.priorities_section.workbook_sheets (issue 18)
-        add_sheets(wb)
-    _pairs_sheet(wb, "Notes", ("Note", "Detail"), [28, 110], [(h, t, "text") for h, t in notes], wrap=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".xlsx.part")
-    wb.save(tmp)
+        add_sheets(wb, formats)
+    _pairs_sheet(wb, formats, "Notes", ("Note", "Detail"), [28, 110], [(h, t, "text") for h, t in notes],
+                 wrap=True)
+    wb.close()
     tmp.replace(path)
     return path
 

@@ -44,6 +44,9 @@ class FetchedFile:
     url: str | None
     fetched_at: str | None  # ISO time of the download (UTC), None for a local file
     from_cache: bool
+    # A download whose size was checked (Content-Length or a catalogue's declared size); None: local.
+    verified: bool | None = None
+    verification: str | None = None  # how it was checked, or why it could not be
 
     def to_manifest(self) -> dict[str, Any]:
         """JSON-ready dict for run_manifest.json / fetch_manifest.json."""

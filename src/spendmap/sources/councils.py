@@ -115,19 +115,21 @@ def register_to_current_gss() -> dict[str, str]:
     Abolished districts follow `replaced-by` (Aylesbury Vale -> Buckinghamshire). An abolished county
     that split into several unitaries (Cumbria, Northamptonshire) has no single successor and is left out.
     """
-    la = _authorities().set_index("local-authority-code")
+    la = _authorities()
+    replaced_by = dict(zip(la["local-authority-code"], la["replaced-by"], strict=True))
+    gss_of = dict(zip(la["local-authority-code"], la["gss-code"], strict=True))
     current = set(load_councils()["register_code"])
     result: dict[str, str] = {}
-    for reg in la.index:
+    for reg in la["local-authority-code"]:
         seen, code = set(), reg
         while code not in current and code not in seen:
             seen.add(code)
-            successors = [s for s in la["replaced-by"].get(code, "").split(",") if s]
+            successors = [s for s in replaced_by.get(code, "").split(",") if s]
             if len(successors) != 1:
                 break
             code = successors[0]
         if code in current:
-            result[reg] = la.at[code, "gss-code"]
+            result[reg] = gss_of[code]
     return result
 
 
@@ -155,18 +157,20 @@ def gss_to_current_gss() -> dict[str, str]:
     """Any known GSS code (current, former, or of an abolished authority) -> current council GSS."""
     reg_to_gss = register_to_current_gss()
     lookup = pd.read_csv(reference_path(*MYSOCIETY_GSS), dtype=str, keep_default_na=False)
+    # Plain column lists, not iterrows: this runs in every process that places or allocates.
     result = {
-        row["gss-code"]: reg_to_gss[row["local-authority-code"]]
-        for _, row in lookup.iterrows()
-        if row["local-authority-code"] in reg_to_gss and row["gss-code"]
+        gss: reg_to_gss[reg]
+        for gss, reg in zip(lookup["gss-code"], lookup["local-authority-code"], strict=True)
+        if reg in reg_to_gss and gss
     }
     la = _authorities()
-    for _, row in la.iterrows():
-        target = reg_to_gss.get(row["local-authority-code"])
+    columns = (la["local-authority-code"], la["gss-code"], la["former-gss-codes"])
+    for reg, gss, former in zip(*columns, strict=True):
+        target = reg_to_gss.get(reg)
         if not target:
             continue
-        result.setdefault(row["gss-code"], target)
-        for old in filter(None, row["former-gss-codes"].split(",")):
+        result.setdefault(gss, target)
+        for old in filter(None, former.split(",")):
             result.setdefault(old.strip(), target)
     return result
 
@@ -178,10 +182,11 @@ def council_name_variants() -> pd.DataFrame:
     names = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
     la = _authorities()
     extra = []
-    for _, row in la.iterrows():
-        for name in [row["official-name"], row["nice-name"], *row["alt-names"].split(",")]:
+    for reg, official, nice, alt in zip(la["local-authority-code"], la["official-name"], la["nice-name"],
+                                        la["alt-names"], strict=True):
+        for name in [official, nice, *alt.split(",")]:
             if name.strip():
-                extra.append({"la-name": name.strip(), "local-authority-code": row["local-authority-code"]})
+                extra.append({"la-name": name.strip(), "local-authority-code": reg})
     allnames = pd.concat([names, pd.DataFrame(extra)], ignore_index=True)
     # A split council's names lead to its own (former) code, resolved per award by the split rule.
     split = split_councils().set_index("register_code")["gss_code"].to_dict()
@@ -192,3 +197,66 @@ def council_name_variants() -> pd.DataFrame:
         .drop_duplicates()
         .reset_index(drop=True)
     )
+
+
+# 360Giving org-id prefix of a council register code, by nation (org-id.guide).
+COUNCIL_ORG_ID_PREFIX = {
+    "England": "GB-LAE", "Scotland": "GB-LAS", "Wales": "GB-PLA", "Northern Ireland": "GB-LAN",
+}
+
+
+@lru_cache(maxsize=1)
+def council_org_ids() -> pd.DataFrame:
+    """Every known name of every council, current or abolished, with that council's OWN org-id
+    (Harrogate Borough Council: GB-LAE-HAG, not its successor North Yorkshire's), so a predecessor
+    council stays an organisation of its own (transforms.recipient_identity).
+
+    Columns: name, org_id, la_code (the current council's GSS code where the council is current).
+    """
+    la = _authorities()
+    prefix = la["nation"].map(COUNCIL_ORG_ID_PREFIX).fillna("GB-LAE")
+    own = dict(zip(la["local-authority-code"], prefix + "-" + la["local-authority-code"], strict=True))
+    names = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
+    rows = [names.rename(columns={"la-name": "name", "local-authority-code": "code"})[["name", "code"]]]
+    for col in ("official-name", "nice-name"):
+        rows.append(la[[col, "local-authority-code"]].set_axis(["name", "code"], axis=1))
+    alt = la[["alt-names", "local-authority-code"]].set_axis(["name", "code"], axis=1)
+    rows.append(alt.assign(name=alt["name"].str.split(",")).explode("name"))
+    out = pd.concat(rows, ignore_index=True)
+    out["name"] = out["name"].str.strip()
+    out = out[(out["name"] != "") & out["code"].isin(own)]
+    current = load_councils().set_index("register_code")["la_code"]
+    out = out.assign(org_id=out["code"].map(own), la_code=out["code"].map(current))
+    return out[["name", "org_id", "la_code"]].drop_duplicates().reset_index(drop=True).astype("string")
+
+
+@lru_cache(maxsize=1)
+def authority_names() -> pd.DataFrame:
+    """Every authority the bundled register knows, current or abolished, with each of its name variants.
+
+    Columns: register_code, official_name, end_date ('' while current), la_code (the current council it
+    is or became; NA for one that split), name (one variant per row). Pages use it to keep a predecessor
+    council's awards under its own name and to find a council by a former name.
+    """
+    la = _authorities()
+    reg_to_gss = register_to_current_gss()
+    lookup = pd.read_csv(reference_path(*MYSOCIETY_NAMES), dtype=str, keep_default_na=False)
+    rows = [
+        {"register_code": r, "name": n.strip()}
+        for r, official, nice, alt in zip(
+            la["local-authority-code"], la["official-name"], la["nice-name"], la["alt-names"], strict=True
+        )
+        for n in [official, nice, *alt.split(",")]
+        if n.strip()
+    ]
+    names = pd.concat(
+        [pd.DataFrame(rows),
+         lookup.rename(columns={"la-name": "name", "local-authority-code": "register_code"})],
+        ignore_index=True,
+    )
+    info = la.set_index("local-authority-code")
+    names = names[names["register_code"].isin(info.index)].drop_duplicates()
+    names["official_name"] = names["register_code"].map(info["official-name"])
+    names["end_date"] = names["register_code"].map(info["end-date"])
+    names["la_code"] = names["register_code"].map(reg_to_gss).astype("string")
+    return names[["register_code", "official_name", "end_date", "la_code", "name"]].reset_index(drop=True)

@@ -176,6 +176,8 @@ class CraTable:
     rows_read: int
     year_columns: dict[str, str]  # fy -> header as found
     blank_cells: int  # empty value cells, read as £0
+    # False when the edition holds none of the years asked for: only its header was read (no values).
+    values_read: bool = True
 
     @property
     def years(self) -> list[str]:
@@ -213,6 +215,7 @@ class CraTable:
             "cells_rejected": len(self.rejects),
             "blank_cells_read_as_zero": self.blank_cells,
             "years": self.years,
+            "values_read": self.values_read,
             "totals_gbp_by_year": by_year,
             "total_gbp": float(round(f["value_gbp"].sum(), 2)),
         }
@@ -281,8 +284,13 @@ def _parse_values(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return value.fillna(0.0), blank, bad
 
 
-def read_cra(path: str | Path | None = None, *, units: str | None = None) -> CraTable:
+def read_cra(
+    path: str | Path | None = None, *, units: str | None = None, years: list[str] | None = None
+) -> CraTable:
     """Read a CRA database workbook or CSV into the long canonical table (values in £).
+
+    `years`: the run's years. An edition that holds none of them is read no further than its header
+    (which years it covers, for the coverage note): its values would be allocated to nothing.
 
     `units` is the unit of the year columns: "thousands" (CRA's own), "millions" (`--cra-units`) or
     "pounds". If omitted, the unit stated in the workbook's notes is used, else thousands; a unit that
@@ -312,12 +320,19 @@ def read_cra(path: str | Path | None = None, *, units: str | None = None) -> Cra
             f"Check the edition and pass the units that match it (--cra-units {stated})."
         )
     df = raw.frame
-    years = _year_columns([c for c in df.columns if c != "source_row"], raw.original_headers)
-    if not years:
+    years_found = _year_columns([c for c in df.columns if c != "source_row"], raw.original_headers)
+    if not years_found:
         raise InputError(
             f"{where} has no year columns: expected headers that are financial years such as 2016-17; "
             f"the headers found are {raw.headers_found}."
         )
+    year_columns = {fy: raw.original_headers.get(c, c) for fy, c in years_found.items()}
+    if years is not None and not set(years) & set(years_found):
+        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in CRA_LONG_COLUMNS})
+        empty = empty.astype({"is_identifiable": bool, "value_gbp": "float64", "source_row": "int64"})
+        return CraTable(frame=empty, rejects=pd.DataFrame(columns=REJECT_COLUMNS), path=path,
+                        sheet=raw.sheet, header_row=raw.header_row, units=units, rows_read=len(df),
+                        year_columns=year_columns, blank_cells=0, values_read=False)
 
     # Region labels: every distinct label must be understood before anything is converted.
     labels = df["region_label"].astype("string").str.strip()
@@ -375,7 +390,7 @@ def read_cra(path: str | Path | None = None, *, units: str | None = None) -> Cra
     )
     factor = UNITS[units]
     parts, reject_rows, blank_total = [], [], 0
-    for fy, col in sorted(years.items()):
+    for fy, col in sorted(years_found.items()):
         value, blank, bad = _parse_values(df[col])
         blank_total += int(blank.sum())
         if bad.any():
@@ -410,7 +425,7 @@ def read_cra(path: str | Path | None = None, *, units: str | None = None) -> Cra
         header_row=raw.header_row,
         units=units,
         rows_read=len(df),
-        year_columns={fy: raw.original_headers.get(c, c) for fy, c in years.items()},
+        year_columns=year_columns,
         blank_cells=blank_total,
     )
 

@@ -103,6 +103,7 @@ def resolve_source(
     deadline: float | None = None,
     refresh: bool = False,
     expect: str | None = None,
+    declared_bytes: int | None = None,
 ) -> FetchedFile:
     """Local path -> checked and hashed; http(s) URL -> downloaded into the cache (or reused from it).
 
@@ -111,8 +112,12 @@ def resolve_source(
     server's Retry-After (capped at 120 s). Other HTTP errors fail at once. `deadline` bounds the whole
     download in seconds (default `$SPENDMAP_DOWNLOAD_DEADLINE`, else 30 min). `expect` ("spreadsheet",
     "csv", "zip", ...) says a data file is wanted: a web page in reply is then an InputError. `refresh`
-    downloads a cached URL again. Raises InputError (exit 2) for a missing file, a forbidden or
-    unusable download; DownloadError (exit 3) when the download failed.
+    downloads a cached URL again. `declared_bytes` is the file's size as a catalogue states it (the
+    GOV.UK Content API's attachment `file_size`): the check when the server sends no Content-Length.
+    A download checked against neither is kept but marked unverified (`FetchedFile.verified`), and so
+    is every later use of it from the cache. Raises InputError (exit 2) for a missing file, a forbidden
+    or unusable download; DownloadError (exit 3) when the download failed, a body shorter or longer
+    than its Content-Length included.
     """
     text = str(src).strip()
     if not is_url(src):
@@ -144,7 +149,7 @@ def resolve_source(
             f"Run once without --offline (or `spendmap fetch`) while online to cache it, point "
             f"$SPENDMAP_CACHE at a cache that holds it, or pass a local copy of the file instead of the URL."
         )
-    meta = _download(text, entry_dir, policy=policy, expect=expect)
+    meta = _download(text, entry_dir, policy=policy, expect=expect, declared_bytes=declared_bytes)
     fetched = _cached_file(meta, entry_dir, text, from_cache=False)
     record_in_manifest(cache_dir, fetched, extra={"content_type": meta.get("content_type")})
     return fetched
@@ -162,6 +167,9 @@ def _cached_file(
         url=meta["url"],
         fetched_at=meta["fetched_at"],
         from_cache=from_cache,
+        # An entry written before sizes were recorded as checked is not known to be whole.
+        verified=bool(meta.get("verified", False)),
+        verification=meta.get("verification") or UNRECORDED_CHECK,
     )
 
 
@@ -301,7 +309,8 @@ class _BodyError(Exception):
     """The body broke off or was cut short: worth another attempt (counted by the same Retry)."""
 
 
-def _download(url: str, entry_dir: Path, *, policy: HttpPolicy, expect: str | None) -> dict[str, Any]:
+def _download(url: str, entry_dir: Path, *, policy: HttpPolicy, expect: str | None,
+              declared_bytes: int | None = None) -> dict[str, Any]:
     deadline_at = time.monotonic() + policy.deadline_seconds()
     retry = make_retry(policy, deadline_at)
     created = not entry_dir.exists()
@@ -312,7 +321,7 @@ def _download(url: str, entry_dir: Path, *, policy: HttpPolicy, expect: str | No
             while True:
                 try:
                     return _attempt(session, url, entry_dir, policy=policy, deadline_at=deadline_at,
-                                    expect=expect)
+                                    expect=expect, declared_bytes=declared_bytes)
                 except _BodyError as exc:
                     # urllib3 retries until the headers arrive; a body that breaks later is fed to the
                     # same Retry object, so one budget and one backoff govern both.
@@ -330,15 +339,20 @@ def _download(url: str, entry_dir: Path, *, policy: HttpPolicy, expect: str | No
 
 def _attempt(
     session: requests.Session, url: str, entry_dir: Path, *, policy: HttpPolicy, deadline_at: float,
-    expect: str | None,
+    expect: str | None, declared_bytes: int | None = None,
 ) -> dict[str, Any]:
-    with http_get(session, url, policy=policy, deadline_at=deadline_at, stream=True) as resp:
+    # Connection: close, so the body can be read to its end whatever Content-Length said (see
+    # _read_past_length): a server declaring fewer bytes than it sends is caught, not cut short.
+    with http_get(session, url, policy=policy, deadline_at=deadline_at, stream=True,
+                  headers={"Connection": "close"}) as resp:
         _raise_for_status(url, resp, policy)
         content_type = resp.headers.get("Content-Type", "")
         if expect and content_type.split(";")[0].strip().lower() in _HTML_CONTENT_TYPES:
             raise _web_page_error(url, expect, content_type)
         filename = _filename(resp, url)
         expected_len = _content_length(resp)
+        if expected_len is not None:
+            _read_past_length(resp)
         digest, size = hashlib.sha256(), 0
         fd, tmp_name = tempfile.mkstemp(dir=entry_dir, prefix=f"{PART_PREFIX}{os.getpid()}-")
         tmp = Path(tmp_name)
@@ -350,10 +364,17 @@ def _attempt(
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
-            if expected_len is not None and size != expected_len:
+            if expected_len is not None and size < expected_len:
                 raise _BodyError(f"the download was cut short ({size:,} of {expected_len:,} bytes)")
+            if expected_len is not None and size > expected_len:
+                raise _BodyError(f"the server sent {size:,} bytes, but its Content-Length said "
+                                 f"{expected_len:,}")
+            if expected_len is None and declared_bytes is not None and size != declared_bytes:
+                raise _BodyError(f"the download has {size:,} bytes, but the publication's catalogue entry "
+                                 f"(GOV.UK Content API file_size) says {declared_bytes:,}")
             if size == 0 and expect:
                 raise _BodyError("the server sent an empty file")
+            verified, verification = _verification(expected_len, declared_bytes)
             # Whole by count when the server gave one, else by structure; a password-protected
             # workbook is whole but unusable (check_whole raises InputError for it).
             problem = check_whole(tmp, expect, name=filename)
@@ -374,6 +395,8 @@ def _attempt(
             "content_type": content_type or None,
             "etag": resp.headers.get("ETag"),
             "last_modified": resp.headers.get("Last-Modified"),
+            "verified": verified,
+            "verification": verification,
         }
         # The sidecar is written last: an entry without it is incomplete and never reused.
         write_json_atomic(entry_dir / SIDECAR_NAME, meta)
@@ -381,6 +404,35 @@ def _attempt(
             if stale.name not in (filename, SIDECAR_NAME) and not stale.name.startswith("."):
                 stale.unlink(missing_ok=True)
         return meta
+
+
+UNRECORDED_CHECK = ("downloaded by an earlier spendmap that did not record whether its size was checked: "
+                    "it may be incomplete (run `spendmap fetch` or the run once online with a fresh cache)")
+UNVERIFIED = ("the server sent no Content-Length and no catalogue states the file's size, so it could not be "
+              "checked as complete (a CSV cut at a row boundary would look whole): compare its rows with the "
+              "publisher's own figures")
+
+
+def _verification(expected_len: int | None, declared_bytes: int | None) -> tuple[bool, str]:
+    """(verified, how) for a body whose size passed every check it had."""
+    if expected_len is not None:
+        return True, "size matched the server's Content-Length"
+    if declared_bytes is not None:
+        return True, "size matched the GOV.UK Content API attachment's file_size"
+    return False, UNVERIFIED
+
+
+def _read_past_length(resp: requests.Response) -> None:
+    """Let the body be read to the end of the connection rather than to Content-Length.
+
+    http.client stops reading at Content-Length, so a server sending more than it declared would
+    give a file cut to the declared size that passes the size check. The request asked the server to
+    close the connection after the response, so its end is the body's end; the bytes read are then
+    compared with Content-Length (more or fewer: a failed download)."""
+    fp = getattr(resp.raw, "_fp", None)  # urllib3's http.client response
+    if fp is not None and hasattr(fp, "length") and resp.headers.get("Connection", "").lower() == "close":
+        fp.length = None
+        resp.raw.length_remaining = None  # urllib3's own count would stop it at Content-Length too
 
 
 def _body(resp: requests.Response, url: str, policy: HttpPolicy, deadline_at: float):

@@ -25,7 +25,7 @@ from spendmap.errors import InputError
 from spendmap.fiscal_year import format_fy, fy_from_text, fy_of_dates, fy_start_year
 from spendmap.sources.cache import sha256_of
 from spendmap.sources.tabular import RawTable, normalise_header, paused_gc, read_table
-from spendmap.text import is_blank
+from spendmap.text import CONTROLS_RE2, LINE_CONTROLS, is_blank
 
 AWARD_SHEETS = ("#Awards", "Awards")
 # One award above this (in absolute value) is implausible: the largest in the 2016-17 register is
@@ -134,35 +134,122 @@ class GrantsRead:
     """The result of reading one grants register."""
 
     awards: pd.DataFrame  # schemas.AWARD_DTYPES + AWARD_EXTRA_DTYPES columns, via conform_awards
-    rejects: pd.DataFrame  # schemas.REJECT_COLUMNS
+    rejects: pd.DataFrame  # schemas.REJECT_COLUMNS + REJECT_EXTRA_COLUMNS
     info: dict  # per-input facts for the run manifest
 
 
+def input_id(position: int, sha256: str) -> str:
+    """The id of a run's grants input: its 1-based position among them and its content's sha256 prefix
+    ('1:3fa2b4c5d6e7'). Unlike a file name it is never neutralised in a CSV and never shared by two
+    inputs, and it depends on nothing the read-step cache does not key on."""
+    return f"{position}:{sha256[:12]}"
+
+
 def read_grants(path: Path | str, *, year: str | None = None,
-                known_ids: dict[str, str] | None = None) -> GrantsRead:
+                known_ids: dict[str, str] | None = None, position: int = 1) -> GrantsRead:
     """Read a grants register (any supported layout) into accepted awards and reasoned rejects.
 
-    `year` ('2016-17') overrides the financial year found in the file or sheet name or award dates.
-    `known_ids` maps award ids accepted from earlier inputs of the run to where they were ('FILE row
-    N'): a repeat is rejected, and this file's accepted ids are added to it.
+    `year` ('2016-17') is the financial year given (--year): it is used unless the file or sheet name
+    states another (then InputError: the wrong file was given). `known_ids` maps award ids accepted
+    from earlier inputs of the run to where they were ('input ID row N'): a repeat is rejected, and
+    this file's accepted ids are added to it. `position` is the input's place among the run's inputs.
     Raises InputError for unreadable files, missing columns or an undeterminable financial year.
     """
     path = Path(path)
-    if year is not None:
-        year = format_fy(fy_start_year(year))  # InputError for anything but 2016-17 style
+    years = [] if year is None else [format_fy(fy_start_year(year))]  # InputError unless 2016-17 style
+    read = read_register(path, known_ids=known_ids, position=position)
+    return apply_file_facts(read, path, years)
+
+
+def read_register(path: Path | str, *, known_ids: dict[str, str] | None = None,
+                  position: int = 1) -> GrantsRead:
+    """What the file's content alone says: accepted awards and rejects, without anything about the
+    file as given (its path and name, the year its name states). Those are applied, every run, by
+    `apply_file_facts`: this half is what the read step caches, keyed on the content's sha256."""
+    path = Path(path)
     with paused_gc():
-        return _read_grants(path, year, {} if known_ids is None else known_ids)
+        return _read_grants(path, {} if known_ids is None else known_ids, position)
 
 
-def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> GrantsRead:
+def apply_file_facts(read: GrantsRead, path: Path | str, years: Sequence[str],
+                     inputs: dict[str, str] | None = None) -> GrantsRead:
+    """The facts of the file as given, applied to a content read: source file name, path, the financial
+    year (see financial_year) and where it came from, the dates outside that year, and the path beside
+    each input id its reject reasons cite (`inputs`: id -> path of the run's inputs; default this one).
+    Never cached."""
+    path = Path(path)
+    info = dict(read.info)
+    fy, fy_source = financial_year(path, info, years)
+    awards = read.awards.assign(fy=pd.Series(fy, index=read.awards.index, dtype="string"),
+                                source_file=pd.Series(path.name, index=read.awards.index, dtype="string"))
+    awards["award_date_outside_fy"] = date_outside_year(awards["award_date"], fy).to_numpy()
+    rejects = read.rejects.assign(
+        source_file=pd.Series(path.name, index=read.rejects.index, dtype="string"),
+        reason=name_inputs(read.rejects["reason"], inputs or {info["input_id"]: str(path)}))
+    quality = {**info["data_quality"], "award_date_outside_fy": int(awards["award_date_outside_fy"].sum())}
+    info.update(path=str(path), fy=fy, fy_source=fy_source, data_quality=quality)
+    return GrantsRead(awards=awards, rejects=rejects, info=info)
+
+
+def name_inputs(reasons: pd.Series, paths: dict[str, str]) -> pd.Series:
+    """Reasons that cite an input by id ('also in input 1:3fa2... row 5') with its full path beside
+    it. The cached reasons carry the id only (the path is not content); this adds the path every run."""
+    out = reasons.astype("string")
+    for iid, path in paths.items():
+        out = out.str.replace(f"input {iid} row ", f"input {iid} ({path}) row ", regex=False)
+    return out
+
+
+def financial_year(path: Path, info: dict, years: Sequence[str]) -> tuple[str, str]:
+    """(fy, source): the year stated by the file name or sheet name; else the year given (a single
+    --year); else the modal year of the award dates. A stated year that is not one of `years` is an
+    InputError (the wrong file was given), as is a register with no year anywhere and none given."""
+    stated = [(fy, src) for fy, src in ((fy_from_text(path.name), "file name"),
+                                        (info.get("fy_sheet"), "sheet name")) if fy]
+    dates = info.get("fy_award_dates")
+    where = f"The grants register {path}" + (f" (sheet '{info['sheet']}')" if info.get("sheet") else "")
+    if stated:
+        fy, src = stated[0]
+        if years and fy not in years:
+            raise InputError(
+                f"{where} is for {fy} (from its {src}), but this run is for {', '.join(years)}. Pass "
+                f"--year {fy}, or give the register of the year you want with --grants.")
+        return fy, src
+    if len(years) == 1:
+        return years[0], "given"
+    if dates and (not years or dates in years):
+        return dates, "award dates"
+    if dates:
+        raise InputError(
+            f"{where} states no financial year in its file or sheet name, and its award dates suggest "
+            f"{dates}, which is not one of this run's years ({', '.join(years)}). Give it in a run of "
+            "its own with --year.")
+    raise InputError(
+        f"{where} does not say which financial year it covers: no year in the file or sheet name and "
+        "no readable award dates. Give it with --year, e.g. --year 2022-23.")
+
+
+def date_outside_year(award_date: pd.Series, fy: str) -> pd.Series:
+    """Award dates more than a year before the start or after the end of financial year `fy`: kept,
+    flagged and warned about (a 2099 date in a 2016-17 register is a typo, not a forecast)."""
+    start = pd.Timestamp(fy_start_year(fy), 4, 1)
+    lo, hi = start - pd.DateOffset(years=1), start + pd.DateOffset(years=2) - pd.Timedelta(days=1)
+    return ((award_date < lo) | (award_date > hi)).fillna(False).astype(bool)
+
+
+def _read_grants(path: Path, known_ids: dict[str, str], position: int) -> GrantsRead:
     raw = _read_raw(path)
+    sha = sha256_of(path)
+    iid = input_id(position, sha)
+    _refuse_repeated_headers(raw)
     df = _drop_whitespace_rows(raw)
     n = len(df)
 
     amount, amount_bad = parse_amounts(df["amount_gbp"])
     # Only the columns the checks need are typed for every row; the rest for accepted rows only.
-    key = clean_text_columns(df, [c for c in ("award_id", "recipient_name", "department_raw", "currency")
-                                  if c in df])
+    controls = {"cells": 0}
+    key = {c: clean_text(df[c], controls) for c in ("award_id", "title", "recipient_name",
+                                                   "department_raw", "currency") if c in df}
 
     # --- reasons, in order: the first that applies is recorded ---
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
@@ -170,9 +257,10 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     no_funder = key["department_raw"].isna()
     not_award = no_funder & (key["recipient_name"].isna() | key["award_id"].isna())
     reason = reason.mask(not_award, _not_award_reasons(df, not_award))
+    reason = reason.mask(reason.isna(), _total_row_reasons(key))
     amount_missing = amount.isna() & amount_bad.isna()
     reason = reason.mask(reason.isna() & amount_missing, "amount missing")
-    reason = reason.mask(reason.isna() & amount_bad.notna(), "amount not a number: " + amount_bad)
+    reason = reason.mask(reason.isna() & amount_bad.notna(), amount_bad)
     infinite = np.isinf(amount.to_numpy())
     reason = reason.mask(reason.isna() & infinite,
                          "amount is not a finite number: " + clean_text(df["amount_gbp"]).fillna(""))
@@ -180,10 +268,11 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
         cur = key["currency"].str.upper()
         foreign = cur.notna() & (cur != "GBP") & (cur != "£")
         reason = reason.mask(reason.isna() & foreign, "currency is not GBP: " + key["currency"])
-    reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], path.name, known_ids)
+    reason = reason.mask(reason.isna(), _sum_row_reasons(amount, key["department_raw"], reason.isna()))
+    reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], iid, known_ids)
 
     ok = reason.isna()
-    rejects = _build_rejects(df[~ok], reason[~ok], raw)
+    rejects = _build_rejects(df[~ok], reason[~ok], raw, iid)
     acc = df
     if not ok.all():
         keep = ok.to_numpy()
@@ -195,7 +284,7 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     text = {}
     for c in [c for c in acc.columns if c in _KEPT_TEXT or c in key]:
         if c not in key:
-            text[c] = clean_text(acc[c])
+            text[c] = clean_text(acc[c], controls)
         if c not in _NUMERIC_OR_DATE:
             del acc[c]
     text.update(key)
@@ -204,19 +293,19 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
     # A date written but not a real one (31/02/2021) is kept as written, flagged, and counted.
     date_invalid = (clean_text(acc["award_date"]).where(award_date.isna()) if "award_date" in acc
                     else pd.Series(pd.NA, index=acc.index, dtype="string"))
-    fy, fy_source = _financial_year(year, path, raw, award_date)
-    awards = _build_awards(acc, text, amount[ok], award_date, raw, fy)
+    awards = _build_awards(acc, text, amount[ok], award_date, raw, iid)
     awards["award_date_invalid"] = date_invalid.to_numpy()
     awards["amount_over_ceiling"] = (awards["amount_gbp"].abs() > AMOUNT_CEILING_GBP).to_numpy()
     awards = schemas.conform_awards(awards.reset_index(drop=True))
     accepted_ids = awards["award_id"].dropna()
-    known_ids.update(zip(accepted_ids, path.name + " row " + awards.loc[accepted_ids.index, "source_row"]
+    known_ids.update(zip(accepted_ids, f"input {iid} row " + awards.loc[accepted_ids.index, "source_row"]
                          .astype("string"), strict=True))
 
     amount_ok = amount.where(np.isfinite(amount), 0.0)
+    over = awards["amount_over_ceiling"]
     info = {
-        "path": str(path),
-        "sha256": sha256_of(path),
+        "input_id": iid,
+        "sha256": sha,
         "bytes": path.stat().st_size,
         "sheet": raw.sheet,
         "header_row": raw.header_row,
@@ -227,20 +316,50 @@ def _read_grants(path: Path, year: str | None, known_ids: dict[str, str]) -> Gra
         "amount_in_gbp": float(amount_ok.sum()),
         "amount_accepted_gbp": float(amount_ok[ok].sum()),
         "amount_rejected_gbp": float(amount_ok[~ok].sum()),
-        "fy": fy,
-        "fy_source": fy_source,
+        # What the content says about the year; financial_year() decides with the file as given.
+        "fy_sheet": fy_from_text(raw.sheet) if raw.sheet else None,
+        "fy_award_dates": _modal_year(award_date),
         "n_redacted": int(awards["is_redacted"].sum()),
         "n_aggregated": int(awards["is_aggregated"].sum()),
         "n_zero_value": int((awards["amount_gbp"] == 0).sum()),
         "blank_rows_skipped": raw.blank_rows_skipped,
+        "rows_rejected_as_totals": int(reason.str.startswith(TOTAL_ROW).fillna(False).sum()),
         "data_quality": {
             "award_date_invalid": int(awards["award_date_invalid"].notna().sum()),
-            "amount_over_ceiling": int(awards["amount_over_ceiling"].sum()),
+            "amount_over_ceiling": int(over.sum()),
+            "amount_over_ceiling_gbp": float(awards.loc[over, "amount_gbp"].sum()),
             "amount_ceiling_gbp": AMOUNT_CEILING_GBP,
             "amount_not_finite": int(infinite.sum()),
+            "amount_ambiguous_decimal": int(reason.str.startswith(AMBIGUOUS_DECIMAL).fillna(False).sum()),
+            "text_cells_with_control_characters": controls["cells"],
         },
     }
     return GrantsRead(awards=awards, rejects=rejects, info=info)
+
+
+def _modal_year(dates: pd.Series) -> str | None:
+    """The financial year most award dates fall in (ties: the later year); None without dates."""
+    counts = dates.dropna().value_counts()
+    if not len(counts):
+        return None
+    # Modal year: award dates can precede the register's year (multi-year awards). Years are computed
+    # per distinct date, then weighted by how often each date occurs.
+    by_year = counts.groupby(fy_of_dates(pd.Series(counts.index)).to_numpy()).sum()
+    return str(by_year.sort_index(ascending=False).idxmax())
+
+
+def _refuse_repeated_headers(raw: RawTable) -> None:
+    """Two columns that both mean one canonical column (two 'Amount Awarded'): which one holds the
+    amounts cannot be guessed, so the file is refused, naming both."""
+    for canonical, headers in raw.repeated_headers.items():
+        if canonical in REQUIRED_COLUMNS or canonical in _KEPT_TEXT or canonical in _NUMERIC_OR_DATE:
+            where = f"sheet '{raw.sheet}'" if raw.sheet else "the file"
+            shown = (f"'{headers[0]}', {len(headers)} times" if len(set(headers)) == 1
+                     else " and ".join(f"'{h}'" for h in headers))
+            raise InputError(
+                f"The grants register '{raw.path}' ({where}, header on row {raw.header_row}) has "
+                f"{len(headers)} columns that all mean '{canonical}': {shown}. spendmap will not guess "
+                "which one holds the figures: delete or rename the others and give the file again.")
 
 
 def _read_raw(path: Path) -> RawTable:
@@ -270,9 +389,10 @@ def _drop_whitespace_rows(raw: RawTable) -> pd.DataFrame:
     return df.drop(index=blank)
 
 
-def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Series, file_name: str,
+def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Series, iid: str,
                           known_ids: dict[str, str]) -> pd.Series:
-    """'duplicate award id (also in FILE row N)' for an id accepted earlier in this or another input."""
+    """'duplicate award id (also in input ID row N)' for an id accepted earlier in this or another
+    input (apply_file_facts adds the input's path beside its id)."""
     candidate = ids.notna() & reason.isna()
     if known_ids:  # the run's first input has no earlier ids to look up (a million-row lookup saved)
         earlier = ids.where(candidate).map(known_ids).astype("string")
@@ -280,8 +400,61 @@ def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Seri
     candidate &= reason.isna()
     first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
     within = candidate & ids.where(candidate).duplicated(keep="first")
-    where = file_name + " row " + first_row.astype("Int64").astype("string")
+    where = f"input {iid} row " + first_row.astype("Int64").astype("string")
     return reason.mask(within, "duplicate award id (also in " + where + ")")
+
+
+# ----------------------------------------------------------------------------- totals and subtotals
+
+TOTAL_ROW = "subtotal or total row"
+# 'Total', 'Sub-total', 'Grand total', 'Total for DfT', 'DfT total', 'Totals:' - a word of its own at
+# the start (followed by nothing, 'for'/'of' or punctuation) or at the end. 'Total Fitness Ltd' and
+# 'Totally Active' are names, not totals.
+_TOTAL_TEXT = (r"(?i)^\W*(?:grand\s+|sub[\s-]?)?totals?(?:\W*$|\s+(?:for|of|in|to)\b|\s*[:(\-–])"
+               r"|\b(?:grand\s+|sub[\s-]?)?totals?\W*$")
+# A funder that is every funder: 'All departments', 'All government departments', 'Total funders'.
+_ALL_FUNDERS = (r"(?i)^\W*(?:all|total)\s+(?:(?:central\s+)?government\s+)?"
+                r"(?:departments?|funders?|funding\s+org(?:anisation)?s?|organisations?|bodies)\W*$")
+PENNY = 0.01  # "equal within a penny": |a - b| <= £0.01
+
+
+def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
+    """TOTAL_ROW for rows shaped as totals: a funder but neither identifier nor recipient; 'total' as a
+    word of its own in the identifier, title or recipient; an 'all departments' funder."""
+    funder = key["department_raw"]
+    out = pd.Series(pd.NA, index=funder.index, dtype="string")
+    shape = funder.notna() & key["award_id"].isna() & key["recipient_name"].isna()
+    out = out.mask(shape, TOTAL_ROW + " (a funder, but no identifier and no recipient)")
+    for col, what in (("award_id", "identifier"), ("title", "title"), ("recipient_name", "recipient")):
+        if col in key:
+            said = _matches(key[col], _TOTAL_TEXT)
+            out = out.mask(out.isna() & said, TOTAL_ROW + f" ({what} '" + key[col].str.slice(0, 60) + "')")
+    every = _matches(funder, _ALL_FUNDERS)
+    return out.mask(out.isna() & every, TOTAL_ROW + " (funder '" + funder.str.slice(0, 60) + "')")
+
+
+def _sum_row_reasons(amount: pd.Series, funder: pd.Series, candidate: pd.Series) -> pd.Series:
+    """TOTAL_ROW for a row whose amount equals, within a penny, the sum of the other rows of its funder
+    or of the whole file (at least two other rows, and not zero): a subtotal written as a row.
+
+    Passes repeat with the rows found taken out, so a grand total below funders' subtotals is found
+    once the subtotals are gone (it equals the awards, not awards plus subtotals)."""
+    out = pd.Series(pd.NA, index=amount.index, dtype="string")
+    a = amount.where(candidate & np.isfinite(amount) & (amount != 0))
+    funder = funder.fillna("")
+    for _ in range(3):
+        if a.count() < 3:
+            break
+        group = a.groupby(funder)
+        by_funder = (((group.transform("sum") - a) - a).abs() <= PENNY) & (group.transform("count") >= 3)
+        by_file = (((a.sum() - a) - a).abs() <= PENNY) & ~by_funder
+        found = by_funder | by_file
+        if not found.any():
+            break
+        out = out.mask(by_funder, TOTAL_ROW + " (its amount is the sum of its funder's other rows)")
+        out = out.mask(by_file, TOTAL_ROW + " (its amount is the sum of the file's other rows)")
+        a = a.mask(found)
+    return out
 
 
 # ----------------------------------------------------------------------------- value parsing
@@ -307,6 +480,13 @@ def _is_arrow_text(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
 
 
+def _matches(s: pd.Series, pattern: str) -> pd.Series:
+    """Whether each cell of Arrow-backed text matches `pattern` (RE2, searched anywhere; False for
+    missing). Run in Arrow: pandas runs patterns with \\b or \\W in Python, once per cell."""
+    hit = pc.fill_null(pc.match_substring_regex(pa.array(s.array), pattern), False)
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
+
+
 def _object_cells(df: pd.DataFrame) -> pd.DataFrame:
     """A few rows as object cells with None for blanks, whichever reader made them."""
     if not any(_is_arrow_text(df[c]) for c in df.columns):
@@ -321,8 +501,19 @@ def _values(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, _type_of(values) if len(values) else np.empty(0, dtype=object)
 
 
+AMBIGUOUS_DECIMAL = "ambiguous decimal separator"
+# A UK register writes decimals with '.', thousands with ','. A comma before exactly one or two final
+# digits ('25000,50', '1.234,50') is a decimal comma, and '.' between groups of three digits
+# ('1.234.567', '25.000,00') a thousands dot: what was meant cannot be known, so such amounts are
+# rejected, never guessed. Commas elsewhere must group thousands ('1,234,567'); '1,2345' is not a number.
+_DECIMAL_COMMA = r",\d{1,2}$"
+_THOUSANDS_DOT = r"^[-+]?\d{1,3}(?:\.\d{3}){2,}(?:,\d*)?$|^[-+]?\d{1,3}(?:\.\d{3})+,\d*$"
+_GROUPED = r"^[-+]?\d{1,3}(?:,\d{3})*(?:\.\d*)?(?:[eE][-+]?\d+)?$"
+
+
 def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Amounts as float (NaN where missing or unparseable) and the offending text where unparseable.
+    """Amounts as float (NaN where missing or unparseable) and, where unparseable, the reason:
+    'amount not a number: ...' or AMBIGUOUS_DECIMAL (see above).
 
     Accepts numbers and strings such as '£1,234.50', '1234', '(1,000)' (= -1000), '-£50', 'GBP 10'.
     """
@@ -334,20 +525,28 @@ def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     is_text = ~_kind_mask(kinds, (_NONE,)) & ~is_num
     bad = pd.Series(pd.NA, index=s.index, dtype="string")
     if is_text.any():
-        t = pd.Series(values[is_text], dtype="string").str.strip()
-        negative = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
-        cleaned = (t.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-                   .str.replace(r"(?i)gbp|£|,|\s", "", regex=True))
+        # Arrow-backed text: the patterns below run in Arrow (RE2), not once per cell in Python.
+        t = pd.Series(values[is_text], dtype="string[pyarrow]").str.strip()
+        negative = _matches(t, r"^\(.*\)$").to_numpy()
+        cleaned = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.replace("£", "", regex=False)
+        if _matches(cleaned, r"(?i)gbp|\s").any():  # rare: the regex is the slow part of this function
+            cleaned = cleaned.str.replace(r"(?i)gbp|\s", "", regex=True)
         # '-£50' and '£-50' both end up as '-50' once '£' is gone.
-        numeric = cleaned.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+        ambiguous = _matches(cleaned, _DECIMAL_COMMA) | _matches(cleaned, _THOUSANDS_DOT)
+        grouped = ~_matches(cleaned, ",") | _matches(cleaned, _GROUPED)
+        cleaned = cleaned.str.replace(",", "", regex=False)
+        numeric = _matches(cleaned, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$") & grouped & ~ambiguous
         value = pd.to_numeric(cleaned.where(numeric), errors="coerce").to_numpy(dtype="float64",
                                                                                    na_value=np.nan)
         value = np.where(negative, -np.abs(value), value)
         out[is_text] = value
-        shown = ("'" + t + "'").to_numpy(dtype=object, na_value=None)
         empty = (t == "").to_numpy(dtype=bool, na_value=True)  # whitespace only: missing, not bad
-        bad_text = np.where(np.isnan(value) & ~empty, shown, None)
-        bad[is_text] = pd.array(bad_text, dtype="string")
+        wrong = np.isnan(value) & ~empty
+        if wrong.any():  # the reasons are written for the unreadable cells only
+            shown = "'" + t[wrong] + "'"
+            why = ("amount not a number: " + shown).mask(ambiguous[wrong], AMBIGUOUS_DECIMAL + ": " + shown)
+            where = np.flatnonzero(is_text)[wrong]
+            bad.iloc[where] = why.to_numpy(dtype=object, na_value=None)
     return pd.Series(out, index=s.index, dtype="float64"), bad
 
 
@@ -400,11 +599,18 @@ def parse_dates(s: pd.Series) -> pd.Series:
     return out.dt.normalize()
 
 
-def clean_text(s: pd.Series) -> pd.Series:
+def clean_text(s: pd.Series, controls: dict[str, int] | None = None) -> pd.Series:
     """Cells as trimmed strings (NA when blank); whole numbers lose their '.0' (ids, charity numbers
-    stored as numbers), dates are written yyyy-mm-dd."""
+    stored as numbers), dates are written yyyy-mm-dd. Terminal escapes, bidirectional controls and
+    control characters are removed (line breaks and tabs become spaces: spendmap.text); the cells
+    changed are added to `controls["cells"]` when given."""
     # Arrow text (the Arrow CSV reader) is trimmed as it is; object cells are made text first.
     arr = s.array._pa_array if _is_arrow_text(s) else _text_array(s.to_numpy(dtype=object))
+    if pc.any(pc.match_substring_regex(arr, f"{CONTROLS_RE2}|{LINE_CONTROLS}")).as_py():
+        if controls is not None:  # a line break in a description is ordinary: only removals count
+            controls["cells"] += pc.sum(pc.match_substring_regex(arr, CONTROLS_RE2)).as_py() or 0
+        arr = pc.replace_substring_regex(arr, LINE_CONTROLS, " ")
+        arr = pc.replace_substring_regex(arr, CONTROLS_RE2, "")
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
@@ -466,33 +672,8 @@ def _not_award_reasons(df: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 # ----------------------------------------------------------------------------- assembly
 
-def _financial_year(year: str | None, path: Path, raw: RawTable, dates: pd.Series) -> tuple[str, str]:
-    if year is not None:
-        return year, "--year"
-    fy = fy_from_text(path.name)
-    if fy:
-        return fy, "file name"
-    if raw.sheet:
-        fy = fy_from_text(raw.sheet)
-        if fy:
-            return fy, "sheet name"
-    counts = dates.dropna().value_counts()
-    if len(counts):
-        # Modal year: award dates can precede the register's year (multi-year awards). Years are
-        # computed per distinct date, then weighted by how often each date occurs.
-        by_year = counts.groupby(fy_of_dates(pd.Series(counts.index)).to_numpy()).sum()
-        by_year = by_year.sort_index(ascending=False)  # ties go to the later year
-        return str(by_year.idxmax()), "award dates"
-    raise InputError(
-        f"The grants register '{path}'"
-        + (f" (sheet '{raw.sheet}')" if raw.sheet else "")
-        + " does not say which financial year it covers: no year in the file or sheet name and no "
-        "readable award dates. Give it with --year, e.g. --year 2022-23."
-    )
-
-
 def _build_awards(df: pd.DataFrame, text: dict[str, pd.Series], amount: pd.Series,
-                  award_date: pd.Series, raw: RawTable, fy: str) -> pd.DataFrame:
+                  award_date: pd.Series, raw: RawTable, iid: str) -> pd.DataFrame:
     cols: dict[str, pd.Series] = {c: v for c, v in text.items() if not _LOCATION_RE.match(c)
                                   and not c.endswith("_code_type")}
     redacted = np.zeros(len(df), dtype=bool)
@@ -509,7 +690,7 @@ def _build_awards(df: pd.DataFrame, text: dict[str, pd.Series], amount: pd.Serie
     redacted = pd.Series(redacted, index=df.index)
     cols["amount_gbp"] = amount
     cols["award_date"] = award_date
-    cols["fy"] = pd.Series(fy, index=df.index, dtype="string")
+    cols["fy"] = pd.Series(pd.NA, index=df.index, dtype="string")  # apply_file_facts sets it
     cols["is_redacted"] = redacted
     cols["is_council_recipient"] = pd.Series(pd.NA, index=df.index, dtype="boolean")
     if "number_of_recipients" in df:
@@ -522,7 +703,8 @@ def _build_awards(df: pd.DataFrame, text: dict[str, pd.Series], amount: pd.Serie
     codes, types = _collect_locations(text, df.index)
     cols["location_codes"] = codes
     cols["location_code_types"] = types
-    cols["source_file"] = pd.Series(raw.path.name, index=df.index, dtype="string")
+    cols["source_file"] = pd.Series(pd.NA, index=df.index, dtype="string")  # as fy
+    cols["input_id"] = pd.Series(iid, index=df.index, dtype="string")
     cols["source_sheet"] = pd.Series(raw.sheet, index=df.index, dtype="string")
     cols["source_row"] = df["source_row"].astype("Int64")
     return pd.DataFrame(cols, index=df.index)
@@ -566,24 +748,26 @@ def _location_sort_key(c: str) -> tuple[int, int, str]:
     return (0 if m.group(1) == "recipient" else 1, int(m.group(2) or -1), c)
 
 
-def _build_rejects(df: pd.DataFrame, reason: pd.Series, raw: RawTable) -> pd.DataFrame:
+def _build_rejects(df: pd.DataFrame, reason: pd.Series, raw: RawTable, iid: str) -> pd.DataFrame:
+    columns = schemas.REJECT_COLUMNS + schemas.REJECT_EXTRA_COLUMNS
     if df.empty:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in schemas.REJECT_COLUMNS}).astype(
-            {"source_row": "Int64"})
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns}).astype({"source_row": "Int64"})
     originals = []
     headers = raw.original_headers
     for rec in _object_cells(df.drop(columns=["source_row"])).to_dict(orient="records"):
         originals.append(json.dumps({headers.get(k, k): v for k, v in rec.items() if v is not None},
                                     default=str, ensure_ascii=False))
     out = pd.DataFrame({
-        "source_file": pd.Series(raw.path.name, index=df.index, dtype="string"),
+        "source_file": pd.Series(pd.NA, index=df.index, dtype="string"),  # apply_file_facts sets it
         "source_sheet": pd.Series(raw.sheet, index=df.index, dtype="string"),
         "source_row": df["source_row"].astype("Int64"),
         "reason": reason.astype("string"),
         "original_values": pd.Series(originals, index=df.index, dtype="string"),
+        "input_id": pd.Series(iid, index=df.index, dtype="string"),
     })
     return out.reset_index(drop=True)
 
 
-__all__ = ["GRANT_COLUMN_ALIASES", "REQUIRED_COLUMNS", "GrantsRead", "read_grants", "parse_amounts",
+__all__ = ["GRANT_COLUMN_ALIASES", "REQUIRED_COLUMNS", "GrantsRead", "apply_file_facts", "input_id",
+           "read_grants", "read_register", "parse_amounts",
            "parse_dates", "clean_text", "clean_text_columns", "normalise_header"]

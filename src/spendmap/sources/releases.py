@@ -257,10 +257,11 @@ class Attachment:
     filename: str
     url: str  # absolute
     content_type: str
+    file_size: int | None = None  # bytes, as the Content API states: checks a download with no Content-Length
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "filename": self.filename, "url": self.url,
-                "content_type": self.content_type}
+                "content_type": self.content_type, "file_size": self.file_size}
 
 
 def attachments_of(item: dict[str, Any], base_url: str) -> list[Attachment]:
@@ -279,8 +280,10 @@ def attachments_of(item: dict[str, Any], base_url: str) -> list[Attachment]:
             seen.add(url)
             filename = str(entry.get("filename") or unquote(urlsplit(url).path.rsplit("/", 1)[-1]))
             ctype = str(entry.get("content_type") or _SUFFIX_TYPES.get(Path(filename).suffix.lower(), ""))
+            size = entry.get("file_size")
             out.append(Attachment(title=str(entry.get("title") or ""), filename=filename, url=url,
-                                  content_type=ctype.split(";")[0].strip().lower()))
+                                  content_type=ctype.split(";")[0].strip().lower(),
+                                  file_size=size if isinstance(size, int) and size > 0 else None))
     return out
 
 
@@ -460,7 +463,7 @@ def fetch_release(
     fetched = resolve_source(
         check.attachment.url, cache_dir=cache_dir, refresh=refresh or check.changed and bool(state),
         expect=spec.expect, retries=policy.retries, backoff_seconds=policy.backoff_seconds,
-        timeout=policy.timeout, deadline=policy.deadline,
+        timeout=policy.timeout, deadline=policy.deadline, declared_bytes=check.attachment.file_size,
     )
     write_json_atomic(state_file, {
         "source": name, "release": release.key, "api_url": check.api_url, "page_url": check.page_url,
@@ -516,3 +519,5 @@ def fetch_command(*, source: str | None, year: str | None, list_only: bool) -> N
     if check is not None and not check.changed:
         note = "  (unchanged since the last fetch)"
     print(f"{fetched.path}\nsha256 {fetched.sha256}  {fetched.bytes:,} bytes{note}")
+    if fetched.verified is False:
+        print(f"Warning: not verified as complete: {fetched.verification}")

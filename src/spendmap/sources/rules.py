@@ -1,9 +1,11 @@
-"""The two bundled, user-editable rule tables: department names and policy-area rules.
+"""The bundled, user-editable rule tables: department names, policy-area and sub-area rules.
 
 `reference/departments.csv` maps funder names and GOV.UK organisation ids to departments across
 machinery-of-government changes; `reference/policy_rules.csv` is the ordered list of keyword rules
-that classifies awards into policy areas. Both are validated here so that a mistake made while editing
-them is reported as one clear InputError, never as a wrong figure.
+that classifies awards into policy areas; `reference/policy_subareas.csv` splits broad areas into the
+sub-areas a reader recognises (transport: roads and highways, buses and community transport, rail …).
+All are validated here so that a mistake made while editing them is reported as one clear InputError,
+never as a wrong figure.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from spendmap.text import normalise_text
 
 DEPARTMENTS_FILE = ("departments.csv",)
 POLICY_RULES_FILE = ("policy_rules.csv",)
+SUBAREA_RULES_FILE = ("policy_subareas.csv",)
 
 DEPARTMENT_COLUMNS = ["key_type", "key", "department", "short_name", "lineage", "valid_from", "valid_to"]
 DEPARTMENT_KEY_TYPES = ("name", "org_id")
 POLICY_RULE_COLUMNS = ["rule_id", "policy_area", "fields", "pattern"]
+SUBAREA_RULE_COLUMNS = ["rule_id", "policy_area", "sub_area", "fields", "pattern"]
 # Text a rule may look at. `text` is shorthand for every free-text field.
 RULE_TEXT_FIELDS = ("scheme_title", "title", "description", "scheme_description")
 # `cofog` decides before any words; `cofog_division` is the same COFOG text read only when no words
@@ -74,13 +78,11 @@ def load_departments(path: Path | str | None = None) -> pd.DataFrame:
     df = df.apply(lambda s: s.str.strip())
     df["source_row"] = range(2, len(df) + 2)
 
-    bad_type = ~df["key_type"].isin(DEPARTMENT_KEY_TYPES)
-    if bad_type.any():
-        row = df[bad_type].iloc[0]
-        raise InputError(
-            f"The departments file {path}, row {row.source_row}: key_type must be one of "
-            f"{', '.join(DEPARTMENT_KEY_TYPES)}; found '{row.key_type}'."
-        )
+    _refuse_first(
+        df, ~df["key_type"].isin(DEPARTMENT_KEY_TYPES),
+        lambda row: f"The departments file {path}, row {row.source_row}: key_type must be one of "
+        f"{', '.join(DEPARTMENT_KEY_TYPES)}; found '{row.key_type}'.",
+    )
     for col in ("key", "department", "short_name", "lineage"):
         empty = df[col] == ""
         if empty.any():
@@ -142,36 +144,68 @@ def load_policy_rules(path: Path | str | None = None) -> pd.DataFrame:
     source_row. Order is the file's order: the first rule that matches an award wins.
     """
     path = Path(path) if path is not None else reference_path(*POLICY_RULES_FILE)
-    df = _read_csv(path, "policy rules")
-    _require_columns(df, POLICY_RULE_COLUMNS, path, "policy rules")
+    return _load_rules(path, "policy rules", POLICY_RULE_COLUMNS)
+
+
+def load_subarea_rules(path: Path | str | None = None, areas: set[str] | None = None) -> pd.DataFrame:
+    """The ordered sub-area rules (reference/policy_subareas.csv), validated as the policy rules are.
+
+    Columns: rule_id, policy_area, sub_area, fields, pattern, note (if present), source_row. A rule
+    applies only to awards already in its policy_area; `areas` (the policy rules' areas) catches a
+    policy_area misspelt while editing, which would otherwise match nothing.
+    """
+    path = Path(path) if path is not None else reference_path(*SUBAREA_RULES_FILE)
+    df = _load_rules(path, "policy sub-area rules", SUBAREA_RULE_COLUMNS, text_only=True)
+    df["sub_area"] = df["sub_area"].str.strip()
+    if areas is not None:
+        _refuse_first(
+            df, ~df["policy_area"].isin(areas),
+            lambda row: f"The policy sub-area rules file {path}, row {row.source_row} (rule {row.rule_id}): "
+            f"policy_area '{row.policy_area}' is not an area of the policy rules; it must be one of "
+            f"{', '.join(sorted(areas))}.",
+        )
+    return df
+
+
+def _refuse_first(df: pd.DataFrame, bad: pd.Series, message) -> None:
+    """One InputError naming the first row `bad` marks (message: row -> text); nothing when none is."""
+    if bad.any():
+        raise InputError(message(df[bad].iloc[0]))
+
+
+def _load_rules(path: Path, what: str, columns: list[str], text_only: bool = False) -> pd.DataFrame:
+    """An ordered keyword-rule table: unique ids, no empty cell, known fields, compilable patterns
+    that do not match empty text. `text_only`: only the text fields (no COFOG)."""
+    df = _read_csv(path, what)
+    _require_columns(df, columns, path, what)
     df = df.copy()
     for col in ("rule_id", "policy_area", "fields"):
         df[col] = df[col].str.strip()
     df["source_row"] = range(2, len(df) + 2)
     if df.empty:
-        raise InputError(f"The policy rules file {path} has a header but no rules.")
+        raise InputError(f"The {what} file {path} has a header but no rules.")
 
-    for col in POLICY_RULE_COLUMNS:
+    for col in columns:
         empty = df[col].str.strip() == ""
         if empty.any():
             row = df[empty].iloc[0]
-            raise InputError(f"The policy rules file {path}, row {row.source_row}: {col} is empty.")
+            raise InputError(f"The {what} file {path}, row {row.source_row}: {col} is empty.")
     dup = df["rule_id"].duplicated(keep=False)
     if dup.any():
         ids = sorted(set(df.loc[dup, "rule_id"]))
         rows = df.loc[dup, "source_row"].tolist()
         raise InputError(
-            f"The policy rules file {path}: rule ids must be unique; {', '.join(ids)} appear more than "
+            f"The {what} file {path}: rule ids must be unique; {', '.join(ids)} appear more than "
             f"once (rows {', '.join(map(str, rows))})."
         )
     reserved = df["policy_area"].str.lower() == UNCLASSIFIED
     if reserved.any():
         row = df[reserved].iloc[0]
         raise InputError(
-            f"The policy rules file {path}, row {row.source_row}: '{UNCLASSIFIED}' is what awards no rule "
+            f"The {what} file {path}, row {row.source_row}: '{UNCLASSIFIED}' is what awards no rule "
             f"matches get; it cannot be a rule's policy_area."
         )
-
+    allowed = RULE_TEXT_FIELDS if text_only else RULE_FIELDS
     fields = []
     for row in df.itertuples():
         names = [f.strip() for f in re.split(r"[;|,]", row.fields) if f.strip()]
@@ -179,24 +213,24 @@ def load_policy_rules(path: Path | str | None = None) -> pd.DataFrame:
         for name in names:
             if name == "text":
                 expanded.extend(RULE_TEXT_FIELDS)
-            elif name in RULE_FIELDS:
+            elif name in allowed:
                 expanded.append(name)
             else:
                 raise InputError(
-                    f"The policy rules file {path}, row {row.source_row} (rule {row.rule_id}): unknown field "
-                    f"'{name}'; fields are 'text' or a '; '-separated list of {', '.join(RULE_FIELDS)}."
+                    f"The {what} file {path}, row {row.source_row} (rule {row.rule_id}): unknown field "
+                    f"'{name}'; fields are 'text' or a '; '-separated list of {', '.join(allowed)}."
                 )
         fields.append(tuple(dict.fromkeys(expanded)))
         try:
             compiled = re.compile(row.pattern, re.IGNORECASE)
         except re.error as exc:
             raise InputError(
-                f"The policy rules file {path}, row {row.source_row} (rule {row.rule_id}): the pattern "
+                f"The {what} file {path}, row {row.source_row} (rule {row.rule_id}): the pattern "
                 f"'{row.pattern}' is not a valid regular expression ({exc})."
             ) from None
         if compiled.search("") is not None:
             raise InputError(
-                f"The policy rules file {path}, row {row.source_row} (rule {row.rule_id}): the pattern "
+                f"The {what} file {path}, row {row.source_row} (rule {row.rule_id}): the pattern "
                 f"'{row.pattern}' matches empty text, so it would classify every award."
             )
     df["fields"] = fields

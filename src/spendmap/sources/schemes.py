@@ -32,6 +32,7 @@ SCHEME_COLUMNS = [
     "description",
     "value_gbp",
     "cofog",
+    "allocation_method",
     "source_file",
     "source_row",
 ]
@@ -44,6 +45,7 @@ SCHEME_DTYPES = {
     "description": "string",
     "value_gbp": "float64",
     "cofog": "string",
+    "allocation_method": "string",
     "source_file": "string",
     "source_row": "Int64",
 }
@@ -79,6 +81,7 @@ class Layout:
     description: str | None = None
     cofog: str | None = None
     fy_column: str | None = None
+    allocation: str | None = None  # how the scheme is allocated (Formula, Competed, ...), where given
     required: tuple[str, ...] = field(default=())
 
 
@@ -92,6 +95,7 @@ LAYOUTS = [
         code="Grant Programme:Code",
         description="Aims and objectives",
         cofog="COFOG L0 Long Name",
+        allocation="Allocation Method",
     ),
     Layout(
         name="grants register 2014-15 (Amount in £m)",
@@ -240,6 +244,7 @@ def read_scheme_register(path: Path | str) -> SchemeRegister:
             "description": col(layout.description),
             "value_gbp": value[keep],
             "cofog": canonical_cofog(col(layout.cofog)),
+            "allocation_method": col(layout.allocation),
             "source_file": path.name,
             "source_row": df.loc[keep, "_row"],
         }

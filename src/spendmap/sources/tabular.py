@@ -50,6 +50,8 @@ class RawTable:
     headers_found: list[str]  # the original header strings
     blank_rows_skipped: int = 0  # fully blank rows below the header, not counted as data
     original_headers: dict[str, str] = field(default_factory=dict)  # frame column -> header as found
+    # canonical column -> every header meaning it, where more than one does (the first is the one read)
+    repeated_headers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @contextmanager
@@ -450,6 +452,10 @@ def read_table(
             f"column(s) {', '.join(_describe_missing(c, aliases) for c in missing)}; the headers "
             f"found are {headers_found}."
         )
+    meaning: dict[str, list[str]] = {}
+    for h in headers_found:
+        if (canonical := aliases.get(normalise_header(h))) is not None:
+            meaning.setdefault(canonical, []).append(h)
     return RawTable(
         frame=frame,
         path=path,
@@ -459,6 +465,7 @@ def read_table(
         headers_found=headers_found,
         blank_rows_skipped=blank_rows,
         original_headers=original,
+        repeated_headers={c: hs for c, hs in meaning.items() if len(hs) > 1},
     )
 
 

@@ -1,23 +1,27 @@
-"""Duplication: several departments, or several schemes/recipients of one department, funding the
-same policy area in the same place and year.
+"""Duplication: several departments, or several schemes and recipients of one department, funding the
+same purpose in the same place and year — as grouped DuckDB queries over one narrow row per award.
 
-The awards become a networkx graph department → scheme → recipient; each scheme → recipient edge is
-keyed by (fy, la_code, policy_area) and carries the award count and £. Findings are read off the
-graph's edges with grouped (vectorised) aggregations:
+A purpose is a policy sub-area (transforms.policy_areas.classify_sub_areas: transport → buses and
+community transport, roads and highways maintenance, rail …), so "DfT funds transport through several
+schemes" no longer lumps the council's highways block with community minibuses.
 - `cross_department`: two or more departments (counted by lineage, so DCLG and MHCLG in one year are
-  one department) fund the same policy area in the same place and year — one finding per place, year
-  and area;
-- `within_department`: one department (lineage) funds the same policy area in the same place and year
-  through two or more schemes AND to two or more named recipients — one finding per place, year, area
-  and department. (One recipient taking two schemes, e.g. a county council's two highway blocks, is not
-  duplication as the PfPP report defines it.)
-Unclassified awards, awards with no department, awards not placed in a council and overseas spending
-(DFID, FCO, FCDO lineages, or the international development area) are left out.
+  one department) fund the same sub-area in the same place and year — one finding per place, year and
+  sub-area;
+- `within_department`: one department (lineage) funds the same sub-area in the same place and year
+  through two or more schemes AND to two or more named recipients — one finding per place, year,
+  sub-area and department. Formula allocations to the council itself (the scheme register's allocation
+  method is Formula and the recipient is the council) are left out: a council's formula blocks are its
+  standing allocation, not overlapping programmes. (One recipient taking two schemes is not duplication
+  as the PfPP report defines it.)
+A scheme is transforms.profiles.scheme_key (funder lineage and code), a recipient is an organisation
+(transforms.names.recipient_key). Findings are ranked by schemes × recipients (`score`). Unclassified
+awards, awards with no department, awards not placed in a council and overseas spending (DFID, FCO,
+FCDO lineages, or the international development area) are left out.
 """
 
 from __future__ import annotations
 
-import networkx as nx
+import duckdb
 import pandas as pd
 
 from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS
@@ -30,6 +34,7 @@ UNNAMED_RECIPIENT = "(recipient not named)"
 OVERSEAS_LINEAGES = frozenset({"DFID", "FCO", "FCDO"})
 OVERSEAS_AREAS = frozenset({"international development"})
 _JOIN = "; "
+NOT_STATED = "not stated"
 
 
 def _lineage(frame: pd.DataFrame) -> pd.Series:
@@ -39,162 +44,6 @@ def _lineage(frame: pd.DataFrame) -> pd.Series:
     return dept
 
 
-def grant_graph(awards: pd.DataFrame) -> nx.MultiDiGraph:
-    """Department → scheme → recipient graph of the awards that have a department.
-
-    Nodes: `dept:<short name>` (kind=department, lineage), `scheme:<scheme key>` (kind=scheme, label,
-    department, lineage), `recipient:<recipient key>` (kind=recipient, label). Edges: department →
-    scheme (key "funds") and scheme → recipient keyed by (fy, la_code, policy_area); both carry
-    n_awards and amount_gbp. la_name of a place is kept in the graph attribute `place_names`.
-    """
-    known = awards[awards["department"].notna()]
-    frame = pd.DataFrame(
-        {
-            "department": known["department"].astype("string"),
-            "lineage": _lineage(known),
-            "scheme": scheme_key(known),
-            "scheme_label": known["scheme_title"]
-            .astype("string")
-            .fillna(known["scheme_code"].astype("string")),
-            "recipient": recipient_key(known).fillna(UNNAMED_RECIPIENT),
-            "recipient_label": known["recipient_name"].astype("string").fillna(UNNAMED_RECIPIENT),
-            "fy": known["fy"].astype("string").fillna(""),
-            "la_code": known["la_code"].astype("string").fillna(""),
-            "la_name": known["la_name"].astype("string").fillna(""),
-            "policy_area": known["policy_area"].astype("string").fillna(UNCLASSIFIED),
-            "amount": pd.to_numeric(known["amount_gbp"], errors="coerce").fillna(0.0),
-        }
-    )
-    frame["scheme_label"] = frame["scheme_label"].fillna(frame["scheme"])
-    places = frame[frame["la_code"] != ""].drop_duplicates("la_code")
-    graph = nx.MultiDiGraph(place_names=dict(zip(places["la_code"], places["la_name"], strict=True)))
-
-    depts = frame.drop_duplicates("department")
-    graph.add_nodes_from(
-        (f"dept:{d}", {"kind": "department", "label": d, "lineage": lin})
-        for d, lin in zip(depts["department"], depts["lineage"], strict=True)
-    )
-    schemes = frame.groupby(["scheme", "department"], as_index=False, sort=False).agg(
-        lineage=("lineage", "first"),
-        label=("scheme_label", "first"),
-        n_awards=("amount", "size"),
-        amount_gbp=("amount", "sum"),
-    )
-    graph.add_nodes_from(
-        (f"scheme:{k}", {"kind": "scheme", "label": lab, "department": d, "lineage": lin})
-        for k, d, lin, lab in zip(
-            schemes["scheme"], schemes["department"], schemes["lineage"], schemes["label"], strict=True
-        )
-    )
-    graph.add_edges_from(
-        (f"dept:{d}", f"scheme:{k}", "funds", {"n_awards": n, "amount_gbp": a})
-        for d, k, n, a in zip(
-            schemes["department"], schemes["scheme"], schemes["n_awards"], schemes["amount_gbp"], strict=True
-        )
-    )
-    recipients = frame.drop_duplicates("recipient")
-    graph.add_nodes_from(
-        (f"recipient:{k}", {"kind": "recipient", "label": lab})
-        for k, lab in zip(recipients["recipient"], recipients["recipient_label"], strict=True)
-    )
-    links = frame.groupby(
-        ["scheme", "recipient", "fy", "la_code", "policy_area"], as_index=False, sort=False
-    ).agg(n_awards=("amount", "size"), amount_gbp=("amount", "sum"))
-    graph.add_edges_from(
-        (f"scheme:{k}", f"recipient:{r}", (fy, la, area), {"n_awards": n, "amount_gbp": a})
-        for k, r, fy, la, area, n, a in zip(
-            links["scheme"],
-            links["recipient"],
-            links["fy"],
-            links["la_code"],
-            links["policy_area"],
-            links["n_awards"],
-            links["amount_gbp"],
-            strict=True,
-        )
-    )
-    return graph
-
-
-def graph_links(graph: nx.MultiDiGraph) -> pd.DataFrame:
-    """The scheme → recipient edges of grant_graph as a table, with node labels and departments."""
-    nodes = graph.nodes
-    places = graph.graph.get("place_names", {})
-    schemes = [n for n, kind in nodes(data="kind") if kind == "scheme"]
-    rows = [
-        (
-            fy,
-            la,
-            places.get(la, ""),
-            area,
-            nodes[u]["department"],
-            nodes[u]["lineage"],
-            u,
-            nodes[u]["label"],
-            v,
-            nodes[v]["label"],
-            data["n_awards"],
-            data["amount_gbp"],
-        )
-        for u, v, (fy, la, area), data in graph.out_edges(schemes, keys=True, data=True)
-    ]
-    cols = [
-        "fy",
-        "la_code",
-        "la_name",
-        "policy_area",
-        "department",
-        "lineage",
-        "scheme",
-        "scheme_label",
-        "recipient",
-        "recipient_label",
-        "n_awards",
-        "amount_gbp",
-    ]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _joined(frame: pd.DataFrame, keys: list[str], value: str) -> pd.Series:
-    """Sorted distinct values of `value` per group, joined with '; '."""
-    distinct = frame[keys + [value]].dropna().drop_duplicates().sort_values(keys + [value], kind="stable")
-    # A plain-Python pass over the sorted rows: far faster than a per-group pandas aggregation.
-    joined: dict[tuple, list[str]] = {}
-    for *key, item in zip(*(distinct[c].tolist() for c in keys + [value]), strict=True):
-        joined.setdefault(tuple(key), []).append(item)
-    index = (
-        pd.MultiIndex.from_tuples(list(joined), names=keys)
-        if len(keys) > 1
-        else pd.Index([k[0] for k in joined], name=keys[0])
-    )
-    return pd.Series([_JOIN.join(v) for v in joined.values()], index=index, dtype="string")
-
-
-def _summarise(links: pd.DataFrame, keys: list[str], keep) -> pd.DataFrame:
-    """Counts per group; the groups `keep` selects from the counts get their '; '-joined lists."""
-    named = links["recipient_label"].where(links["recipient_label"] != UNNAMED_RECIPIENT)
-    work = links.assign(named_recipient=links["recipient"].where(named.notna()), named_label=named)
-    out = work.groupby(keys).agg(
-        la_name=("la_name", "first"),
-        n_departments=("lineage", "nunique"),
-        n_schemes=("scheme", "nunique"),
-        n_recipients=("named_recipient", "nunique"),
-        n_awards=("n_awards", "sum"),
-        total_gbp=("amount_gbp", "sum"),
-    )
-    out = out[keep(out)]
-    if out.empty:
-        return out.reset_index()
-    work = work.merge(out.index.to_frame(index=False), on=keys)
-    for column, value in (
-        ("departments", "department"),
-        ("schemes", "scheme_label"),
-        ("recipients", "named_label"),
-    ):
-        out[column] = _joined(work, keys, value)
-    return out.reset_index()
-
-
 def _is_overseas(frame: pd.DataFrame) -> pd.Series:
     lineage = frame["lineage"].astype("string").str.upper()
     return lineage.isin({x.upper() for x in OVERSEAS_LINEAGES}).fillna(False) | frame["policy_area"].isin(
@@ -202,34 +51,132 @@ def _is_overseas(frame: pd.DataFrame) -> pd.Series:
     )
 
 
-def find_duplication(awards: pd.DataFrame, graph: nx.MultiDiGraph | None = None) -> pd.DataFrame:
+def _joined(frame: pd.DataFrame, keys: list[str], value: str) -> pd.Series:
+    """Sorted distinct values of `value` per group, joined with '; '."""
+    distinct = frame[keys + [value]].dropna().drop_duplicates().sort_values(keys + [value], kind="stable")
+    return distinct.groupby(keys, sort=True)[value].agg(_JOIN.join).astype("string")
+
+
+def _first_per_key(keys: pd.Series, labels: pd.Series) -> pd.Series:
+    """Each key's first label (in row order), for every row: one name per scheme or organisation."""
+    first = pd.DataFrame({"k": keys, "l": labels}).dropna(subset=["k"]).drop_duplicates("k")
+    return keys.map(dict(zip(first["k"], first["l"], strict=True))).astype("string")
+
+
+def finding_rows(awards: pd.DataFrame) -> pd.DataFrame:
+    """One narrow row per award that can be part of a finding (the queries' input), keyed by award_id.
+
+    Columns: award_id, fy, la_code, la_name, policy_area, policy_subarea, department, lineage, scheme,
+    scheme_label, named_recipient (organisation key, <NA> for redacted or unnamed), named_label,
+    allocation_method ('not stated' where no register gives it), formula_to_council, amount.
+    """
+    known = awards[awards["department"].notna()]
+    area = known["policy_area"].astype("string").fillna(UNCLASSIFIED)
+    sub = known["policy_subarea"].astype("string") if "policy_subarea" in known else area
+    label = known["scheme_title"].astype("string").fillna(known["scheme_code"].astype("string"))
+    scheme = scheme_key(known)
+    recipient = recipient_key(known)
+    names = known["recipient_name"].astype("string")
+    if "organisation_name" in known.columns:
+        names = known["organisation_name"].astype("string").fillna(names)
+    method = known.get("allocation_method", pd.Series(pd.NA, index=known.index)).astype("string")
+    council = known["is_council_recipient"].astype("boolean").fillna(False)
+    frame = pd.DataFrame(
+        {
+            "award_id": known.get("award_id", pd.Series(known.index.astype(str), index=known.index))
+            .astype("string"),
+            "fy": known["fy"].astype("string"),
+            "la_code": known["la_code"].astype("string"),
+            "la_name": known["la_name"].astype("string").fillna(""),
+            "policy_area": area,
+            "policy_subarea": sub.fillna(area),
+            "department": known["department"].astype("string"),
+            "lineage": _lineage(known),
+            "scheme": scheme,
+            "scheme_label": _first_per_key(scheme, label).fillna(scheme),
+            "named_recipient": recipient,
+            "named_label": _first_per_key(recipient, names),
+            "allocation_method": method.fillna(NOT_STATED),
+            "formula_to_council": ((method == "formula").fillna(False) & council).astype(bool),
+            "amount": pd.to_numeric(known["amount_gbp"], errors="coerce").fillna(0.0),
+        }
+    )
+    # A recipient with a key but no name cannot be listed by name, so it is not counted either.
+    frame["named_recipient"] = frame["named_recipient"].where(frame["named_label"].notna())
+    keep = (
+        (frame["policy_area"] != UNCLASSIFIED)
+        & frame["la_code"].notna()
+        & frame["fy"].notna()
+        & ~_is_overseas(frame)
+    )
+    return frame[keep.to_numpy()].reset_index(drop=True)
+
+
+# The columns every finding has, aggregated over the finding's awards; {only} restricts the awards
+# counted (within-department findings leave formula allocations to the council itself out).
+_FINDING_AGGREGATES = """
+    min(la_name) AS la_name,
+    string_agg(DISTINCT department, '; ' ORDER BY department) {only} AS departments,
+    count(DISTINCT lineage) {only} AS n_departments,
+    string_agg(DISTINCT scheme_label, '; ' ORDER BY scheme_label) {only} AS schemes,
+    count(DISTINCT scheme) {only} AS n_schemes,
+    coalesce(string_agg(DISTINCT named_label, '; ' ORDER BY named_label) FILTER (
+        WHERE named_recipient IS NOT NULL {and_only}), '') AS recipients,
+    count(DISTINCT named_recipient) {only} AS n_recipients,
+    count(*) {only} AS n_awards,
+    round(coalesce(sum(amount) {only}, 0), 2) AS total_gbp,
+    string_agg(DISTINCT allocation_method, '; ' ORDER BY allocation_method) {only} AS allocation_methods,
+    count(*) FILTER (WHERE formula_to_council) AS n_formula_to_council
+"""
+# Cross-department findings: two or more department lineages fund one sub-area in one place and year.
+CROSS_DEPARTMENT_SQL = f"""
+SELECT fy, la_code, policy_area, policy_subarea, 'cross_department' AS kind,
+    {_FINDING_AGGREGATES.format(only="", and_only="")}
+FROM finding_rows
+GROUP BY fy, la_code, policy_area, policy_subarea
+HAVING count(DISTINCT lineage) >= 2
+"""
+# Within-department findings: one lineage funds one sub-area in one place and year through two or more
+# schemes AND to two or more named recipients, formula allocations to the council itself left out.
+WITHIN_DEPARTMENT_SQL = f"""
+SELECT fy, la_code, policy_area, policy_subarea, 'within_department' AS kind,
+    {_FINDING_AGGREGATES.format(only="FILTER (WHERE NOT formula_to_council)",
+                                and_only="AND NOT formula_to_council")}
+FROM finding_rows
+GROUP BY fy, la_code, policy_area, policy_subarea, lineage
+HAVING count(DISTINCT scheme) FILTER (WHERE NOT formula_to_council) >= 2
+   AND count(DISTINCT named_recipient) FILTER (WHERE NOT formula_to_council) >= 2
+"""
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def find_duplication(awards: pd.DataFrame) -> pd.DataFrame:
     """duplication.csv: cross_department and within_department findings (DUPLICATION_COLUMNS, then
-    DUPLICATION_EXTRA_COLUMNS: the `explanation` sentence)."""
+    DUPLICATION_EXTRA_COLUMNS: policy_subarea, allocation_methods, n_formula_to_council, score and
+    the `explanation` sentence)."""
     columns = DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS
-    graph = grant_graph(awards) if graph is None else graph
-    links = graph_links(graph)
-    links = links[
-        (links["policy_area"] != UNCLASSIFIED)
-        & (links["la_code"] != "")
-        & (links["fy"] != "")
-        & ~_is_overseas(links)
-    ]
-    if links.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-
-    place = ["fy", "la_code", "policy_area"]
-    cross = _summarise(links, place, lambda g: g["n_departments"] >= 2).assign(kind="cross_department")
-    within = _summarise(
-        links, place + ["lineage"], lambda g: (g["n_schemes"] >= 2) & (g["n_recipients"] >= 2)
-    ).assign(kind="within_department")
-
-    out = pd.concat([cross, within], ignore_index=True)
+    rows = finding_rows(awards)
+    if rows.empty:
+        return _empty(columns)
+    with duckdb.connect() as con:
+        con.register("finding_rows", rows)
+        out = pd.concat(
+            [con.sql(CROSS_DEPARTMENT_SQL).df(), con.sql(WITHIN_DEPARTMENT_SQL).df()], ignore_index=True
+        )
     if out.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out["recipients"] = out["recipients"].astype("string").fillna("")
-    out["total_gbp"] = out["total_gbp"].round(2)
-    out = out.sort_values(["fy", "la_code", "policy_area", "kind", "departments"], kind="stable")
-    out["explanation"] = pd.array([explain_finding(r) for r in out.to_dict("records")], dtype="string")
+        return _empty(columns)
+    for col in ("n_departments", "n_schemes", "n_recipients", "n_awards", "n_formula_to_council"):
+        out[col] = out[col].astype("int64")
+    out["score"] = out["n_schemes"] * out["n_recipients"]
+    out = out.sort_values(
+        ["fy", "la_code", "policy_area", "policy_subarea", "kind", "departments"], kind="stable"
+    )
+    said = ["kind", "la_name", "la_code", "n_schemes", "n_recipients", "n_departments", "departments",
+            "policy_area", "policy_subarea", "n_formula_to_council"]
+    out["explanation"] = pd.array([explain_finding(r) for r in out[said].to_dict("records")], dtype="string")
     return out[columns].reset_index(drop=True)
 
 
@@ -271,35 +218,77 @@ def national_scheme_overlaps(schemes: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(keys, kind="stable")[cols].reset_index(drop=True)
 
 
+def _purpose(row: dict) -> str:
+    """The finding's purpose in words: its sub-area with the broad area beside it, or the area alone."""
+    area = row.get("policy_area") or "an unnamed policy area"
+    sub = row.get("policy_subarea")
+    if not isinstance(sub, str) or not sub or sub == area or sub.startswith("other "):
+        return area
+    return f"{sub} ({area})"
+
+
 def explain_finding(row: dict) -> str:
-    """One sentence a reader can quote, e.g. '3 DfT schemes to 10 recipients in Cornwall: transport.'"""
+    """One sentence a reader can quote, saying why the finding is listed, e.g. '3 DfT schemes to 10
+    recipients in Cornwall: buses and community transport (transport). Listed because …'."""
     place = row.get("la_name") or row.get("la_code") or "this place"
     n_s, n_r = int(row.get("n_schemes") or 0), int(row.get("n_recipients") or 0)
     schemes = f"{n_s} scheme{'s' if n_s != 1 else ''}"
     recipients = f"{n_r} recipient{'s' if n_r != 1 else ''}"
-    area = row.get("policy_area") or "an unnamed policy area"
+    purpose = _purpose(row)
     if row.get("kind") == "within_department":
         dept = str(row.get("departments") or "one department").split(_JOIN)[0]
-        return f"{n_s} {dept} schemes to {recipients} in {place}: {area}."
+        n_f = int(row.get("n_formula_to_council") or 0)
+        left_out = (
+            f" ({n_f} formula allocation{'s' if n_f != 1 else ''} to the council itself not counted)"
+            if n_f else ""
+        )
+        return (
+            f"{n_s} {dept} schemes to {recipients} in {place}: {purpose}. Listed because one department "
+            f"funds this one purpose here through {n_s} separate schemes reaching {n_r} recipients"
+            f"{left_out}."
+        )
     n_d = int(row.get("n_departments") or 0)
     return (
-        f"{n_d} departments ({row.get('departments') or ''}) fund {area} in {place} through {schemes} "
-        f"to {recipients}."
+        f"{n_d} departments ({row.get('departments') or ''}) fund {purpose} in {place} through {schemes} "
+        f"to {recipients}. Listed because more than one department funds the same purpose in one place."
     )
 
 
 def number_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """Findings in the order pages show them (per place and year: largest £ first, then policy area),
-    numbered 1, 2, ... within each place and year in a `finding` column."""
+    """Findings in the order pages show them (per place and year: most schemes × recipients first,
+    then largest £, then policy area), numbered 1, 2, ... within each place and year in a `finding`
+    column."""
     if findings.empty:
         return findings.assign(finding=pd.Series(dtype="int64"))
-    out = findings.sort_values(
-        ["fy", "la_code", "total_gbp", "policy_area", "kind"],
-        ascending=[True, True, False, True, True],
-        kind="stable",
-    ).reset_index(drop=True)
+    score = (
+        findings["score"] if "score" in findings.columns
+        else findings["n_schemes"].astype("int64") * findings["n_recipients"].astype("int64")
+    )
+    out = (
+        findings.assign(_score=score)
+        .sort_values(
+            ["fy", "la_code", "_score", "total_gbp", "policy_area", "kind"],
+            ascending=[True, True, False, False, True, True],
+            kind="stable",
+        )
+        .drop(columns="_score")
+        .reset_index(drop=True)
+    )
     out["finding"] = out.groupby(["fy", "la_code"], sort=False).cumcount() + 1
     return out
+
+
+# Every award behind each finding: the finding's place, year, sub-area and departments, and for a
+# within-department finding only the awards it counts (formula allocations to the council left out).
+FINDING_AWARDS_SQL = """
+SELECT f.la_code, f.finding, f.kind, f.policy_area, r.department, r.award_id
+FROM findings AS f
+JOIN finding_rows AS r
+  ON r.fy = f.fy AND r.la_code = f.la_code AND r.policy_area = f.policy_area
+ AND r.policy_subarea = f.policy_subarea
+ AND list_contains(string_split(f.departments, '; '), r.department)
+ AND (f.kind = 'cross_department' OR NOT r.formula_to_council)
+"""
 
 
 def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -320,23 +309,21 @@ def finding_awards(awards: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame
     ]
     if findings.empty or awards.empty:
         return pd.DataFrame(columns=cols)
-    base = awards.assign(
-        lineage=_lineage(awards),
-        fy=awards["fy"].astype("string"),
-        la_code=awards["la_code"].astype("string"),
-        policy_area=awards["policy_area"].astype("string"),
-    )
-    on = ["fy", "la_code", "policy_area"]
     keys = findings.reset_index(drop=True)
     if "finding" not in keys.columns:
         keys = keys.assign(finding=keys.index + 1)
-    keys = keys.assign(department=keys["departments"].astype("string").str.split(_JOIN))
-    keys = keys.explode("department")[on + ["finding", "kind", "department"]].astype(
-        {c: "string" for c in on + ["department"]}
+    if "policy_subarea" not in keys.columns:
+        keys = keys.assign(policy_subarea=keys["policy_area"])
+    keys = keys[["fy", "la_code", "policy_area", "policy_subarea", "kind", "departments", "finding"]]
+    keys = keys.astype({c: "string" for c in keys.columns if c != "finding"})
+    base = awards.assign(award_id=awards["award_id"].astype("string")) if "award_id" in awards else awards
+    with duckdb.connect() as con:
+        con.register("findings", keys)
+        con.register("finding_rows", finding_rows(base))
+        matched = con.sql(FINDING_AWARDS_SQL).df()
+    detail = base[["award_id", "scheme_title", "recipient_name", "title", "amount_gbp"]].astype(
+        {"award_id": "string"}
     )
-    # A finding's departments are the ones its awards came from, so matching on them selects exactly
-    # the finding's awards for both kinds.
-    out = keys.merge(base.astype({"department": "string"}), on=on + ["department"], how="inner")
-    out = out[~_is_overseas(out)]
+    out = matched.astype({"award_id": "string"}).merge(detail, on="award_id", how="left")
     out = out.sort_values(["la_code", "finding", "amount_gbp"], ascending=[True, True, False], kind="stable")
     return out[cols].reset_index(drop=True)

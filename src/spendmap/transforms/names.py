@@ -59,38 +59,62 @@ def _clean_number(values: pd.Series) -> pd.Series:
     return text.where(~text.isin(["", "0", "NA", "N/A", "NONE", "-"]), pd.NA)
 
 
-def recipient_key(awards: pd.DataFrame) -> pd.Series:
-    """One key per recipient organisation: the council it is (for council recipients placed by
-    geography), else register id, else charity/company number, else normalised name.
+# The kinds of identifier a recipient record can carry, strongest first: a council (by its own org-id),
+# a register org-id, a charity number, a company number, then only its normalised name.
+IDENTIFIER_KINDS = ("council", "register_id", "charity_number", "company_number", "name")
 
-    Keys look like `COUNCIL:E08000025`, `GB-CHC-1079327`, `GB-COH-03861209` or `NAME:change grow live`;
-    redacted awards
-    and awards with no recipient at all get <NA> (they cannot be counted as a distinct recipient).
+
+def recipient_identifiers(awards: pd.DataFrame) -> pd.DataFrame:
+    """Per award, each identifier it carries (IDENTIFIER_KINDS columns, <NA> where absent).
+
+    council `COUNCIL:E08000025` (a council recipient placed by geography, as its current council),
+    register_id `GB-CHC-1079327` (an org-id under a public register's prefix), charity_number
+    `GB-CHC-…`/`GB-SC-…`, company_number `GB-COH-03861209` (8 digits), name `NAME:change grow live`.
+    Redacted awards carry none.
     """
+    if "recipient_key" in awards.columns:  # computed once for the whole table, then sliced per page
+        return awards["recipient_key"].astype("string")
     index = awards.index
-    # A council recipient placed by geography is that council, whatever name variant the data used.
     is_council = (
         awards.get("is_council_recipient", pd.Series(False, index=index)).astype("boolean").fillna(False)
     )
     council = awards.get("la_code", pd.Series(pd.NA, index=index)).astype("string")
-    key = ("COUNCIL:" + council).where(is_council.to_numpy())
-
     rid = awards.get("recipient_id", pd.Series(pd.NA, index=index)).astype("string").str.strip()
-    key = key.fillna(rid.where(rid.str.upper().str.match(_REGISTER_ID).fillna(False)).str.upper())
-
     charity = _clean_number(awards.get("recipient_charity_number", pd.Series(pd.NA, index=index)))
     scottish = charity.str.startswith("SC").fillna(False)
-    charity_key = ("GB-CHC-" + charity).where(~scottish, "GB-SC-" + charity)
-    key = key.fillna(charity_key)
-
     company = _clean_number(awards.get("recipient_company_number", pd.Series(pd.NA, index=index)))
     # Companies House numbers are 8 characters; spreadsheets drop the leading zeros of numeric ones.
     numeric = company.str.fullmatch(r"\d{1,8}").fillna(False)
     company = company.where(~numeric, company.str.zfill(8))
-    key = key.fillna("GB-COH-" + company)
-
     name = normalise_org_name(awards.get("recipient_name", pd.Series(pd.NA, index=index)))
-    key = key.fillna("NAME:" + name)
-
+    out = pd.DataFrame(
+        {
+            "council": ("COUNCIL:" + council).where(is_council.to_numpy()),
+            "register_id": rid.where(rid.str.upper().str.match(_REGISTER_ID).fillna(False)).str.upper(),
+            "charity_number": ("GB-CHC-" + charity).where(~scottish, "GB-SC-" + charity),
+            "company_number": "GB-COH-" + company,
+            "name": "NAME:" + name,
+        },
+        index=index,
+    ).astype("string")
     redacted = awards.get("is_redacted", pd.Series(False, index=index)).astype("boolean").fillna(False)
-    return key.where(~redacted.to_numpy(), pd.NA).astype("string")
+    out.loc[redacted.to_numpy(), :] = pd.NA
+    return out
+
+
+def recipient_key(awards: pd.DataFrame) -> pd.Series:
+    """One key per recipient organisation.
+
+    Where transforms.recipient_identity has run, its `organisation_id` (the same organisation under
+    several ids, names and postcodes is one). Otherwise the first identifier the award carries
+    (recipient_identifiers, strongest first). Keys look like `GB-LAE-BIR`, `COUNCIL:E08000025`,
+    `GB-CHC-1079327`, `GB-COH-03861209` or `NAME:change grow live`; redacted awards and awards with no
+    recipient at all get <NA> (they cannot be counted as a distinct recipient).
+    """
+    if "organisation_id" in awards.columns and awards["organisation_id"].notna().any():
+        return awards["organisation_id"].astype("string")
+    ids = recipient_identifiers(awards)
+    key = ids[IDENTIFIER_KINDS[0]]
+    for kind in IDENTIFIER_KINDS[1:]:
+        key = key.fillna(ids[kind])
+    return key.astype("string")

@@ -6,18 +6,26 @@
 - `grants_per_head`: grants £ placed per head in each council, beside its region, England and councils
   of the same type (sums over councils, not averages of ratios).
 - `department_scheme_table`: department × scheme with awards, recipients and £ (the Sankey's table).
-- `index_figures`: one row per council for the index table and hex map, largest first.
+- `index_figures`: one row per council for the index table and hex map, largest £ first.
+- `organisation_keys`: one key and name per award's recipient organisation for diagram nodes, which never
+  puts two councils (a 2023 unitary and the districts it replaced) under one name.
+- `predecessors` / `council_search_names`: the former councils a current one replaced, and every name a
+  council can be searched by.
+- `amount_bands`: awards and £ by amount band, per council and nationally.
+- `department_coverage`: per department, awards and £ read and placed and the main reason for the rest.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
 from spendmap.text import is_missing
+from spendmap.transforms.council_names import normalise_council_name
 from spendmap.transforms.names import recipient_key
 from spendmap.transforms.profiles import scheme_key
 
@@ -202,7 +210,8 @@ def index_figures(
     fy: str,
 ) -> pd.DataFrame:
     """One row per council for the index: type, region, awards, schemes, recipients, £, small shares,
-    findings and grants £ per head; sorted by awards then £, largest first, then name."""
+    findings and grants £ per head; sorted by £ then awards, largest first, then name (money first: a
+    council's £126m matters more than another's 71 small awards)."""
 
     def this_year(df: pd.DataFrame) -> pd.DataFrame:
         return df[df["fy"].astype("string") == fy] if "fy" in df.columns and len(df) else df
@@ -226,10 +235,16 @@ def index_figures(
     small = this_year(small_grants)
     if len(small):
         shares = small.pivot_table(index="la_code", columns="scope", values="share_small", aggfunc="first")
-        for scope, col in (("all_recipients", "share_all"), ("council", "share_council")):
-            frame[col] = frame["la_code"].map(shares[scope]) if scope in shares else float("nan")
+        # The awards each share is of (zero-value and redacted awards are not tested): pages state it.
+        tested = small.pivot_table(index="la_code", columns="scope", values="n_awards", aggfunc="first")
+        for scope, col in (("all_recipients", "all"), ("council", "council")):
+            frame[f"share_{col}"] = frame["la_code"].map(shares[scope]) if scope in shares else float("nan")
+            frame[f"n_tested_{col}"] = (
+                frame["la_code"].map(tested[scope]) if scope in tested else float("nan")
+            )
     else:
         frame["share_all"] = frame["share_council"] = float("nan")
+        frame["n_tested_all"] = frame["n_tested_council"] = float("nan")
     dup = this_year(duplication)
     frame["n_dup"] = frame["la_code"].map(dup.groupby("la_code").size() if len(dup) else {}).fillna(0)
     frame["grants_per_head"] = frame["la_code"].map(
@@ -242,7 +257,7 @@ def index_figures(
     frame["type"] = frame["la_type_name"].fillna(frame["tier"]).fillna("")
     frame["_name"] = frame["la_name"].str.lower()
     frame = frame.sort_values(
-        ["n_awards", "total_gbp", "_name"], ascending=[False, False, True], kind="stable"
+        ["total_gbp", "n_awards", "_name"], ascending=[False, False, True], kind="stable"
     )
     return frame.drop(columns=["_name"]).reset_index(drop=True)
 
@@ -271,3 +286,157 @@ def describe_types(counts: Mapping[str, int]) -> str:
     }
     parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{n:,} {(single if n == 1 else plural).get(t, t)}" for t, n in parts if n)
+
+
+@lru_cache(maxsize=1)
+def _register_lookup() -> dict[tuple[str, str], str]:
+    """(current la_code, normalised name) -> register code, for names that denote one authority there."""
+    from spendmap.sources.councils import authority_names
+
+    ref = authority_names().dropna(subset=["la_code"])
+    ref = ref.assign(key=normalise_council_name(ref["name"]))
+    pairs = ref[ref["key"] != ""].drop_duplicates(["la_code", "key", "register_code"])
+    unique = pairs[pairs.groupby(["la_code", "key"])["register_code"].transform("nunique") == 1]
+    pairs_of = zip(unique["la_code"], unique["key"], strict=True)
+    return dict(zip(pairs_of, unique["register_code"], strict=True))
+
+
+def _council_register_keys(names: pd.Series, la_codes: pd.Series) -> pd.Series:
+    """Register code of the authority each council recipient's name denotes, among the authorities that
+    are or became the award's council (la_code); <NA> where the name is unknown or fits several."""
+    lookup = _register_lookup()
+    keys = normalise_council_name(names.astype("string"))
+    out = [lookup.get((c, k)) for c, k in zip(la_codes.astype("string").tolist(), keys.tolist(), strict=True)]
+    return pd.Series(out, index=names.index, dtype="string")
+
+
+def organisation_keys(awards: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(key, name) of each award's recipient organisation, for the nodes of a diagram or table.
+
+    Uses the awards' `organisation_id` / `organisation_name` when the identity step provides them;
+    until then transforms.names.recipient_key, except for council recipients: recipient_key gives every
+    council placed as itself its current council's key, so North Yorkshire Council and the eight councils
+    it replaced in 2023 would be one node under one of their names. Here each keeps its own key (its
+    register code, or its normalised name when the name is not in the register) and its own name.
+    Redacted or unnamed awards get <NA>.
+    """
+    index = awards.index
+    names = awards.get("recipient_name", pd.Series(pd.NA, index=index)).astype("string").str.strip()
+    if "organisation_id" in awards.columns:
+        org = awards["organisation_id"].astype("string")
+        org_name = awards.get("organisation_name", names).astype("string").fillna(names)
+        return org, org_name
+    key = recipient_key(awards)
+    council = key.str.startswith("COUNCIL:").fillna(False).to_numpy(dtype=bool)
+    if council.any():
+        la = awards.get("la_code", pd.Series(pd.NA, index=index)).astype("string")[council]
+        register = _council_register_keys(names[council], la)
+        fallback = "COUNCIL:" + la + ":" + normalise_council_name(names[council]).astype("string")
+        key = key.copy()
+        key[council] = ("COUNCIL:" + register).fillna(fallback)
+    return key.astype("string"), names
+
+
+def predecessors(la_code: str) -> pd.DataFrame:
+    """The abolished councils `la_code` replaced: register_code, official_name, end_date (oldest first)."""
+    from spendmap.sources.councils import authority_names
+
+    ref = authority_names()
+    gone = ref[(ref["la_code"] == la_code) & (ref["end_date"] != "")]
+    cols = ["register_code", "official_name", "end_date"]
+    return gone.drop_duplicates("register_code")[cols].sort_values(["end_date", "official_name"]).reset_index(
+        drop=True
+    )
+
+
+def council_search_names() -> dict[str, list[str]]:
+    """la_code -> every name the council or a council it replaced is known by (for the index search)."""
+    from spendmap.sources.councils import authority_names
+
+    ref = authority_names().dropna(subset=["la_code"])
+    return {str(code): sorted(set(group["name"])) for code, group in ref.groupby("la_code")}
+
+
+# Amount bands (issue 19): the report's £100k small-grant threshold is the edge between the 2nd and 3rd.
+AMOUNT_BANDS = [
+    ("under_10k", "Under £10k", 0.0, 10_000.0),
+    ("10k_100k", "£10k to under £100k", 10_000.0, 100_000.0),
+    ("100k_1m", "£100k to under £1m", 100_000.0, 1_000_000.0),
+    ("1m_plus", "£1m or more", 1_000_000.0, float("inf")),
+]
+ZERO_BAND = ("zero_or_negative", "Zero or negative")
+
+
+def amount_band(amounts: pd.Series) -> pd.Series:
+    """The AMOUNT_BANDS key of each amount; zero and negative amounts get ZERO_BAND; unknown <NA>."""
+    values = pd.to_numeric(amounts, errors="coerce")
+    out = pd.Series(pd.NA, index=amounts.index, dtype="string")
+    out[values <= 0] = ZERO_BAND[0]
+    for key, _label, low, high in AMOUNT_BANDS:
+        out[(values > 0) & (values >= low) & (values < high)] = key
+    return out
+
+
+def amount_bands(awards: pd.DataFrame, by: str | None = "la_code") -> pd.DataFrame:
+    """Awards and £ per amount band (every band listed, empty ones as 0), per `by` (None = all awards).
+
+    Columns: [by], band, label, n_awards, total_gbp, share_awards, share_gbp (shares of the awards and
+    £ of that group, zero/negative band included in the count denominator; its £ is not added to any).
+    """
+    bands = [*AMOUNT_BANDS, (ZERO_BAND[0], ZERO_BAND[1], None, None)]
+    frame = pd.DataFrame(
+        {
+            "group": awards[by].astype("string") if by else "all",
+            "band": amount_band(awards["amount_gbp"]) if len(awards) else pd.Series(dtype="string"),
+            "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
+        }
+    ).dropna(subset=["group"])
+    frame["positive"] = frame["amount"].clip(lower=0.0)
+    agg = frame.groupby(["group", "band"]).agg(n_awards=("amount", "size"), total_gbp=("positive", "sum"))
+    groups = sorted(frame["group"].unique())
+    full = pd.MultiIndex.from_product([groups, [b[0] for b in bands]], names=["group", "band"])
+    out = agg.reindex(full, fill_value=0).reset_index()
+    out["n_awards"] = out["n_awards"].astype(int)
+    out["label"] = out["band"].map({b[0]: b[1] for b in bands})
+    n_tot = out.groupby("group")["n_awards"].transform("sum")
+    g_tot = out.groupby("group")["total_gbp"].transform("sum")
+    out["share_awards"] = out["n_awards"] / n_tot.where(n_tot > 0)
+    out["share_gbp"] = out["total_gbp"] / g_tot.where(g_tot > 0)
+    out = out.rename(columns={"group": by or "scope"})
+    return out[[by or "scope", "band", "label", "n_awards", "total_gbp", "share_awards", "share_gbp"]]
+
+
+def department_coverage(awards: pd.DataFrame, reasons: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per department (most awards read first): awards and £ read and placed, and the main reason for the
+    unplaced (`reasons`: unplaced_reason key -> words) with how many awards it covers."""
+    if awards.empty:
+        return []
+    frame = pd.DataFrame(
+        {
+            "department": awards["department"].astype("string").fillna("Unknown department"),
+            "placed": awards["la_code"].notna().to_numpy(),
+            "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
+            "reason": awards["unplaced_reason"].astype("string")
+            if "unplaced_reason" in awards.columns
+            else pd.Series(pd.NA, index=awards.index, dtype="string"),
+        }
+    )
+    rows = []
+    for dept, g in frame.groupby("department", sort=False):
+        unplaced = g[~g["placed"]]
+        counts = unplaced["reason"].fillna("unknown").value_counts()
+        main = counts.index[0] if len(counts) else ""
+        rows.append(
+            {
+                "department": str(dept),
+                "n_read": len(g),
+                "gbp_read": float(g["amount"].sum()),
+                "n_placed": int(g["placed"].sum()),
+                "gbp_placed": float(g.loc[g["placed"], "amount"].sum()),
+                "n_unplaced": len(unplaced),
+                "gbp_unplaced": float(unplaced["amount"].sum()),
+                "main_reason": reasons.get(main, main.replace("_", " ")) if main else "",
+                "n_main_reason": int(counts.iloc[0]) if len(counts) else 0,
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["n_read"], r["department"]))

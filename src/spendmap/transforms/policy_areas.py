@@ -16,16 +16,21 @@ import numpy as np
 import pandas as pd
 
 from spendmap.sources.rules import UNCLASSIFIED
+from spendmap.text import on_distinct
 
 
 def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
-    """The scheme register's description and COFOG function for each award, joined by scheme_code.
+    """The scheme register's description, COFOG function and allocation method for each award, joined
+    by scheme_code.
 
-    Returns a frame aligned to `awards` with columns scheme_description and cofog (<NA> where the
+    Returns a frame aligned to `awards` with columns scheme_description, cofog and allocation_method
+    (as the register writes it; <NA> where the
     award has no scheme code or the register does not list it). Where a code appears in several
     registers, the latest financial year's entry is used.
     """
-    cols = ["scheme_description", "cofog"]
+    cols = ["scheme_description", "cofog", "allocation_method"]
+    if "allocation_method" not in schemes.columns:
+        schemes = schemes.assign(allocation_method=pd.NA)
     if "scheme_code" not in schemes.columns or schemes["scheme_code"].isna().all():
         return pd.DataFrame({c: pd.Series(pd.NA, index=awards.index, dtype="string") for c in cols})
     ref = (
@@ -35,7 +40,9 @@ def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
         .rename(columns={"description": "scheme_description"})
         .set_index("scheme_code")[cols]
     )
-    codes = awards["scheme_code"].astype("string")
+    codes = awards["scheme_code"].astype("string").str.strip().str.upper()
+    ref.index = ref.index.astype("string").str.strip().str.upper()
+    ref = ref[~ref.index.duplicated()]
     return pd.DataFrame({c: codes.map(ref[c]).astype("string") for c in cols}, index=awards.index)
 
 
@@ -58,6 +65,34 @@ def _text(frame: pd.DataFrame, field: str) -> pd.Series:
     return col.astype("string").fillna("")
 
 
+def _distinct_stripped(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, distinct stripped values): stripped per distinct value, not per award."""
+    raw_codes, raw_uniques = pd.factorize(text)
+    codes, uniques = pd.factorize(pd.Series(raw_uniques, dtype="string").str.strip())
+    return codes[raw_codes], pd.Series(uniques, dtype="string")
+
+
+def _distinct_combos(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of the code columns, in sorted order; each award's row number among them): what
+    np.unique(axis=0, return_inverse=True) gives, through one int64 key per award instead of sorting
+    rows of a 2-D array."""
+    bases = [int(col.max(initial=0)) + 1 for col in columns]
+    if float(np.prod(bases, dtype=float)) >= 2**62:  # too many distinct values for one int64 key
+        combos, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        key = key * (int(col.max(initial=0)) + 1) + col
+    uniques, inverse = np.unique(key, return_inverse=True)
+    combos = np.empty((len(uniques), len(columns)), dtype=np.int64)
+    rest = uniques.copy()
+    for i in range(len(columns) - 1, -1, -1):
+        base = int(columns[i].max(initial=0)) + 1
+        combos[:, i] = rest % base
+        rest //= base
+    return combos, inverse.reshape(-1)
+
+
 def classify_policy_areas(
     awards: pd.DataFrame, rules: pd.DataFrame, schemes: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -73,10 +108,12 @@ def classify_policy_areas(
     Each tier matches once per distinct text (a million awards share a few thousand scheme titles).
     """
     out = awards.copy()
-    context = out
+    # Only the fields rules read are carried along (each tier slices them), not the whole table.
+    fields = [f for _, tier_fields in POLICY_BASES for f in tier_fields]
+    context = out[[c for c in dict.fromkeys([*fields, "scheme_code"]) if c in out.columns]]
     if schemes is not None and "scheme_code" in out.columns:
         extra = scheme_context(out, schemes)
-        context = out.assign(
+        context = context.assign(
             scheme_description=out.get("scheme_description", pd.Series(pd.NA, index=out.index))
             .astype("string")
             .fillna(extra["scheme_description"]),
@@ -100,11 +137,8 @@ def classify_policy_areas(
         # matches any of them), so the cost follows distinct titles, not awards or title combinations.
         field_codes, field_values = {}, {}
         for f in tier_fields:
-            codes_f, uniques_f = pd.factorize(_text(rows, f).str.strip())
-            field_codes[f], field_values[f] = codes_f, pd.Series(uniques_f, dtype="string")
-        combo = np.stack([field_codes[f] for f in tier_fields], axis=1)
-        combos, codes = np.unique(combo, axis=0, return_inverse=True)
-        codes = codes.reshape(-1)
+            field_codes[f], field_values[f] = _distinct_stripped(_text(rows, f))
+        combos, codes = _distinct_combos([field_codes[f] for f in tier_fields])
         d_area = np.full(len(combos), None, dtype=object)
         d_rule = np.full(len(combos), None, dtype=object)
         for rule, fields in tier_rules:
@@ -182,3 +216,61 @@ def unclassified_totals(awards: pd.DataFrame) -> dict[str, float]:
         "amount_gbp": round(float(amount[unclassified].sum()), 2),
         "share_awards": round(n / len(awards), 4) if len(awards) else 0.0,
     }
+
+
+# How a scheme is allocated, as the GGIS scheme register writes it ("General Grants - Competed"), in
+# one word each. A scheme listing several methods is `mixed`.
+ALLOCATION_METHODS = {
+    "formula": "formula",
+    "general grants - competed": "competed",
+    "general grants - criteria based": "criteria-based",
+    "general grants - un-competed": "un-competed",
+}
+
+
+def allocation_methods(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.Series:
+    """Per award, its scheme's allocation method from the scheme register (by scheme code): formula,
+    competed, criteria-based, un-competed, mixed (several listed), or <NA> where no register says."""
+    raw = scheme_context(awards, schemes)["allocation_method"]
+
+    def one(text: pd.Series) -> pd.Series:
+        parts = text.str.lower().str.split(";")
+        named = parts.map(
+            lambda ps: sorted({ALLOCATION_METHODS.get(p.strip(), "other") for p in ps}), na_action="ignore"
+        )
+        return named.map(lambda ms: ms[0] if len(ms) == 1 else "mixed", na_action="ignore").astype("string")
+
+    return on_distinct(raw, one).astype("string")
+
+
+def classify_sub_areas(
+    awards: pd.DataFrame, subrules: pd.DataFrame, schemes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Set `policy_subarea` and `policy_subrule` on every row that has a `policy_area`.
+
+    Within each policy area the sub-area rules (sources.rules.load_subarea_rules) are tried in the
+    same evidence order as the areas (the scheme's words, then the award's), first match wins. A
+    sub-area carves a purpose a reader recognises out of its area; an award no sub-area rule matches
+    keeps its area as its sub-area (so the PfPP report's own examples — eleven housing grants in
+    Birmingham, four net-zero programmes in Cornwall — stay one purpose each); unclassified stays
+    unclassified.
+    """
+    out = awards.copy()
+    area = out["policy_area"].astype("string").fillna(UNCLASSIFIED)
+    sub = area.copy()
+    rule = pd.Series(pd.NA, index=out.index, dtype="string")
+    fields = ["scheme_code", "scheme_title", "title", "description", "scheme_description", "policy_area"]
+    narrow = out[[c for c in fields if c in out.columns]]
+    for name, rules in subrules.groupby("policy_area", sort=False):
+        rows = area == name
+        if not rows.any():
+            continue
+        done = classify_policy_areas(
+            narrow[rows.to_numpy()], rules.assign(policy_area=rules["sub_area"]), schemes
+        )
+        found = done["policy_area"] != UNCLASSIFIED
+        sub[rows] = done["policy_area"].where(found, name)
+        rule[rows] = done["policy_rule"]
+    out["policy_subarea"] = sub.astype("string")
+    out["policy_subrule"] = rule.astype("string")
+    return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spendmap.schemas import PLACE_SUMMARY_COLUMNS, SMALL_GRANT_SCOPES, SMALL_GRANTS_COLUMNS
+from spendmap.schemas import PLACE_SUMMARY_COLUMNS, SMALL_GRANTS_COLUMNS
 from spendmap.transforms.names import normalise_text, recipient_key
 
 DEFAULT_SMALL_THRESHOLD = 100_000.0
@@ -23,8 +23,15 @@ SMALL_GRANTS_EXTRA_COLUMNS = ["n_all_awards", "n_zero_value", "n_negative", "n_r
 
 
 def scheme_key(awards: pd.DataFrame) -> pd.Series:
-    """A scheme is its programme code; without one, its department (lineage, so a renamed department
-    keeps its schemes) and normalised title."""
+    """A scheme is (funder lineage, programme code), else (funder lineage, normalised title): the one
+    scheme identity every table, Sankey, finding and page uses.
+
+    The lineage keeps a renamed department's schemes (DCLG and MHCLG) together, and keeps two
+    departments that happen to use the same code apart. Codes compare trimmed and upper-cased
+    (`sch-1` is `SCH-1 `). A pre-computed `scheme_key` column is used as it is.
+    """
+    if "scheme_key" in awards.columns:
+        return awards["scheme_key"].astype("string")
     code = awards["scheme_code"].astype("string").str.strip().str.upper()
     code = code.where(code != "", pd.NA)
     dept = awards["department"].astype("string")
@@ -33,7 +40,7 @@ def scheme_key(awards: pd.DataFrame) -> pd.Series:
     dept = dept.fillna(awards["department_raw"].astype("string")).fillna("")
     title = normalise_text(awards["scheme_title"])
     by_title = "TITLE:" + dept + ":" + title
-    return ("CODE:" + code).fillna(by_title).astype("string")
+    return ("CODE:" + dept + ":" + code).fillna(by_title).astype("string")
 
 
 def award_flags(
@@ -131,42 +138,21 @@ def small_grants(
 
     Columns: SMALL_GRANTS_COLUMNS, then n_all_awards, n_zero_value, n_negative, n_redacted. n_awards is
     the number of awards tested against the threshold (n_all_awards less the excluded ones), so
-    share_small = n_small / n_awards (empty when n_awards is 0).
+    share_small = n_small / n_awards (empty when n_awards is 0). The counting is the DuckDB query
+    queries/small_grants.sql (both scopes in one GROUPING SETS pass); the tests flag awards as
+    `award_flags` does.
     """
-    flags = award_flags(awards, threshold, include_zero, include_redacted)
-    base = pd.DataFrame(
-        {
-            "la_code": awards["la_code"].astype("string"),
-            "fy": awards["fy"].astype("string"),
-            "tested": flags["tested"],
-            "small": flags["is_small"],
-            "zero": flags["is_zero"],
-            "negative": flags["is_negative"],
-            "redacted": flags["redacted"],
-            "to_council": awards["is_council_recipient"].astype("boolean").fillna(False).to_numpy(dtype=bool),
-        }
-    ).dropna(subset=["la_code", "fy"])
-    scoped = pd.concat(
-        [base.assign(scope="all_recipients"), base[base["to_council"]].assign(scope="council")],
-        ignore_index=True,
+    from spendmap.queries import run
+
+    columns = ["la_code", "fy", "amount_gbp", "is_redacted", "is_council_recipient"]
+    out = run(
+        "small_grants",
+        {"awards": awards[columns], "grid": _council_grid(councils, _years(awards, fys))},
+        threshold=float(threshold), include_zero=bool(include_zero), include_redacted=bool(include_redacted),
     )
-    stats = scoped.groupby(["la_code", "fy", "scope"]).agg(
-        n_awards=("tested", "sum"),
-        n_small=("small", "sum"),
-        n_all_awards=("tested", "size"),
-        n_zero_value=("zero", "sum"),
-        n_negative=("negative", "sum"),
-        n_redacted=("redacted", "sum"),
-    )
-    grid = _council_grid(councils, _years(awards, fys)).merge(
-        pd.DataFrame({"scope": list(SMALL_GRANT_SCOPES)}, dtype="string"), how="cross"
-    )
-    out = grid.merge(stats.reset_index(), on=["la_code", "fy", "scope"], how="left")
-    for col in ("n_awards", "n_small", *SMALL_GRANTS_EXTRA_COLUMNS):
-        out[col] = out[col].fillna(0).astype("int64")
-    out["share_small"] = out["n_small"] / out["n_awards"].where(out["n_awards"] > 0)
-    out["threshold_gbp"] = float(threshold)
-    out = out.sort_values(["la_code", "fy", "scope"], kind="stable").reset_index(drop=True)
+    # The dtypes the table always had (scope plain Python text).
+    text = dict.fromkeys(["la_code", "la_name", "fy"], "string")
+    out = out.astype({**text, "scope": object, "share_small": "float64", "threshold_gbp": "float64"})
     return out[SMALL_GRANTS_COLUMNS + SMALL_GRANTS_EXTRA_COLUMNS]
 
 

@@ -68,6 +68,18 @@
         if (ok) { shown += 1; }
       });
       count.textContent = "Showing " + shown + " of " + rows.length + " councils.";
+      // The councils without placed awards, listed under the table, answer the same search.
+      var others = document.querySelectorAll("#no-award-councils .no-award"), more = 0;
+      Array.prototype.forEach.call(others, function (el) {
+        var ok = (!q || el.getAttribute("data-search").indexOf(q) !== -1) &&
+                 (!reg || el.getAttribute("data-region") === reg) &&
+                 (!ti || el.getAttribute("data-tier") === ti);
+        el.hidden = !ok;
+        if (ok) { more += 1; }
+      });
+      if (others.length && more < others.length) {
+        count.textContent += " " + more + " of the " + others.length + " councils with no placed award match.";
+      }
     }
     search.addEventListener("input", applyFilter);
     if (region) { region.addEventListener("change", applyFilter); }
@@ -109,36 +121,57 @@
       Array.prototype.forEach.call(document.querySelectorAll("#small-grants-missing li"), function (li) {
         li.hidden = set !== "pilots" || li.getAttribute("data-scope") !== scope || !chosen[li.getAttribute("data-code")];
       });
-      var names = list.map(function (c) { return c.la_name; });
+      // Phones: shorter council names, so the bars keep most of the width.
+      var narrow = gd.clientWidth < 560;
+      var seenName = {};
+      var names = list.map(function (c) {
+        var n = c.la_name, short = narrow && n.length > 16 ? n.slice(0, 15) + "…" : n;
+        // Bars are keyed by name: two councils must never share a shortened one.
+        short = seenName[short] ? n : short;
+        seenName[short] = true;
+        return short;
+      });
       var small = list.map(function (c) { return c.scopes[scope].n_small; });
       var other = list.map(function (c) { return c.scopes[scope].n_awards - c.scopes[scope].n_small; });
       var share = list.map(function (c) {
         var s = c.scopes[scope].share_small;
         return s === null ? "–" : Math.round(s * 100) + "%";
       });
+      var full = list.map(function (c) { return c.la_name; });
       var traces = [
         { type: "bar", orientation: "h", name: "Under " + data.threshold_label, y: names, x: small,
           marker: { color: "#0072B2" }, customdata: share, text: share, textposition: "inside",
-          insidetextanchor: "start",
-          hovertemplate: "%{y}<br>%{x:,} awards under " + data.threshold_label +
-                         " (%{customdata} of awards)<extra></extra>" },
+          insidetextanchor: "start", textangle: 0, hovertext: full,
+          hovertemplate: "%{hovertext}<br>%{x:,} awards under " + data.threshold_label +
+                         " (%{customdata} of awards tested)<extra></extra>" },
         { type: "bar", orientation: "h", name: data.threshold_label + " or more", y: names, x: other,
-          marker: { color: "#B8C4CE" },
-          hovertemplate: "%{y}<br>%{x:,} awards of " + data.threshold_label + " or more<extra></extra>" }
+          marker: { color: "#B8C4CE" }, hovertext: full,
+          hovertemplate: "%{hovertext}<br>%{x:,} awards of " + data.threshold_label + " or more<extra></extra>" }
       ];
       var most = Math.max.apply(null, [1].concat(list.map(function (c) { return c.scopes[scope].n_awards; })));
       var layout = {
-        barmode: "stack", height: Math.max(260, 26 * list.length + 110),
-        margin: { l: 10, r: 20, t: 30, b: 40 }, legend: { orientation: "h", y: 1.08, traceorder: "normal" },
+        barmode: "stack", height: Math.max(260, 26 * list.length + 130),
+        // The legend sits above the plot area (never over a bar) and wraps on a phone.
+        margin: { l: 10, r: 16, t: 56, b: 40 },
+        legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom", traceorder: "normal" },
+        // The axis always reaches the largest bar (plus room), whatever the width.
         xaxis: { title: { text: "Number of awards" }, automargin: true, tickformat: ",d",
-                 dtick: most < 10 ? 1 : null, rangemode: "tozero" },
-        yaxis: { automargin: true, type: "category" },
-        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12 }
+                 dtick: most < 10 ? 1 : null, range: [0, most * 1.06], fixedrange: true },
+        yaxis: { automargin: true, type: "category", fixedrange: true },
+        uniformtext: { mode: "hide", minsize: 9 },
+        font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: narrow ? 11 : 12 }
       };
       Plotly.react(gd, traces, layout, PLOT_CONFIG);
     }
     form.addEventListener("change", draw);
     draw();
+  }
+
+  function unescapeLabel(s) {
+    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  }
+  function escapeLabel(s) {
+    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
   /* ---- Sankey pages: draw the figure and switch link weight between count and £ ---- */
@@ -155,25 +188,25 @@
       var narrow = gd.clientWidth < 640;
       var labels = full.map(function (l, i) {
         if (!narrow) { return l; }
-        var name = l.split(" · ")[0];
+        // Labels arrive HTML-escaped: shorten the text itself, then escape again (never cut "&amp;").
+        var name = unescapeLabel(l.split(" · ")[0]);
         // The middle column's labels and the last column's (drawn leftwards) share one gap: both short.
         var room = isSource[i] && isTarget[i] ? 11 : (isTarget[i] ? 12 : 16);
-        return name.length > room ? name.slice(0, room - 1) + "…" : name;
+        return escapeLabel(name.length > room ? name.slice(0, room - 1) + "…" : name);
       });
       return { labels: labels, size: narrow ? 10 : 12 };
     }
     var f = fit();
     fig.data[0].node.label = f.labels;
     fig.layout.font.size = f.size;
-    // After every draw: hide any label that would overlap one already kept (outer columns first). The
+    // After every draw: hide any label that would overlap one already kept, largest node first (by the
+    // measure shown: node height), so the labels that give way are always those of smaller nodes. The
     // hidden ones stay in the hover text and in the table below the diagram.
     function declutter() {
       var nodes = Array.prototype.slice.call(gd.querySelectorAll(".sankey-node"));
-      var xs = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().left; });
-      var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
+      var heights = nodes.map(function (n) { return n.querySelector("rect").getBoundingClientRect().height; });
       var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
-        var ma = xs[a] > minX + 1 && xs[a] < maxX - 1, mb = xs[b] > minX + 1 && xs[b] < maxX - 1;
-        return (ma - mb) || (a - b);
+        return (heights[b] - heights[a]) || (a - b);
       });
       var kept = [];
       order.forEach(function (i) {
@@ -188,6 +221,7 @@
         });
         if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
       });
+      postHeight();
     }
     Plotly.newPlot(gd, fig.data, fig.layout, PLOT_CONFIG).then(declutter);
     gd.on("plotly_afterplot", declutter);
@@ -206,7 +240,28 @@
         }
       });
     });
-    gd.setAttribute("data-weight", "count");
+    gd.setAttribute("data-weight", "gbp");
+  }
+
+  /* ---- a page shown in a frame tells its parent how tall it is, so the frame never cuts it off
+     (postMessage works between file:// pages, where the parent cannot read the frame's document) ---- */
+  function postHeight() {
+    if (window.parent === window) { return; }
+    // The body's own height, not the document's scrollHeight (never less than the frame: it could not shrink).
+    var h = Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
+    window.parent.postMessage({ spendmapFrameHeight: h }, "*");
+  }
+
+  function initFrames() {
+    var frames = document.querySelectorAll("iframe.sankey-frame");
+    if (!frames.length) { return; }
+    window.addEventListener("message", function (e) {
+      var h = e.data && e.data.spendmapFrameHeight;
+      if (typeof h !== "number" || !isFinite(h) || h <= 0) { return; }
+      Array.prototype.forEach.call(frames, function (f) {
+        if (f.contentWindow === e.source) { f.style.height = Math.min(h + 4, 20000) + "px"; }
+      });
+    });
   }
 
   /* ---- hex map: recolour by the chosen figure (colours are precomputed per hexagon) ---- */
@@ -225,7 +280,16 @@
     });
   }
 
-  function init() { initTable(); initSmallGrants(); initSankey(); initHexmap(); }
+  function init() {
+    // Inside a frame the page is as tall as its content: no scrollbar, so no gutter kept for one.
+    if (window.parent !== window) { document.documentElement.style.scrollbarGutter = "auto"; }
+    initFrames(); initTable(); initSmallGrants(); initSankey(); initHexmap();
+    if (document.body.classList.contains("sankey-page")) {
+      postHeight();
+      window.addEventListener("load", postHeight);
+      window.addEventListener("resize", postHeight);
+    }
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {

@@ -1,0 +1,190 @@
+"""search.html and the award data it searches: every award of the run year, findable from `file://`.
+
+The data travels as JavaScript files that call `spendmapAwards(chunk)` (a page opened from `file://`
+cannot fetch JSON, but it can load a script). A chunk is self-contained and dictionary-encoded (each
+department, scheme, recipient, policy area and council written once), so 63,000 awards stay a few MB:
+- `councils/<slug>/awards_data.js`: one council's awards, for its page's award table;
+- `search/awards.js`: every award, placed or not, for search.html, while the run has at most
+  `SINGLE_FILE_MAX` awards; above that search.html loads the council files it needs (a council filter
+  loads one) plus `search/unplaced.js`, so no view loads more than it shows.
+
+Text search is an exact, case-insensitive match of every word typed against the award's title, recipient,
+scheme and council, former council names included (assets/search.js). A library (lunr, MiniSearch) was
+not used: they rank fuzzy matches, while a reader checking figures needs exactly the awards that contain
+the words, and a linear scan of 63,000 short strings takes milliseconds (benchmarks/bench_search.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from spendmap.outputs import pages
+from spendmap.outputs.context import coverage
+from spendmap.transforms.geography import UNPLACED_REASONS
+from spendmap.transforms.page_figures import AMOUNT_BANDS, ZERO_BAND
+
+# Above this many awards in the run year, search.html loads per-council files instead of one file.
+SINGLE_FILE_MAX = 150_000
+SEARCH_DIR = "search"
+PAGE_SIZE = 50  # awards per page of a finder table
+COUNCIL_DATA = "awards_data.js"
+# Columns of a chunk's rows, in order; *_i are indexes into the chunk's dictionaries.
+ROW_COLUMNS = [
+    "award_id", "title", "recipient_i", "scheme_i", "department_i", "funder_type_i", "policy_area_i",
+    "council_i", "amount_gbp", "fy_i", "award_date", "reason_i",
+]
+DICTS = ["recipient", "scheme", "department", "funder_type", "policy_area", "council", "fy", "reason"]
+
+
+# The finder frame's text columns, encoded as dictionaries in a chunk (FINDER_COLUMNS order).
+FINDER_COLUMNS = [
+    "award_id", "title", "recipient", "scheme", "department", "funder_type", "policy_area", "la_code",
+    "amount_gbp", "fy", "award_date", "reason",
+]
+_DICT_OF = {"recipient": "recipient", "scheme": "scheme", "department": "department",
+            "funder_type": "funder_type", "policy_area": "policy_area", "la_code": "council", "fy": "fy",
+            "reason": "reason"}
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype("string").str.strip().fillna("")
+
+
+def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
+    """What the finder shows of each award, as plain text and floats (FINDER_COLUMNS), computed once for
+    every award (vectorised) so that a council's chunk is a slice of it. The `funder_type` column only
+    when the awards carry it (the finder then offers its filter)."""
+    index = awards.index
+    blank = pd.Series("", index=index, dtype="object")
+    redacted = awards["is_redacted"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    scheme = _text(awards["scheme_title"])
+    amounts = pd.to_numeric(awards["amount_gbp"], errors="coerce").round(2)
+    frame = pd.DataFrame(
+        {
+            "award_id": _text(awards["award_id"]),
+            "title": _text(awards["title"]),
+            "recipient": _text(awards["recipient_name"]).where(~redacted, "(redacted)"),
+            "scheme": scheme.where(scheme != "", _text(awards["scheme_code"])),
+            "department": _text(awards["department"]),
+            **({"funder_type": _text(awards["funder_type"])} if "funder_type" in awards.columns else {}),
+            "policy_area": _text(awards["policy_area"]),
+            "la_code": awards["la_code"].astype("string").fillna(""),
+            "amount_gbp": amounts.astype("object").where(amounts.notna(), None),
+            "fy": _text(awards["fy"]),
+            "award_date": awards["award_date"].astype("string").str.slice(0, 10).fillna(""),
+            "reason": awards["unplaced_reason"].astype("string").map(UNPLACED_REASONS).fillna("")
+            if "unplaced_reason" in awards.columns else blank,
+        },
+        index=index,
+    )
+    return frame.astype("object")
+
+
+def chunk(finder: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """One data chunk of a finder_frame: dictionaries and rows (ROW_COLUMNS). Plain Python: most chunks
+    are one council's few hundred awards, where pandas' per-call cost would dominate.
+
+    councils: la_code -> [name, region, href from the site root ('' if no page), search names].
+    """
+    n = len(finder)
+    columns = [finder[c].tolist() if c in finder.columns else [""] * n for c in FINDER_COLUMNS]
+    dicts: dict[str, list[Any]] = {}
+    for i, col in enumerate(FINDER_COLUMNS):
+        if col in _DICT_OF:
+            values = sorted(set(columns[i]))
+            position = {v: k for k, v in enumerate(values)}
+            columns[i] = [position[v] for v in columns[i]]
+            dicts[_DICT_OF[col]] = values
+    # Council entries carry what the page shows and searches, not just the code.
+    dicts["council"] = [
+        [code, *councils.get(code, [code, "", "", []])] if code
+        else ["", "Not placed in a council", "", "", []]
+        for code in dicts.get("council", [])
+    ]
+    return {"columns": ROW_COLUMNS, "dicts": {d: dicts.get(d, []) for d in DICTS},
+            "rows": [list(r) for r in zip(*columns, strict=True)]}
+
+
+def write_chunk(path: Path, data: Mapping[str, Any]) -> Path:
+    """`spendmapAwards(<json>);` — JSON escaped for a script (pages.script_json: the chunk holds only
+    text, ints, floats and None already)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"spendmapAwards({pages.script_json(data)});\n", encoding="utf-8")
+    return path
+
+
+def bands() -> list[dict[str, Any]]:
+    """The amount bands the filter offers (page_figures.AMOUNT_BANDS, then zero or negative)."""
+    rows = [{"key": k, "label": label, "low": low, "high": None if high == float("inf") else high}
+            for k, label, low, high in AMOUNT_BANDS]
+    return rows + [{"key": ZERO_BAND[0], "label": ZERO_BAND[1], "low": None, "high": 0}]
+
+
+def write_search(
+    out_dir: Path,
+    ctx: Mapping[str, Any],
+    finder: pd.DataFrame,
+    councils: Mapping[str, Sequence[Any]],
+    slugs: Mapping[str, str],
+    single_file_max: int = SINGLE_FILE_MAX,
+) -> Path:
+    """Write search.html and its data (one file, or per council plus unplaced above single_file_max).
+    `finder` is finder_frame of the year's awards, placed or not.
+
+    The per-council files are the council pages' own `awards_data.js` (written by render_council), so
+    the split costs no extra bytes.
+    """
+    out_dir = Path(out_dir)
+    single = len(finder) <= single_file_max
+    folder = out_dir / SEARCH_DIR
+    if single:
+        write_chunk(folder / "awards.js", chunk(finder, councils))
+        sources = {"all": f"{SEARCH_DIR}/awards.js"}
+    else:
+        write_chunk(folder / "unplaced.js", chunk(finder[finder["la_code"] == ""], councils))
+        placed = set(finder["la_code"]) - {""}
+        sources = {code: f"councils/{slug}/{COUNCIL_DATA}" for code, slug in slugs.items() if code in placed}
+        sources[""] = f"{SEARCH_DIR}/unplaced.js"
+    council_list = sorted(
+        ([code, c[0], c[1]] for code, c in councils.items()), key=lambda c: str(c[1]).lower()
+    )
+    config = finder_config(ctx, finder, "search", sources, council_list, f"spendmap_awards_{ctx['fy']}.csv")
+    config["single"] = single
+    path = out_dir / "search.html"
+    html = pages.render_search(ctx, config=config, n_awards=len(finder), coverage=coverage(ctx))
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def council_config(
+    ctx: Mapping[str, Any], folder: Path, la_code: str, slug: str, finder: pd.DataFrame, meta: Sequence[Any]
+) -> dict[str, Any]:
+    """Write a council's `awards_data.js` (from its rows of finder_frame) into its folder and return its
+    page's finder config (the same finder, without council or region filter: the page is the council)."""
+    write_chunk(Path(folder) / COUNCIL_DATA, chunk(finder, {la_code: meta}))
+    sources = {"all": f"councils/{slug}/{COUNCIL_DATA}"}
+    return finder_config(ctx, finder, "council", sources, [], f"{slug}_awards_{ctx['fy']}_selection.csv")
+
+
+def finder_config(
+    ctx: Mapping[str, Any], finder: pd.DataFrame, mode: str, sources: Mapping[str, str],
+    councils: list[list[Any]], download: str,
+) -> dict[str, Any]:
+    """What assets/search.js needs: data files (by council code, or "all"), filter lists, CSV name."""
+    return {
+        "mode": mode,
+        "single": True,
+        "sources": dict(sources),
+        "councils": councils,
+        "bands": bands(),
+        "threshold": ctx["small_threshold_gbp"],
+        "fy": ctx["fy"],
+        "has_funder_type": "funder_type" in finder.columns,
+        "n_awards": len(finder),
+        "page_size": PAGE_SIZE,
+        "download": download,
+    }
