@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from spendmap.cli import main
+from spendmap.pipeline import STEPS
 
 pytestmark = pytest.mark.flow
 
@@ -20,8 +21,8 @@ PFPP_PAGES = 14  # the 13 pilot places, East Sussex with Hastings
 # Pages the Dask test renders: two are enough to show the work is mapped over the cluster's workers
 # (every further page costs the suite a few seconds and tests nothing new).
 DASK_PLACES, DASK_PAGES = "Wakefield,Birmingham", 2
-# resolve-input x3 (register, CRA, population), read, place, classify, allocate, analytics, write
-STEP_TASKS = 9
+# resolve-input x3 (register, CRA, population), then one task per other declared step
+STEP_TASKS = 3 + len([s for s in STEPS if s.name != "resolve-input"])
 
 
 def assert_same_tables(a, b) -> None:
