@@ -122,9 +122,10 @@ READ = Step(
                     f"{len(r.inputs)} register{'s' if len(r.inputs) != 1 else ''}"),
 )
 # Keyed on nothing: what the files as given add to the cached content read (path, name, year, input id).
+# It rewrites awards_read and rejects_grants into the run's work folder: read-grants stays their writer.
 LABEL = Step(
     "label-grants", steps.label_grants, inputs=("awards_read", "rejects_grants"),
-    outputs=("awards_read", "rejects_grants"),
+    outputs=(),
     line=lambda r: "Financial year of each register: " + "; ".join(
         f"{Path(i['path']).name}: {i['fy']} ({i['fy_source']})" for i in r.inputs),
 )

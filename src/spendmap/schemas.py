@@ -175,6 +175,34 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "trends": "Per council, year-on-year change of the place summary (runs of several years).",
 }
 COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "funder_org_type": "The funder's organisation type as a 360Giving file gives it (additional data).",
+    "funder_type": "central_government, arms_length_body, lottery_distributor, local_government, "
+                   "charitable_funder or other (transforms.funder_types; never guessed).",
+    "funder_type_rule": "The rule that set funder_type: known list, GrantNav type, department table or "
+                        "org-id prefix.",
+    "funder_name": "The funder's name as the file gives it.",
+    "policy_subarea": "The purpose within the policy area (reference/policy_subareas.csv), else the area.",
+    "policy_subrule": "The sub-area rule that matched (blank where the award keeps its area).",
+    "allocation_method": "How the scheme is allocated, from the scheme register where it says.",
+    "organisation_id": "The recipient organisation (transforms.recipient_identity): records joined by "
+                       "ids, names and postcodes; recipient_merges.csv explains each merge.",
+    "organisation_name": "The organisation's name, from its records.",
+    "allocation_methods": "The schemes' allocation methods, from the scheme register.",
+    "n_formula_to_council": "Formula allocations to the council itself left out of the finding.",
+    "score": "Schemes x recipients: the rank pages use.",
+    "funders": "The funders, '; '-joined.",
+    "n_funders": "Number of distinct funders.",
+    "funder_types": "The funder types, '; '-joined.",
+    "n_funder_types": "Number of distinct funder types.",
+    "n_items": "Number of awards or local-spend lines.",
+    "priority_id": "The priority's id in the priorities file.",
+    "priority_title": "The priority's title in the priorities file.",
+    "source": "central_government_grants, other_public_grants, charitable_grants, local_spend or "
+              "cra_allocated (context, never added to grant totals).",
+    "input_id": "The grants input the row came from: its position in the run and the first 12 hex digits of "
+                "its sha256 (run_manifest.json lists each input with its full path).",
+    "award_date_outside_fy": "True where the award date is more than a year outside the register's "
+                             "financial year (kept, flagged and warned about).",
     "award_id": "Identifier of the award as published in the grants register.",
     "fy": "Financial year, written 2016-17.",
     "funder_id": "Identifier of the funding organisation as published.",

@@ -60,14 +60,14 @@ def test_priorities_section_reads_at_laptop_and_phone_width(driver, funding_site
 
         _open(driver, folder / "sankey_priorities.html")
         _wait(driver, "return document.querySelectorAll('.sankey-link').length > 0")
-        # 2 sources, 2 funders, 1 priority matched; 2 + 2 links, by count then by £.
+        # 2 sources, 2 funders, 1 priority matched; 2 + 2 links, by £ (money first) then by count.
         assert len(driver.find_elements("css selector", ".sankey-node")) == 5
         before = driver.execute_script("return document.getElementById('sankey').data[0].link.value")
-        assert sorted(before) == [1, 1, 1, 1]
-        driver.find_element("css selector", "input[name='weight'][value='gbp']").click()
-        _wait(driver, "return document.getElementById('sankey').getAttribute('data-weight') === 'gbp'")
+        assert sorted(before) == [12000, 12000, 30000, 30000]
+        driver.find_element("css selector", "input[name='weight'][value='count']").click()
+        _wait(driver, "return document.getElementById('sankey').getAttribute('data-weight') === 'count'")
         after = driver.execute_script("return document.getElementById('sankey').data[0].link.value")
-        assert sorted(after) == [12000, 12000, 30000, 30000]
+        assert sorted(after) == [1, 1, 1, 1]
         assert driver.execute_script("return document.documentElement.scrollWidth") <= width
         assert _errors(driver) == []
     finally:

@@ -100,7 +100,7 @@ def flat_xlsx(tmp_path: Path) -> Path:
     return write_xlsx(tmp_path / "flat_2020-21.xlsx", {"grants": [CSV_HEADER, *rows]})
 
 
-_SOURCE = ["source_file", "source_sheet", "source_row"]
+_SOURCE = ["source_file", "source_sheet", "source_row", "input_id"]  # input_id: the file's own sha256
 
 
 def test_json_csv_and_xlsx_give_identical_awards(package: Path, grantnav_csv: Path, flat_xlsx: Path):

@@ -192,7 +192,7 @@ def priority_sankey(matches: pd.DataFrame, place_name: str, fy: str) -> SankeyDa
     for (s, f, pid, t), r in links.iterrows():
         b.link(f"f:{s}:{f}", f"p:{pid}", r["size"], r["sum"], rgba(colour.get(s, OTHER_COLOUR), 0.25),
                flow(f, t, r))
-    trace = b.trace(b.count, valueformat=",.0f")
+    trace = b.trace(b.gbp, valueformat=",.0f")  # money first, like every Sankey; counts one click away
     fig = {"data": [trace], "layout": figure_layout(figure_height(max(len(funders), len(prios))))}
     fig["weights"] = {WEIGHT_COUNT: b.count, WEIGHT_GBP: b.gbp}
     notes = []

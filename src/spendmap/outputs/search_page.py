@@ -70,7 +70,7 @@ def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
             "recipient": _text(awards["recipient_name"]).where(~redacted, "(redacted)"),
             "scheme": scheme.where(scheme != "", _text(awards["scheme_code"])),
             "department": _text(awards["department"]),
-            **({"funder_type": _text(awards["funder_type"])} if "funder_type" in awards.columns else {}),
+            **({"funder_type": _text(awards["funder_type"])} if "funder_type" in awards.columns and awards["funder_type"].notna().any() else {}),
             "policy_area": _text(awards["policy_area"]),
             "la_code": awards["la_code"].astype("string").fillna(""),
             "amount_gbp": amounts.astype("object").where(amounts.notna(), None),

@@ -82,14 +82,14 @@ def read_local_spend(path: Path | str, *, years: Sequence[str], find_council: Ca
     why(text["fy"].isna(), "fy missing")
     why(fy.isna(), "fy is not a financial year written like 2020-21: '" + text["fy"].fillna("") + "'")
     why(amount.isna() & amount_bad.isna(), "amount missing")
-    why(amount_bad.notna(), "amount not a number: " + amount_bad.fillna(""))
+    why(amount_bad.notna(), amount_bad.fillna(""))
     why(pd.Series(~np.isfinite(amount.fillna(0).to_numpy()), index=df.index), "amount is not a finite number")
     why(~known_pid,
         "priority_id '" + text["priority_id"].fillna("") + "' is not one of the place's priorities")
     if years:
         why(~fy.isin(years), OUTSIDE_YEARS + " (" + fy.fillna("") + ", run: " + ", ".join(years) + ")")
     ok = reason.isna()
-    rejects = _build_rejects(df[~ok], reason[~ok], raw)
+    rejects = _build_rejects(df[~ok], reason[~ok], raw, "")
     lines = pd.DataFrame({
         "la_code": la_code, "la_name": la_code.map(council_names).astype("string"), "fy": fy,
         "amount_gbp": amount, "description": text["description"], "spend_area": text["spend_area"],

@@ -72,8 +72,6 @@ def recipient_identifiers(awards: pd.DataFrame) -> pd.DataFrame:
     `GB-CHC-…`/`GB-SC-…`, company_number `GB-COH-03861209` (8 digits), name `NAME:change grow live`.
     Redacted awards carry none.
     """
-    if "recipient_key" in awards.columns:  # computed once for the whole table, then sliced per page
-        return awards["recipient_key"].astype("string")
     index = awards.index
     is_council = (
         awards.get("is_council_recipient", pd.Series(False, index=index)).astype("boolean").fillna(False)
@@ -111,6 +109,8 @@ def recipient_key(awards: pd.DataFrame) -> pd.Series:
     `GB-CHC-1079327`, `GB-COH-03861209` or `NAME:change grow live`; redacted awards and awards with no
     recipient at all get <NA> (they cannot be counted as a distinct recipient).
     """
+    if "recipient_key" in awards.columns:  # computed once for the whole table, then sliced per page
+        return awards["recipient_key"].astype("string")
     if "organisation_id" in awards.columns and awards["organisation_id"].notna().any():
         return awards["organisation_id"].astype("string")
     ids = recipient_identifiers(awards)

@@ -322,7 +322,7 @@ def organisation_keys(awards: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """
     index = awards.index
     names = awards.get("recipient_name", pd.Series(pd.NA, index=index)).astype("string").str.strip()
-    if "organisation_id" in awards.columns:
+    if "organisation_id" in awards.columns and awards["organisation_id"].notna().any():
         org = awards["organisation_id"].astype("string")
         org_name = awards.get("organisation_name", names).astype("string").fillna(names)
         return org, org_name
