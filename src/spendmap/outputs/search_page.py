@@ -54,6 +54,10 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("string").str.strip().fillna("")
 
 
+def _has_funder_types(awards: pd.DataFrame) -> bool:
+    return "funder_type" in awards.columns and bool(awards["funder_type"].notna().any())
+
+
 def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
     """What the finder shows of each award, as plain text and floats (FINDER_COLUMNS), computed once for
     every award (vectorised) so that a council's chunk is a slice of it. The `funder_type` column only
@@ -70,7 +74,7 @@ def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
             "recipient": _text(awards["recipient_name"]).where(~redacted, "(redacted)"),
             "scheme": scheme.where(scheme != "", _text(awards["scheme_code"])),
             "department": _text(awards["department"]),
-            **({"funder_type": _text(awards["funder_type"])} if "funder_type" in awards.columns and awards["funder_type"].notna().any() else {}),
+            **({"funder_type": _text(awards["funder_type"])} if _has_funder_types(awards) else {}),
             "policy_area": _text(awards["policy_area"]),
             "la_code": awards["la_code"].astype("string").fillna(""),
             "amount_gbp": amounts.astype("object").where(amounts.notna(), None),
