@@ -761,12 +761,11 @@ def render_site(
 
 
 def page_awards(path: Path, places: list[str] | None) -> pd.DataFrame:
-    """The awards the pages show: every award, or (with --places) only those placed in the councils
-    rendered, read from the parquet file by a filter rather than loading a million rows to slice 13
-    councils out of them. Every page figure is per council, so none changes."""
-    if places is None:
-        return pd.read_parquet(path)
-    return pd.read_parquet(path, filters=[("la_code", "in", list(places))])
+    """The awards the pages show. Every award, also with --places: the index's coverage per department,
+    its amount bands and the award finder are over the whole register, not the rendered councils'
+    awards (prepare_site slices the per-council figures itself)."""
+    del places  # the site slices per council; reading only the rendered councils' rows changed figures
+    return pd.read_parquet(path)
 
 
 def register_departments(path: Path) -> list[str]:
