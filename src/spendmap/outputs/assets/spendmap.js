@@ -262,6 +262,12 @@
         if (f.contentWindow === e.source) { f.style.height = Math.min(h + 4, 20000) + "px"; }
       });
     });
+    // A frame that drew before this listener existed is asked again once it has loaded.
+    Array.prototype.forEach.call(frames, function (f) {
+      f.addEventListener("load", function () {
+        if (f.contentWindow) { f.contentWindow.postMessage({ spendmapAskHeight: true }, "*"); }
+      });
+    });
   }
 
   /* ---- hex map: recolour by the chosen figure (colours are precomputed per hexagon) ---- */
@@ -288,6 +294,11 @@
       postHeight();
       window.addEventListener("load", postHeight);
       window.addEventListener("resize", postHeight);
+      window.addEventListener("message", function (e) {
+        if (e.data && e.data.spendmapAskHeight) { postHeight(); }
+      });
+      // Whatever reflows the page later (a redraw, a font, a wrapped legend) reports its new height too.
+      if (window.ResizeObserver) { new ResizeObserver(postHeight).observe(document.body); }
     }
   }
   if (document.readyState === "loading") {
