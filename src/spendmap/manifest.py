@@ -143,7 +143,16 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= max(0.01, 1e-9 * max(abs(a), abs(b)))
 
 
-def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
+def count_input_cached(info: dict, cache_dir: Path | str | None) -> dict:
+    """count_input of one grants input, kept in the parsed-data cache under the file's content hash:
+    the plain count is a function of the bytes alone (the written files are always read afresh)."""
+    from spendmap.parsed_cache import parsed
+
+    args = (info["path"], info["sheet"], info["header_row"], info["amount_header"])
+    return parsed("plain-count", [info["path"]], args[1:], lambda: count_input(*args), cache_dir)
+
+
+def reconcile_written(inputs: list[dict], out_dir: Path, cache_dir: Path | str | None = None) -> dict:
     """Rows and £ of every grants input = rows and £ in awards.parquet + rejects.csv, as written.
 
     `inputs` are the manifest's grants entries (path, input_id, sheet, header_row, amount_header).
@@ -154,7 +163,7 @@ def reconcile_written(inputs: list[dict], out_dir: Path) -> dict:
     rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
     per_input = []
     for info in inputs:
-        read = count_input(info["path"], info["sheet"], info["header_row"], info["amount_header"])
+        read = count_input_cached(info, cache_dir)
         acc = awards[awards["input_id"] == info["input_id"]]
         rej = rejects[rejects["input_id"] == info["input_id"]]
         row = {

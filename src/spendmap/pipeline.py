@@ -46,7 +46,7 @@ Progress = Callable[[str, int, int, str], None]
 
 # Kept as the name of the flow object: deployments and flows/ import `spendmap.pipeline.spendmap_run`.
 _PREFECT_NAMES = ("spendmap_run",)
-POOL_MIN_COUNCILS = 40  # below this, starting worker processes costs more than it saves
+POOL_MIN_COUNCILS = 8  # below this, starting worker processes costs more than it saves (measured)
 KEEP_STEP_DIRS = 8  # per cached step: enough for a few years' inputs side by side
 RESULT_MARKER = "_result.pickle"  # written last into a cached step's folder: the folder is complete
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -135,7 +135,7 @@ PLACE = Step(
 )
 CLASSIFY = Step(
     "classify-awards", steps.classify_awards, inputs=("awards_placed",),
-    outputs=("awards_classified", "schemes", "rejects_schemes"),
+    outputs=("awards_classified", "schemes", "rejects_schemes"), cached=True,
     line=lambda r: f"Classified awards into {len(r.summary.get('policy_areas', {}))} policy areas",
 )
 ALLOCATE = Step(
@@ -144,7 +144,7 @@ ALLOCATE = Step(
 )
 ANALYTICS = Step(
     "grant-analytics", steps.grant_analytics, inputs=("awards_classified", "schemes"),
-    outputs=tuple(t.name for t in catalog.ANALYTIC_TABLES),
+    outputs=tuple(t.name for t in catalog.ANALYTIC_TABLES), cached=True,
     line=lambda r: f"Analysed small grants and duplication ({r.summary['duplication_findings']:,} findings)",
 )
 WRITE = Step(
@@ -155,7 +155,7 @@ WRITE = Step(
 )
 PRIORITIES = Step(  # issue 18
     "match-priorities", steps.match_priority_outcomes, inputs=("awards_classified", "cra_allocation"),
-    outputs=tuple(t.name for t in catalog.PRIORITY_TABLES),
+    outputs=tuple(t.name for t in catalog.PRIORITY_TABLES), cached=True,
     line=lambda r: (f"Matched {r.summary['matches']:,} lines to {r.summary['priorities']} priorities of "
                     f"{r.summary['places']} places ({r.summary['overlaps']} overlaps)"),
 )
@@ -475,18 +475,26 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
 
         awards_sha = sha256_of(Path(read.awards))  # the awards as labelled this run: content-keyed
 
+        # Each later step's key is its upstream step's key plus its own parameters: a chain of
+        # content keys, so a warm run re-runs nothing whose inputs did not change.
+        keys: dict[str, str] = {}
+
         def place(files: list[dict], _again: bool) -> Any:
             lookup = files[0] if files else None
             folder = step_dir(cache_dir, PLACE, awards_sha, lookup and lookup["sha256"])
+            keys[PLACE.name] = folder.name
             return runner.call(PLACE, read.awards, lookup and lookup["path"], work_dir=folder)
 
         lookups = [postcodes_file] if postcodes_file else []
         placed, found = retrying(lookups, place, refetch(postcode_expect))
         postcodes_file = found[0] if found else None
         geo = placed.geo_methods
-        classified = runner.call(CLASSIFY, placed.awards, work_dir, str(cache_dir))
+        classify_dir = step_dir(cache_dir, CLASSIFY, keys[PLACE.name])
+        classified = runner.call(CLASSIFY, placed.awards, work_dir=classify_dir, cache_dir=str(cache_dir))
+        analytics_dir = step_dir(cache_dir, ANALYTICS, classify_dir.name, fys, params.small_threshold_gbp)
         analytics = runner.call(
-            ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp, work_dir
+            ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp,
+            work_dir=analytics_dir,
         )
 
         def allocate(files: list[dict], again: bool) -> Any:
@@ -499,8 +507,12 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
 
         # issue 18: priorities and local spend, matched once awards are classified and CRA allocated;
         # their tables travel with the analytic ones into the written tables and the pages.
+        # The priorities and local files as given (content and path: rejects name the path) join the key.
+        given = [[sha256_of(Path(f)), str(f)] for f in [params.priorities, *params.local] if f]
+        prio_dir = step_dir(cache_dir, PRIORITIES, classify_dir.name, sha256_of(Path(cra.allocation)),
+                            bool(params.priorities), given, fys)
         prio = runner.call(PRIORITIES, classified.awards, cra.allocation, params.priorities, params.local,
-                           fys, work_dir)
+                           fys, work_dir=prio_dir)
         analytics = replace(analytics, tables={**analytics.tables, **prio.tables})
         rejects = [read.rejects, classified.rejects, *cra.rejects, prio.rejects]
         written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
@@ -523,7 +535,7 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         runner.timed(f"Rendered {site.councils:,} council pages and index.html", start)
         manifest["outputs"].update(site.files)
         manifest["spendmap_run"]["finished"] = now_iso()
-        steps.write_manifest(manifest, staging)
+        steps.write_manifest(manifest, staging, cache_dir)
         published = steps.publish(staging, out_dir)
     except BaseException:
         steps.discard_staging(staging)

@@ -777,7 +777,7 @@ def register_departments(path: Path) -> list[str]:
     return sorted(str(d) for d in pc.unique(column.drop_null()).to_pylist())
 
 
-def write_manifest(manifest: dict, staging: Path) -> Path:
+def write_manifest(manifest: dict, staging: Path, cache_dir: Path | None = None) -> Path:
     """run_manifest.json, its grants reconciliation counted from the files written in staging.
 
     The placement step's record (the postcode directory used, statuses, reasons) joins it here unless
@@ -787,7 +787,7 @@ def write_manifest(manifest: dict, staging: Path) -> Path:
     from spendmap.manifest import check_reconciled, finite_json, reconcile_written
     from spendmap.outputs.tables import write_json
 
-    grants = reconcile_written(manifest["inputs"]["grants"], staging)
+    grants = reconcile_written(manifest["inputs"]["grants"], staging, cache_dir)
     manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
     path = write_json(finite_json(manifest), catalog.MANIFEST.at(staging))
     check_reconciled(grants)

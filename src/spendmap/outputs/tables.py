@@ -78,6 +78,7 @@ def write_duckdb(tables: Mapping[str, pd.DataFrame | Path], path: Path) -> Path:
     if path.exists():
         path.unlink()
     with duckdb.connect(str(path)) as con:
+        con.execute("BEGIN")  # one transaction: hundreds of COMMENT statements, one commit
         for name, df in tables.items():
             if isinstance(df, Path):
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [str(df)])
@@ -90,17 +91,21 @@ def write_duckdb(tables: Mapping[str, pd.DataFrame | Path], path: Path) -> Path:
             for col in columns:
                 text = column_description(name, str(col)) or f"{col} (no description declared)"
                 con.execute(f'COMMENT ON COLUMN "{name}"."{col}" IS {_quote(text)}')
+        con.execute("COMMIT")
         for view, text, needs, sql in VIEWS:
             if not all(t in tables for t in needs):
                 continue
+            con.execute("BEGIN")
             try:
                 con.execute(f'CREATE VIEW "{view}" AS {sql}')
             except duckdb.BinderException:  # a partial table (tests, a bare export) lacks the view's columns
+                con.execute("ROLLBACK")
                 continue
             con.execute(f'COMMENT ON VIEW "{view}" IS {_quote(text)}')
             for (col,) in con.execute(f'SELECT column_name FROM (DESCRIBE "{view}")').fetchall():
                 desc = VIEW_COLUMNS.get(col) or column_description(view, col) or col
                 con.execute(f'COMMENT ON COLUMN "{view}"."{col}" IS {_quote(desc)}')
+            con.execute("COMMIT")
     return path
 
 
