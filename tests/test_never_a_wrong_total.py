@@ -94,6 +94,42 @@ def test_a_renamed_copy_of_the_bundled_register_and_a_deleted_first_copy(tmp_pat
     assert set(pd.read_parquet(out / "awards.parquet")["source_file"]) == {"renamed-register.xlsx"}
 
 
+def test_every_cached_step_follows_its_own_inputs(tmp_path, own_cache, capsys):
+    """Classify, analytics and priority matching are cached on a chain of content keys: a warm run reuses
+    them, but an edited priorities file (same path), a moved local-spend file and another small-grant
+    threshold each give that run's own answer."""
+    from .helpers.funding import write_funding
+
+    funding, priorities = write_funding(tmp_path / "in")
+    local = _csv(tmp_path / "in" / "local.csv", [
+        ["Wakefield", "2016-17", "700", "School avoidance", "education", "", ""],
+        ["Wakefield", "2016-17", "lots", "Bad line", "", "", ""],
+    ], header=["place", "fy", "amount_gbp", "description", "spend_area", "priority_id", "source_organisation"])
+    args = ("--funding", str(funding), "--priorities", str(priorities))
+    assert _run(tmp_path, *args, "--local", str(local), out="a")[0] == 0
+    capsys.readouterr()
+    assert _run(tmp_path, *args, "--local", str(local), out="b")[0] == 0
+    said = capsys.readouterr().out
+    assert "Classified awards" in said and said.count("(reused from the cache)") >= 4, said
+    first = pd.read_csv(tmp_path / "a" / "priority_funding.csv")
+    pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "b" / "priority_funding.csv"))
+    assert "ebsa" in set(first["priority_id"])
+
+    priorities.write_text(priorities.read_text().replace("id: ebsa", "id: absence"), encoding="utf-8")
+    moved = tmp_path / "elsewhere" / "council-spend.csv"
+    moved.parent.mkdir()
+    shutil.move(local, moved)
+    assert _run(tmp_path, *args, "--local", str(moved), "--small-threshold", "10000", out="c")[0] == 0
+    funding_c = pd.read_csv(tmp_path / "c" / "priority_funding.csv")
+    assert "absence" in set(funding_c["priority_id"]) and "ebsa" not in set(funding_c["priority_id"])
+    rejects = pd.read_csv(tmp_path / "c" / "rejects.csv", dtype=str)
+    assert "local.csv" not in set(rejects["source_file"])
+    assert rejects.loc[rejects["source_file"] == "council-spend.csv", "source_row"].tolist() == ["3"]
+    assert str(moved) in json.dumps(_manifest(tmp_path / "c")["priorities"]["local_inputs"])
+    small = {out: pd.read_csv(tmp_path / out / "small_grants.csv") for out in ("b", "c")}
+    assert set(small["b"]["threshold_gbp"]) == {100000} and set(small["c"]["threshold_gbp"]) == {10000}
+
+
 # --- 2. subtotal and total rows ------------------------------------------------------------------------
 
 

@@ -90,6 +90,7 @@ def read_local_spend(path: Path | str, *, years: Sequence[str], find_council: Ca
         why(~fy.isin(years), OUTSIDE_YEARS + " (" + fy.fillna("") + ", run: " + ", ".join(years) + ")")
     ok = reason.isna()
     rejects = _build_rejects(df[~ok], reason[~ok], raw, "")
+    rejects["source_file"] = pd.Series(path.name, index=rejects.index, dtype="string")  # which file it was
     lines = pd.DataFrame({
         "la_code": la_code, "la_name": la_code.map(council_names).astype("string"), "fy": fy,
         "amount_gbp": amount, "description": text["description"], "spend_area": text["spend_area"],
