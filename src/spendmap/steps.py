@@ -8,6 +8,7 @@ and Prefect's caching never hashes a DataFrame. File names come from `spendmap.c
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -567,6 +568,27 @@ def placement_tables(awards: pd.DataFrame | str | Path, fys: list[str]) -> dict[
     return {"unplaced": unplaced_table(awards), "county_areas": county_areas(awards, load_councils(), fys)}
 
 
+def _export_csv(frame: pd.DataFrame, source: Path | None, target: Path) -> Path:
+    """target CSV of `frame`. When the frame is a finished cached step's parquet file, its CSV is made once
+    beside it in that (never again written) cache folder and copied: a warm run does not format the
+    same 38,000 CRA rows again."""
+    import shutil
+
+    from spendmap.outputs.tables import write_csv
+    from spendmap.pipeline import is_complete
+
+    if source is None or not is_complete(source.parent):
+        return write_csv(frame, target)
+    kept = source.with_suffix(".csv")
+    if not kept.is_file():
+        part = kept.with_suffix(f".{os.getpid()}.part")
+        write_csv(frame, part)
+        part.replace(kept)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(kept, target)
+    return target
+
+
 def write_tables(
     awards_path: str, analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str], staging: Path
 ) -> TablesResult:
@@ -582,8 +604,9 @@ def write_tables(
 
     # The award table is never loaded whole here: awards.parquet is the classified file itself, DuckDB
     # reads it from disk, and the placement tables read only their columns.
-    tables = {name: pd.read_parquet(p) for name, p in analytics.tables.items()}
-    tables["cra_allocation"] = pd.read_parquet(cra_allocation_path)
+    sources = {name: Path(p) for name, p in analytics.tables.items()}
+    sources["cra_allocation"] = Path(cra_allocation_path)
+    tables = {name: pd.read_parquet(p) for name, p in sources.items()}
     tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
     merges = Path(awards_path).with_name(catalog.RECIPIENT_MERGES.path)  # written beside the awards
     if merges.is_file():
@@ -603,7 +626,7 @@ def write_tables(
     for csv in catalog.CSV_EXPORTS:
         name = catalog.exported_table(csv)
         if name in tables:
-            files[csv.path] = write_csv(tables[name], csv.at(staging))
+            files[csv.path] = _export_csv(tables[name], sources.get(name), csv.at(staging))
     files[catalog.DUCKDB.path] = write_duckdb(
         {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},
         catalog.DUCKDB.at(staging),
