@@ -44,6 +44,7 @@ from spendmap.transforms.page_figures import (
     grants_per_head,
     index_figures,
 )
+from spendmap.transforms.profiles import scheme_key
 
 __all__ = [
     "CouncilJob",
@@ -192,9 +193,10 @@ def prepare_site(
     # Only the rendered councils' rows are split (13 pilot pages need not touch a million awards);
     # every figure is per council, so slicing first changes none of them.
     page_awards, page_dup = _rows_of(awards, chosen, places), _rows_of(dup, chosen, places)
-    # Recipient keys once for every rendered award (each page's Sankey, recipient types and scheme table
-    # use them), not once per page.
-    page_awards = page_awards.assign(recipient_key=recipient_key(page_awards))
+    # Recipient and scheme keys once for every rendered award (each page's Sankey, recipient types and
+    # scheme table use them), not once per page.
+    page_awards = page_awards.assign(recipient_key=recipient_key(page_awards),
+                                     scheme_key=scheme_key(page_awards))
     awards_by, small_by, dup_by, cra_by = (_split(page_awards), _split(_rows_of(small, chosen, places)),
                                            _split(page_dup), _split(_rows_of(cra, chosen, places)))
     # Whole-table aggregations once (vectorised), then sliced per council.

@@ -161,6 +161,11 @@ def _text(value: Any, wrap: bool = False) -> tuple[str, str | None]:
 
 def _cell(value: Any, kind: str, wrap: bool = False) -> tuple[Any, str | None]:
     """One cell of the given kind (text|gbp|gbp_pence|int|share|date|bool|num); None when missing."""
+    # Most cells are plain text or plain numbers: skip the general missing-value test for them.
+    if kind == "text" and type(value) is str:
+        return _text(value, wrap)
+    if type(value) in (float, int) and kind not in ("text", "bool", "date"):
+        return _number(float(value), kind)
     if is_missing(value):
         return None, None
     if kind == "text":
@@ -174,7 +179,11 @@ def _cell(value: Any, kind: str, wrap: bool = False) -> tuple[Any, str | None]:
             plain = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
             return plain, "date"
         return _text(value)
-    number = float(value)
+    return _number(float(value), kind)
+
+
+def _number(number: float, kind: str) -> tuple[Any, str | None]:
+    """A numeric cell: NaN and infinities are blank; counts are whole."""
     if not math.isfinite(number):
         return None, None
     if kind == "int":
