@@ -243,3 +243,19 @@ def test_profile_without_priorities_says_nothing_of_them(combined: Path, capsys)
     # --places Wakefield,Hastings with the pfpp preset: Wakefield has them; a council without is silent.
     assert main(["profile", "Leeds", "--out", str(combined)]) == 0
     assert "priorities" not in capsys.readouterr().out
+
+
+def test_small_grants_and_duplication_keep_the_registers_figures_beside_other_funders(combined: Path):
+    # Small awards per funder type add up to small_grants' all-recipients count: other funders' small
+    # grants are separable from the register's.
+    small = pd.read_csv(combined / "small_grants.csv")
+    small = small[small["scope"] == "all_recipients"].set_index(["la_code", "fy"])["n_small"]
+    by_type = pd.read_csv(combined / "place_summary_by_funder_type.csv")
+    per_type = by_type.groupby(["la_code", "fy"])["n_small_awards"].sum()
+    assert (small.loc[per_type.index] == per_type).all()
+    wakefield = by_type[by_type["la_code"] == "E08000036"].set_index("funder_type")["n_small_awards"]
+    # 8 small awards of the register, as in a register-only run (place_summary.csv of `make run`)
+    assert wakefield.to_dict() == {"central_government": 8, "charitable_funder": 1, "lottery_distributor": 1}
+    # The register's one Wakefield finding (DfT's buses) is as in a register-only run; its type says so.
+    dup = pd.read_csv(combined / "duplication.csv")
+    assert set(dup["funder_types"]) == {"central_government"} and len(dup) == 151
