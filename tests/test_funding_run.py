@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from spendmap.cli import main
+from spendmap.outputs.money import format_gbp
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 from spendmap.schemas import PRIORITY_FUNDING_COLUMNS, PRIORITY_MATCH_COLUMNS, PRIORITY_OVERLAP_COLUMNS
 
@@ -204,3 +205,57 @@ def test_undated_funding_grants_take_the_run_year(tmp_path: Path):
     reasons = pd.read_parquet(read.rejects)["reason"].tolist()
     assert reasons == ["outside the run's years (2019-20, run: 2020-21)"]
     assert read.inputs[0]["rows_outside_run_years"] == 1 and read.inputs[0]["role"] == "funding"
+
+
+def _profile(out: Path, capsys) -> str:
+    assert main(["profile", "Wakefield", "--out", str(out)]) == 0
+    return " ".join(capsys.readouterr().out.split())  # rich wraps at 110 columns
+
+
+def test_profile_shows_the_priorities_as_the_page_does(funding_only: Path, capsys):
+    text = _profile(funding_only, capsys)
+    assert "Funding against Wakefield's priorities, 2016-17" in text
+    # ebsa: the lottery grant (other public grants) and the foundation's (charitable grants), CRA beside.
+    assert "│ other public grants │ 1 │ £12k │" in text and "│ charitable grants │ 1 │ £30k │" in text
+    assert "│ All grants matched │ 2 │ £42k │" in text
+    assert ("Overlap: 2 funders (A Yorkshire Foundation; The National Lottery Community Fund) of 2 funder "
+            "type(s) fund this priority: 2 lines, £42k.") in text
+    gap = ("Gap: no grant in this run's data (grants from lottery distributors, local government and "
+           "charitable funders) for 2016-17 matched this priority.")
+    assert text.count(gap) == 2  # transport and nothing; the same sentence as the page's
+    assert gap.replace("'", "&#39;") in (funding_only / "councils" / "wakefield" / "index.html").read_text()
+
+
+def test_profile_of_a_bundled_pilot_shows_its_gap(bundled_pfpp: Path, capsys):
+    text = _profile(bundled_pfpp, capsys)
+    assert "Persistent school absence caused by emotionally based school avoidance (ebsa-absence)" in text
+    assert "│ central-government grants │ 0 │ £0 │" in text
+    cra = pd.read_csv(bundled_pfpp / "priority_funding.csv").set_index(["la_code", "source"]).loc[
+        ("E08000036", "cra_allocated")]
+    assert format_gbp(cra["amount_gbp"]) == "£450m"  # CRA context, as on the page
+    assert "│ CRA spend allocated by population (context) │ 5 │ £450m │" in text
+    assert ("Gap: no grant in this run's data (central-government grants) for 2016-17 matched this "
+            "priority.") in text
+    assert "Overlap:" not in text
+
+
+def test_profile_without_priorities_says_nothing_of_them(combined: Path, capsys):
+    # --places Wakefield,Hastings with the pfpp preset: Wakefield has them; a council without is silent.
+    assert main(["profile", "Leeds", "--out", str(combined)]) == 0
+    assert "priorities" not in capsys.readouterr().out
+
+
+def test_small_grants_and_duplication_keep_the_registers_figures_beside_other_funders(combined: Path):
+    # Small awards per funder type add up to small_grants' all-recipients count: other funders' small
+    # grants are separable from the register's.
+    small = pd.read_csv(combined / "small_grants.csv")
+    small = small[small["scope"] == "all_recipients"].set_index(["la_code", "fy"])["n_small"]
+    by_type = pd.read_csv(combined / "place_summary_by_funder_type.csv")
+    per_type = by_type.groupby(["la_code", "fy"])["n_small_awards"].sum()
+    assert (small.loc[per_type.index] == per_type).all()
+    wakefield = by_type[by_type["la_code"] == "E08000036"].set_index("funder_type")["n_small_awards"]
+    # 8 small awards of the register, as in a register-only run (place_summary.csv of `make run`)
+    assert wakefield.to_dict() == {"central_government": 8, "charitable_funder": 1, "lottery_distributor": 1}
+    # The register's one Wakefield finding (DfT's buses) is as in a register-only run; its type says so.
+    dup = pd.read_csv(combined / "duplication.csv")
+    assert set(dup["funder_types"]) == {"central_government"} and len(dup) == 151

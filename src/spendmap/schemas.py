@@ -118,9 +118,10 @@ DUPLICATION_COLUMNS = [
 # After the contract's columns: the finding's sub-area, the allocation methods of its schemes (from the
 # scheme register), formula allocations to the council itself (left out of within-department
 # findings), its rank score (schemes × recipients) and the finding in one sentence
-# (transforms.duplication.explain_finding).
+# (transforms.duplication.explain_finding), then the kinds of funder in it (issue 18: central-government
+# findings stay separable when other funders' data is in the run).
 DUPLICATION_EXTRA_COLUMNS = [
-    "policy_subarea", "allocation_methods", "n_formula_to_council", "score", "explanation",
+    "policy_subarea", "allocation_methods", "n_formula_to_council", "score", "explanation", "funder_types",
 ]
 DUPLICATION_KINDS = ("cross_department", "within_department")
 

@@ -67,7 +67,7 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
     # The contract's columns, unrenamed, then the sub-area, allocation, rank and the sentence.
     assert list(findings.columns) == DUPLICATION_COLUMNS + DUPLICATION_EXTRA_COLUMNS == [
         *DUPLICATION_COLUMNS, "policy_subarea", "allocation_methods", "n_formula_to_council", "score",
-        "explanation",
+        "explanation", "funder_types",
     ]
     assert findings.to_dict("records") == [
         {
@@ -90,6 +90,8 @@ def test_beis_and_dluhc_business_support_in_one_place(tables):
             "score": 4,
             "explanation": "2 departments (BEIS; MHCLG) fund business support in Wakefield through 2 schemes "
             "to 2 recipients. Listed because more than one department funds the same purpose in one place.",
+            # Awards classified without funder types are central government when a department matched.
+            "funder_types": "central_government",
         }
     ]
 
@@ -486,3 +488,69 @@ def test_findings_rank_by_schemes_times_recipients_then_money(tables):
     assert ranked[["policy_subarea", "score", "finding"]].values.tolist() == [
         ["active travel", 9, 1], ["buses and community transport", 4, 2]
     ]
+
+
+def _funded(rows, tables):
+    """Crafted awards classified as a run classifies them, funder types included."""
+    from spendmap.sources.funders import load_known_funders
+    from spendmap.transforms.funder_types import add_funder_types
+
+    return add_funder_types(_prepare(rows, tables), load_known_funders())
+
+
+def test_two_charitable_funders_and_a_department_are_one_cross_funder_finding(tables):
+    base = {"la_code": WAKEFIELD, "title": "Bus service for the villages",
+            "scheme_title": "Community bus service", "amount_gbp": 10_000.0}
+    awards = _funded(
+        [
+            {**base, "department_raw": "Department for Transport",
+             "scheme_title": "Bus Service Operators Grant", "recipient_name": "Wakefield Buses Ltd",
+             "amount_gbp": 50_000.0},
+            {**base, "department_raw": "A Yorkshire Foundation", "funder_id": "GB-CHC-200",
+             "recipient_name": "Calder Minibus CIC"},
+            # The same charity under another name: one funder (its org-id), not two.
+            {**base, "department_raw": "Yorkshire Foundation (The)", "funder_id": "gb-chc-200 ",
+             "scheme_title": "Rural bus service", "recipient_name": "Ossett Community Transport"},
+            {**base, "department_raw": "The Dales Trust", "funder_id": "GB-SC-SC000001",
+             "recipient_name": "Ossett Community Transport", "amount_gbp": 2_500.0},
+            # A funder of unknown type is never counted (as an unknown department is not).
+            {**base, "department_raw": "Mystery Benefactor", "recipient_name": "Somebody"},
+        ],
+        tables,
+    )
+    assert awards["funder_type"].tolist() == ["central_government"] + ["charitable_funder"] * 3 + ["other"]
+    assert set(awards["policy_subarea"]) == {"buses and community transport"}
+    found = find_duplication(awards)
+    assert len(found) == 2
+    cross = found[found["kind"] == "cross_department"].iloc[0]
+    assert cross[["departments", "n_departments", "n_schemes", "n_recipients", "n_awards", "total_gbp",
+                  "funder_types"]].tolist() == [
+        "A Yorkshire Foundation; DfT; The Dales Trust", 3, 4, 3, 4, 72_500.0,
+        "central_government; charitable_funder"]
+    assert cross["explanation"] == (
+        "3 funders (A Yorkshire Foundation; DfT; The Dales Trust) fund buses and community transport "
+        "(transport) in Wakefield through 4 schemes to 3 recipients. Listed because more than one funder "
+        "funds the same purpose in one place.")
+    # The foundation alone: two schemes to two recipients, a within-funder finding.
+    within = found[found["kind"] == "within_department"].iloc[0]
+    assert within[["departments", "n_departments", "n_schemes", "n_recipients", "total_gbp",
+                   "funder_types"]].tolist() == [
+        "A Yorkshire Foundation", 1, 2, 2, 20_000.0, "charitable_funder"]
+    assert within["explanation"].endswith("Listed because one funder funds this one purpose here through 2 "
+                                          "separate schemes reaching 2 recipients.")
+    # Every award behind the findings, the charity's under its one name.
+    behind = finding_awards(awards, number_findings(found))
+    assert sorted(behind["department"].value_counts().items()) == [
+        ("A Yorkshire Foundation", 4), ("DfT", 1), ("The Dales Trust", 1)]
+
+
+def test_departments_alone_keep_their_words_and_funder_type(tables):
+    awards = _funded(
+        [{"department_raw": d, "scheme_title": "Community minibus", "recipient_name": r,
+          "la_code": WAKEFIELD, "amount_gbp": 1_000.0}
+         for d, r in (("Department for Transport", "A"), ("Ministry of Justice", "B"))],
+        tables,
+    )
+    (finding,) = find_duplication(awards).to_dict("records")
+    assert finding["funder_types"] == "central_government"
+    assert finding["explanation"].startswith("2 departments (DfT; MoJ) fund ")

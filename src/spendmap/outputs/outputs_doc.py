@@ -67,7 +67,9 @@ def render() -> str:
             "methods from the scheme register; `n_formula_to_council` counts the council's own formula "
             "allocations (left out of a within-department finding); `score` = `n_schemes` × "
             "`n_recipients`, the rank pages use; `explanation` says in one sentence why the finding is "
-            "listed; lists are `; `-joined (the workbook lists each finding's awards one per row)",
+            "listed; `funder_types` are the kinds of funder in the finding (a funder is a department by "
+            "lineage, or another funder of a known type by its org-id or name); lists are `; `-joined "
+            "(the workbook lists each finding's awards one per row)",
         ),
         (
             "recipient_merges.csv",

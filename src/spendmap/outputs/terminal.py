@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from spendmap.errors import InputError
 from spendmap.outputs.money import format_gbp, format_per_head
@@ -104,6 +105,7 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         unresolved = _query(
             con, "SELECT count(*) AS n FROM awards WHERE fy = ? AND geo_method = 'unresolved'", [year]
         )
+        priority_tables = _priority_tables(con, code)
 
     console = _console()
     county = f", in {info['county_name']}" if pd.notna(info["county_name"]) else ""
@@ -146,7 +148,10 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         console.print("Duplication: no policy area funded by several departments or schemes here.")
     else:
         table = Table(title="Duplication findings")
-        for col in ("policy area", "kind", "departments", "schemes", "recipients", "£"):
+        # "funders" once other funders' data is in the findings (duplication.csv's funder_types)
+        kinds = set("; ".join(dup.get("funder_types", pd.Series(dtype=str)).dropna()).split("; ")) - {""}
+        who = "departments" if kinds <= {"central_government"} else "funders"
+        for col in ("policy area", "kind", who, "schemes", "recipients", "£"):
             table.add_column(col, justify="right" if col == "£" else "left")
         for r in dup.itertuples():
             table.add_row(
@@ -172,6 +177,8 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
         )
     else:
         console.print(f"CRA: no allocation for {year} (the CRA edition used does not cover that year).")
+    place_total = 0.0 if summary.empty else float(summary["total_gbp"].iloc[0])
+    _print_priorities(console, priority_tables, code, str(info["la_name"]), year, place_total, out_dir)
     n_unresolved = int(unresolved["n"].iloc[0])
     if n_unresolved:
         console.print(
@@ -183,6 +190,54 @@ def print_profile(council: str, *, out_dir: str | Path = "outputs", year: str | 
     slug = council_slugs(councils.reset_index())[code]
     page = Path(out_dir) / "councils" / slug / "index.html"
     console.print(f"Page: {page}   Workbook: {page.parent / f'{slug}_grant_profile.xlsx'}")
+
+
+def _priority_tables(con: duckdb.DuckDBPyConnection, code: str) -> dict[str, pd.DataFrame]:
+    """The run's priority tables (outputs.priorities_section.TABLE_NAMES) for one council; {} when the
+    run had no priorities or none for this council."""
+    from spendmap.outputs.priorities_section import TABLE_NAMES
+
+    have = set(_query(con, "SELECT table_name FROM duckdb_tables()", [])["table_name"])
+    if not set(TABLE_NAMES) <= have:
+        return {}
+    return {name: _query(con, f"SELECT * FROM {name} WHERE la_code = ?", [code]) for name in TABLE_NAMES}
+
+
+def _funding_words(out_dir: str | Path) -> str:
+    """What the run's grants are, as the pages say it (RunContext.funding_words, from the manifest)."""
+    import json
+
+    from spendmap.transforms.funder_types import describe_funding
+
+    path = Path(out_dir) / "run_manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    types = (manifest.get("classification", {}).get("funder_types") or {}).items()
+    return describe_funding([t for t, v in types if v.get("n_awards")])
+
+
+def _print_priorities(console: Console, tables: dict[str, pd.DataFrame], code: str, name: str, year: str,
+                      place_total_gbp: float, out_dir: str | Path) -> None:
+    """Per priority, lines and £ by source, the gap and overlap sentences: the page's section
+    (outputs.priorities_section.section), figures and words alike."""
+    from spendmap.outputs.priorities_section import section
+
+    found = section(tables, code, name, year, place_total_gbp, _funding_words(out_dir)) if tables else None
+    if found is None:
+        return
+    console.print(f"[bold]Funding against {name}'s priorities[/bold], {year} (priority_matches.csv lists "
+                  "every match and its rule; a line matching several priorities counts in each)")
+    for item in found["items"]:
+        # Text, not markup: a priority's title is the user's own words, brackets and all.
+        table = Table(title=Text(f"{item['title']} ({item['id']})"), title_justify="left")
+        for col in ("source", "lines", "£"):
+            table.add_column(col, justify="left" if col == "source" else "right")
+        for src in item["sources"]:
+            table.add_row(src["label"], f"{src['n']:,}", format_gbp(src["gbp"]))
+        table.add_row("All grants matched", f"{item['grant_n']:,}", format_gbp(item["grant_gbp"]))
+        console.print(table, markup=False)
+        for sentence in (item["gap"], item["overlap"]):
+            if sentence:
+                console.print(f"- {sentence}", markup=False, soft_wrap=True)
 
 
 class RenderProgress:

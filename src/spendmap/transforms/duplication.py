@@ -13,6 +13,12 @@ schemes" no longer lumps the council's highways block with community minibuses.
   method is Formula and the recipient is the council) are left out: a council's formula blocks are its
   standing allocation, not overlapping programmes. (One recipient taking two schemes is not duplication
   as the PfPP report defines it.)
+Funders that are not government departments (issue 18: `--funding` data) take part alike: a funder is a
+department counted by lineage, or any other funder of a known type (arm's-length body, lottery
+distributor, local government, charitable funder) counted by its own identity — its org-id, else its
+name — so a cross-department finding is "two or more funders", and `funder_types` lists the kinds of
+funder in the finding. Funders of unknown type (`other`) stay out, like unknown departments: a
+misspelt department must not look like a second funder.
 A scheme is transforms.profiles.scheme_key (funder lineage and code), a recipient is an organisation
 (transforms.names.recipient_key). Findings are ranked by schemes × recipients (`score`). Unclassified
 awards, awards with no department, awards not placed in a council and overseas spending (DFID, FCO,
@@ -26,7 +32,7 @@ import pandas as pd
 
 from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS
 from spendmap.sources.rules import UNCLASSIFIED
-from spendmap.transforms.names import recipient_key
+from spendmap.transforms.names import normalise_text, recipient_key
 from spendmap.transforms.profiles import scheme_key
 
 UNNAMED_RECIPIENT = "(recipient not named)"
@@ -42,6 +48,40 @@ def _lineage(frame: pd.DataFrame) -> pd.Series:
     if "department_lineage" in frame.columns:
         return frame["department_lineage"].astype("string").fillna(dept)
     return dept
+
+
+# Funder types whose funders are counted by their own identity when no department matched them.
+OWN_IDENTITY_TYPES = frozenset({"arms_length_body", "lottery_distributor", "local_government",
+                                "charitable_funder"})
+CENTRAL = "central_government"
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame.columns:
+        return frame[column].astype("string")
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
+def _funders(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per award: `department` (the department, else the funder's name as pages show it), `lineage`
+    (the department's lineage, else 'FUNDER:' + org-id or normalised name) and `funder_type`
+    (central_government for a department when the frame carries no funder types); <NA> lineage for
+    awards that cannot be counted (no department and no funder of a known type)."""
+    dept = _text(frame, "department")
+    kind = _text(frame, "funder_type").fillna(dept.where(dept.isna(), CENTRAL))
+    own = dept.isna() & kind.isin(OWN_IDENTITY_TYPES).fillna(False)
+    name = _text(frame, "funder_name").fillna(_text(frame, "department_raw").str.strip())
+    fid = _text(frame, "funder_id").str.strip().str.upper()
+    ident = "FUNDER:" + fid.where(fid != "", pd.NA).fillna("NAME:" + normalise_text(name))
+    # '; ' separates names in the finding's lists, so it cannot be part of one.
+    label = name.str.replace(_JOIN, ", ", regex=False)
+    # One name per funder: its first, so a funder spelt two ways is listed (and joined to its awards) once.
+    label = _first_per_key(ident.where(own), label).fillna(label)
+    return pd.DataFrame({
+        "department": dept.where(~own, label),
+        "lineage": _lineage(frame).where(dept.notna(), ident.where(own & label.notna())),
+        "funder_type": kind,
+    }, index=frame.index)
 
 
 def _is_overseas(frame: pd.DataFrame) -> pd.Series:
@@ -66,11 +106,14 @@ def _first_per_key(keys: pd.Series, labels: pd.Series) -> pd.Series:
 def finding_rows(awards: pd.DataFrame) -> pd.DataFrame:
     """One narrow row per award that can be part of a finding (the queries' input), keyed by award_id.
 
-    Columns: award_id, fy, la_code, la_name, policy_area, policy_subarea, department, lineage, scheme,
+    Columns: award_id, fy, la_code, la_name, policy_area, policy_subarea, department, lineage,
+    funder_type (see _funders: a funder that is not a department stands in both columns), scheme,
     scheme_label, named_recipient (organisation key, <NA> for redacted or unnamed), named_label,
     allocation_method ('not stated' where no register gives it), formula_to_council, amount.
     """
-    known = awards[awards["department"].notna()]
+    funders = _funders(awards)
+    counted = funders["lineage"].notna().to_numpy()
+    known, funders = awards[counted], funders[counted]
     area = known["policy_area"].astype("string").fillna(UNCLASSIFIED)
     sub = known["policy_subarea"].astype("string") if "policy_subarea" in known else area
     label = known["scheme_title"].astype("string").fillna(known["scheme_code"].astype("string"))
@@ -90,8 +133,9 @@ def finding_rows(awards: pd.DataFrame) -> pd.DataFrame:
             "la_name": known["la_name"].astype("string").fillna(""),
             "policy_area": area,
             "policy_subarea": sub.fillna(area),
-            "department": known["department"].astype("string"),
-            "lineage": _lineage(known),
+            "department": funders["department"],
+            "lineage": funders["lineage"],
+            "funder_type": funders["funder_type"],
             "scheme": scheme,
             "scheme_label": _first_per_key(scheme, label).fillna(scheme),
             "named_recipient": recipient,
@@ -126,7 +170,8 @@ _FINDING_AGGREGATES = """
     count(*) {only} AS n_awards,
     round(coalesce(sum(amount) {only}, 0), 2) AS total_gbp,
     string_agg(DISTINCT allocation_method, '; ' ORDER BY allocation_method) {only} AS allocation_methods,
-    count(*) FILTER (WHERE formula_to_council) AS n_formula_to_council
+    count(*) FILTER (WHERE formula_to_council) AS n_formula_to_council,
+    string_agg(DISTINCT funder_type, '; ' ORDER BY funder_type) {only} AS funder_types
 """
 # Cross-department findings: two or more department lineages fund one sub-area in one place and year.
 CROSS_DEPARTMENT_SQL = f"""
@@ -175,7 +220,7 @@ def find_duplication(awards: pd.DataFrame) -> pd.DataFrame:
         ["fy", "la_code", "policy_area", "policy_subarea", "kind", "departments"], kind="stable"
     )
     said = ["kind", "la_name", "la_code", "n_schemes", "n_recipients", "n_departments", "departments",
-            "policy_area", "policy_subarea", "n_formula_to_council"]
+            "policy_area", "policy_subarea", "n_formula_to_council", "funder_types"]
     out["explanation"] = pd.array([explain_finding(r) for r in out[said].to_dict("records")], dtype="string")
     return out[columns].reset_index(drop=True)
 
@@ -235,22 +280,25 @@ def explain_finding(row: dict) -> str:
     schemes = f"{n_s} scheme{'s' if n_s != 1 else ''}"
     recipients = f"{n_r} recipient{'s' if n_r != 1 else ''}"
     purpose = _purpose(row)
+    # "departments" while every funder in the finding is central government (the register's findings).
+    types = [t for t in str(row.get("funder_types") or CENTRAL).split(_JOIN) if t]
+    funder = "department" if set(types) <= {CENTRAL} else "funder"
     if row.get("kind") == "within_department":
-        dept = str(row.get("departments") or "one department").split(_JOIN)[0]
+        dept = str(row.get("departments") or f"one {funder}").split(_JOIN)[0]
         n_f = int(row.get("n_formula_to_council") or 0)
         left_out = (
             f" ({n_f} formula allocation{'s' if n_f != 1 else ''} to the council itself not counted)"
             if n_f else ""
         )
         return (
-            f"{n_s} {dept} schemes to {recipients} in {place}: {purpose}. Listed because one department "
+            f"{n_s} {dept} schemes to {recipients} in {place}: {purpose}. Listed because one {funder} "
             f"funds this one purpose here through {n_s} separate schemes reaching {n_r} recipients"
             f"{left_out}."
         )
     n_d = int(row.get("n_departments") or 0)
     return (
-        f"{n_d} departments ({row.get('departments') or ''}) fund {purpose} in {place} through {schemes} "
-        f"to {recipients}. Listed because more than one department funds the same purpose in one place."
+        f"{n_d} {funder}s ({row.get('departments') or ''}) fund {purpose} in {place} through {schemes} "
+        f"to {recipients}. Listed because more than one {funder} funds the same purpose in one place."
     )
 
 
