@@ -124,6 +124,16 @@ DUPLICATION_EXTRA_COLUMNS = [
     "policy_subarea", "allocation_methods", "n_formula_to_council", "score", "explanation", "funder_types",
 ]
 DUPLICATION_KINDS = ("cross_department", "within_department")
+# national_scheme_overlaps: policy areas with schemes from several departments (transforms.duplication).
+NATIONAL_OVERLAP_COLUMNS = [
+    "fy", "policy_area", "departments", "n_departments", "n_schemes", "value_gbp", "department_values",
+]
+# recipient_merges: every edge that joined two identifiers of one organisation, or was refused
+# (transforms.recipient_identity).
+RECIPIENT_MERGE_COLUMNS = [
+    "organisation_id", "organisation_name", "identifier", "joined_to", "rule", "merged", "award_id",
+    "explanation",
+]
 
 # --- issue 18: priority outcomes (transforms.priority_matching) ---
 PRIORITY_FUNDING_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "priority_title", "source", "n_items",

@@ -31,14 +31,10 @@ import networkx as nx
 import pandas as pd
 from networkx.utils import UnionFind
 
+from spendmap.schemas import RECIPIENT_MERGE_COLUMNS  # recipient_merges.csv, declared with the others
 from spendmap.transforms.council_names import normalise_council_name
 from spendmap.transforms.names import IDENTIFIER_KINDS, recipient_identifiers, recipient_key
 
-# recipient_merges.csv: every edge that joined two identifiers of one organisation, or was refused.
-RECIPIENT_MERGE_COLUMNS = [
-    "organisation_id", "organisation_name", "identifier", "joined_to", "rule", "merged", "award_id",
-    "explanation",
-]
 # The identifier an organisation is named by: strongest kind first (names.IDENTIFIER_KINDS), then
 # name-at-postcode, then the smallest in text order.
 _RANK = {kind: i for i, kind in enumerate(("council_org", *IDENTIFIER_KINDS, "name_postcode"))}
