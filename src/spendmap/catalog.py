@@ -46,7 +46,7 @@ from spendmap.transforms.allocation import CRA_ALLOCATION_EXTRA_COLUMNS
 from spendmap.transforms.profiles import SMALL_GRANTS_EXTRA_COLUMNS
 from spendmap.transforms.trends import TREND_COLUMNS
 
-Format = Literal["parquet", "csv", "duckdb", "json", "html", "js", "spreadsheet", "text"]
+Format = Literal["parquet", "csv", "duckdb", "json", "html", "js", "spreadsheet", "text", "folder"]
 Root = Literal["in", "work", "out"]
 
 
@@ -125,12 +125,14 @@ SMALL_GRANTS = _ds(
 DUPLICATION = _ds(
     "duplication", "duplication.parquet", "parquet", "work",
     (*DUPLICATION_COLUMNS, *DUPLICATION_EXTRA_COLUMNS),
+    "several schemes or departments funding one policy area in one place: "
     f"`kind` ∈ {_set(DUPLICATION_KINDS)}; one finding per place, year and policy sub-area (and department, "
     "for `within_department`); `allocation_methods` are the schemes' methods from the scheme register; "
     "`n_formula_to_council` counts the council's own formula allocations (left out of a within-department "
     "finding); `score` = `n_schemes` × `n_recipients`, the rank pages use; `explanation` says in one "
-    "sentence why the finding is listed; lists are `; `-joined (the workbook lists each finding's awards "
-    "one per row)")
+    "sentence why the finding is listed; `funder_types` are the kinds of funder in the finding (a funder is "
+    "a department by lineage, or another funder of a known type by its org-id or name); lists are "
+    "`; `-joined (the workbook lists each finding's awards one per row)")
 NATIONAL_SCHEME_OVERLAPS = _ds(
     "national_scheme_overlaps", "national_scheme_overlaps.parquet", "parquet", "work",
     NATIONAL_OVERLAP_COLUMNS,
@@ -174,7 +176,9 @@ REJECTS = _ds(
     "rejects", "rejects.csv", "csv", "out", (*REJECT_COLUMNS, *REJECT_EXTRA_COLUMNS),
     "every input row not accepted, from every input (grants, CRA, population, scheme registers, --local), "
     "with its reason; `input_id` is the grants input's id, as in awards (blank for other inputs)")
-DUCKDB = _ds("spendmap_duckdb", "spendmap.duckdb", "duckdb", "out", (), "the same tables, queryable")
+DUCKDB = _ds("spendmap_duckdb", "spendmap.duckdb", "duckdb", "out", (),
+             "the tables in one database, each table and column with a `COMMENT` (`duckdb_tables()`, "
+             "`duckdb_columns()`)")
 MANIFEST = _ds("run_manifest", "run_manifest.json", "json", "out", (), "see below")
 INDEX_HTML = _ds(
     "index_html", "index.html", "html", "out", (),
@@ -232,7 +236,7 @@ DUCKDB_TABLES: tuple[str, ...] = (
 )
 
 # The pages (outputs.site): what render_site writes beside the tables.
-COUNCIL_FOLDERS = _ds("council_folders", "councils/", "html", "out", (),
+COUNCIL_FOLDERS = _ds("council_folders", "councils/", "folder", "out", (),
                       "one folder per council rendered (the files below)")
 COUNCIL_PAGES: tuple[Dataset, ...] = (
     _ds("council_page", "councils/<slug>/index.html", "html", "out", (),
@@ -271,7 +275,7 @@ SEARCH_PAGES: tuple[Dataset, ...] = (
     _ds("search_unplaced_js", "search/unplaced.js", "js", "out", (),
         "above 150,000 awards: the unplaced awards for search.html"),
 )
-ASSETS = _ds("assets", "assets/", "js", "out", (),
+ASSETS = _ds("assets", "assets/", "folder", "out", (),
              "plotly.js, styles, scripts and the hex map's licence, once for the whole folder (works from "
              "`file://`, no network)")
 OUTPUT_MARKER = _ds("output_marker", ".spendmap-output", "text", "out", (),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spendmap import __version__
+from spendmap import __version__, catalog
 from spendmap.errors import SpendmapError
 from spendmap.text import is_blank
 
@@ -290,9 +290,23 @@ def run_warnings(grants: list[dict], others: list[dict | None] = ()) -> list[str
     return out
 
 
+def listed_outputs(out_dir: Path) -> dict[str, str]:
+    """The manifest's `outputs`: each of catalog.MANIFEST_OUTPUTS found in the folder as written, in the
+    catalog's order (a folder as the number of folders it holds: "382 council folders")."""
+    listed = {}
+    for dataset in catalog.MANIFEST_OUTPUTS:
+        path = dataset.at(out_dir)
+        if dataset.format == "folder" and path.is_dir():
+            n = sum(1 for p in path.iterdir() if p.is_dir())
+            listed[dataset.path] = f"{n} {dataset.name.replace('_', ' ')}"
+        elif path.is_file():
+            listed[dataset.path] = dataset.path
+    return listed
+
+
 def build_manifest(
     *, config: dict, started: str, fys: list[str], inputs: dict, read: dict, geo: dict,
-    classified: dict, analytics: dict, cra: dict, written: dict,
+    classified: dict, analytics: dict, cra: dict,
 ) -> dict:
     """run_manifest.json from the flow's step results (inputs: the resolved files by kind)."""
     return {
@@ -319,7 +333,7 @@ def build_manifest(
             "cra_units": cra["summary"]["units"],
             "cra_scope": "identifiable spend only, allocated to councils by population share",
         },
-        "outputs": written["files"],
+        "outputs": {},  # listed from the written folder by steps.write_manifest (listed_outputs)
         "package_versions": package_versions(),
         "warnings": run_warnings(
             [{**f, **info} for f, info in zip(inputs["grants"], read["inputs"], strict=True)],

@@ -515,13 +515,13 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
                            fys, work_dir=prio_dir)
         analytics = replace(analytics, tables={**analytics.tables, **prio.tables})
         rejects = [read.rejects, classified.rejects, *cra.rejects, prio.rejects]
-        written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
+        runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
         manifest = build_manifest(
             config=params.to_dict(), started=started, fys=fys,
             inputs={"grants": grants_files, "cra": cra_file, "population": population_file,
                     "postcodes": postcodes_file},
             read=read.to_dict(), geo=geo, classified=classified.to_dict(),
-            analytics=analytics.to_dict(), cra=cra.to_dict(), written=written.to_dict(),
+            analytics=analytics.to_dict(), cra=cra.to_dict(),
         )
         manifest["postcode_directory"] = placed.postcode_directory
         manifest["priorities"] = {**prio.summary, "local_inputs": prio.inputs}  # issue 18
@@ -533,7 +533,6 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
             map_councils=runner.map_councils, progress=runner.progress,
         )
         runner.timed(f"Rendered {site.councils:,} council pages and index.html", start)
-        manifest["outputs"].update(site.files)
         manifest["spendmap_run"]["finished"] = now_iso()
         steps.write_manifest(manifest, staging, cache_dir)
         published = steps.publish(staging, out_dir)

@@ -627,8 +627,9 @@ def write_tables(
         name = catalog.exported_table(csv)
         if name in tables:
             files[csv.path] = _export_csv(tables[name], sources.get(name), csv.at(staging))
+    in_duckdb = {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables}
     files[catalog.DUCKDB.path] = write_duckdb(
-        {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables},
+        {name: in_duckdb[name] for name in catalog.DUCKDB_TABLES if name in in_duckdb},
         catalog.DUCKDB.at(staging),
     )
     return TablesResult(
@@ -641,7 +642,6 @@ def write_tables(
 # --- pages and manifest -------------------------------------------------------------------------------
 
 OGL = "Open Government Licence v3.0"
-PRIORITY_PAGE_TABLES = ("priorities", "priority_funding", "priority_matches", "priority_overlaps")  # issue 18
 
 
 def site_context(manifest: dict, coverage_notes: list[str] | None = None) -> dict:
@@ -763,16 +763,8 @@ def render_site(
     awards = page_awards(catalog.AWARDS.at(staging), places)
     if not context.get("departments"):  # the departments the register holds, stated on every page
         context = {**context, "departments": register_departments(catalog.AWARDS.at(staging))}
-    site_tables = SiteTables(
-        councils=load_councils(),
-        awards=awards,
-        place_summary=pd.read_parquet(tables[catalog.PLACE_SUMMARY.name]),
-        small_grants=pd.read_parquet(tables[catalog.SMALL_GRANTS.name]),
-        duplication=pd.read_parquet(tables[catalog.DUPLICATION.name]),
-        cra_allocation=pd.read_parquet(cra_allocation_path),
-        national_overlaps=pd.read_parquet(tables[catalog.NATIONAL_SCHEME_OVERLAPS.name]),
-        priorities={name: pd.read_parquet(tables[name]) for name in PRIORITY_PAGE_TABLES if name in tables},
-    )
+    site_tables = SiteTables.from_datasets(
+        load_councils(), awards, {**tables, catalog.CRA_ALLOCATION.name: cra_allocation_path})
     result = render(staging, site_tables, context, places, map_councils=map_councils, progress=progress)
     return SiteFiles(
         files={catalog.INDEX_HTML.path: catalog.INDEX_HTML.path,
@@ -807,9 +799,10 @@ def write_manifest(manifest: dict, staging: Path, cache_dir: Path | None = None)
     the flow already put it in. A run that does not reconcile raises ReconciliationError (exit 1) after
     writing the manifest into the staging folder, which is then discarded: nothing is published.
     """
-    from spendmap.manifest import check_reconciled, finite_json, reconcile_written
+    from spendmap.manifest import check_reconciled, finite_json, listed_outputs, reconcile_written
     from spendmap.outputs.tables import write_json
 
+    manifest["outputs"] = listed_outputs(staging)
     grants = reconcile_written(manifest["inputs"]["grants"], staging, cache_dir)
     manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
     path = write_json(finite_json(manifest), catalog.MANIFEST.at(staging))

@@ -66,17 +66,38 @@ class SiteTables:
     duplication: DUPLICATION_COLUMNS. cra_allocation: CRA_ALLOCATION_COLUMNS + CRA_EXTRA_COLUMNS.
     national_overlaps (optional): transforms.duplication.national_scheme_overlaps of the scheme registers.
     Tables may hold several years: only rows of `RunContext.fy` are used.
+
+    Each table field names the catalog dataset it is read from (`from_datasets`); the priority tables
+    are the catalog's other SITE_INPUTS, by name.
     """
 
     councils: pd.DataFrame
     awards: pd.DataFrame
-    place_summary: pd.DataFrame
-    small_grants: pd.DataFrame
-    duplication: pd.DataFrame
-    cra_allocation: pd.DataFrame
-    national_overlaps: pd.DataFrame | None = None
+    place_summary: pd.DataFrame = field(metadata={"dataset": "place_summary"})
+    small_grants: pd.DataFrame = field(metadata={"dataset": "small_grants"})
+    duplication: pd.DataFrame = field(metadata={"dataset": "duplication"})
+    cra_allocation: pd.DataFrame = field(metadata={"dataset": "cra_allocation"})
+    national_overlaps: pd.DataFrame | None = field(
+        default=None, metadata={"dataset": "national_scheme_overlaps"})
     # issue 18: priorities, priority_funding, priority_matches, priority_overlaps (outputs.priorities_section)
     priorities: dict[str, pd.DataFrame] | None = None
+
+    @classmethod
+    def from_datasets(
+        cls, councils: pd.DataFrame, awards: pd.DataFrame, paths: Mapping[str, str | Path]
+    ) -> SiteTables:
+        """The pages' tables read from the run's parquet files (`paths`: catalog dataset name -> path):
+        every catalog.SITE_INPUTS dataset the run wrote; the ones no field names go to `priorities`."""
+        from dataclasses import fields
+
+        from spendmap import catalog
+
+        read = {d.name: pd.read_parquet(paths[d.name]) for d in catalog.SITE_INPUTS if d.name in paths}
+        named = {f.name: f.metadata["dataset"] for f in fields(cls) if "dataset" in f.metadata}
+        return cls(
+            councils=councils, awards=awards, **{f: read[d] for f, d in named.items() if d in read},
+            priorities={n: t for n, t in read.items() if n not in named.values()},
+        )
 
 
 @dataclass
