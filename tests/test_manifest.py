@@ -180,3 +180,20 @@ def test_an_award_carrying_the_id_of_no_input_fails(written):
     assert not result["ok"] and result["awards_of_no_input"] == 1
     with pytest.raises(Exception, match="carry the id of no input"):
         check_reconciled(result)
+
+
+def test_the_manifest_lists_the_catalogs_outputs_found_in_the_folder_in_catalog_order(tmp_path):
+    from spendmap.manifest import listed_outputs
+
+    for name in ("spendmap.duckdb", "place_summary.csv", "awards.parquet", "notes.txt", "trends.csv"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    for slug in ("adur", "wakefield"):
+        (tmp_path / "councils" / slug).mkdir(parents=True)
+    (tmp_path / "councils" / "stray.txt").write_text("x", encoding="utf-8")  # a file is no council folder
+    (tmp_path / "rejects.csv").mkdir()  # a folder where a file is declared is not that file
+    assert listed_outputs(tmp_path) == {
+        "awards.parquet": "awards.parquet", "place_summary.csv": "place_summary.csv",
+        "trends.csv": "trends.csv", "spendmap.duckdb": "spendmap.duckdb", "councils/": "2 council folders",
+    }
+    assert list(listed_outputs(tmp_path)) == [
+        "awards.parquet", "place_summary.csv", "trends.csv", "spendmap.duckdb", "councils/"]
