@@ -329,6 +329,8 @@ def test_a_run_that_does_not_reconcile_exits_1_and_publishes_nothing(capsys, tmp
         return {**counted, "rows": counted["rows"] + 1}
 
     monkeypatch.setattr(manifest_module, "count_input", one_row_lost)
+    # A cache of its own: the plain count is cached by content, and this run must count afresh.
+    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "fresh-cache"))
     capsys.readouterr()
     assert main(args) == 1
     err = _err(capsys)

@@ -104,7 +104,8 @@ def test_every_cached_step_follows_its_own_inputs(tmp_path, own_cache, capsys):
     local = _csv(tmp_path / "in" / "local.csv", [
         ["Wakefield", "2016-17", "700", "School avoidance", "education", "", ""],
         ["Wakefield", "2016-17", "lots", "Bad line", "", "", ""],
-    ], header=["place", "fy", "amount_gbp", "description", "spend_area", "priority_id", "source_organisation"])
+    ], header=["place", "fy", "amount_gbp", "description", "spend_area", "priority_id",
+               "source_organisation"])
     args = ("--funding", str(funding), "--priorities", str(priorities))
     assert _run(tmp_path, *args, "--local", str(local), out="a")[0] == 0
     capsys.readouterr()

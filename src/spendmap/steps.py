@@ -760,11 +760,11 @@ def render_site(
     from spendmap.outputs.site import render_site as render
 
     tables = analytics.tables
-    awards = page_awards(catalog.AWARDS.at(staging), places)
+    awards, register = page_awards(catalog.AWARDS.at(staging), places)
     if not context.get("departments"):  # the departments the register holds, stated on every page
         context = {**context, "departments": register_departments(catalog.AWARDS.at(staging))}
     site_tables = SiteTables.from_datasets(
-        load_councils(), awards, {**tables, catalog.CRA_ALLOCATION.name: cra_allocation_path})
+        load_councils(), awards, {**tables, catalog.CRA_ALLOCATION.name: cra_allocation_path}, register)
     result = render(staging, site_tables, context, places, map_councils=map_councils, progress=progress)
     return SiteFiles(
         files={catalog.INDEX_HTML.path: catalog.INDEX_HTML.path,
@@ -775,12 +775,24 @@ def render_site(
     )
 
 
-def page_awards(path: Path, places: list[str] | None) -> pd.DataFrame:
-    """The awards the pages show. Every award, also with --places: the index's coverage per department,
-    its amount bands and the award finder are over the whole register, not the rendered councils'
-    awards (prepare_site slices the per-council figures itself)."""
-    del places  # the site slices per council; reading only the rendered councils' rows changed figures
-    return pd.read_parquet(path)
+def page_awards(path: Path, places: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The awards the pages show: (awards, register).
+
+    Without --places, every award whole, and no register (the awards are the register). With --places,
+    the rendered councils' awards whole, and every award in the index's columns only (REGISTER_COLUMNS):
+    the coverage per department, amount bands and finder stay over the whole register while a million
+    awards are never all held with every column."""
+    import pyarrow.parquet as pq
+
+    from spendmap.outputs.context import REGISTER_COLUMNS
+
+    if places is None:
+        return pd.read_parquet(path), None
+    names = set(pq.read_schema(path).names)
+    register = pd.read_parquet(path, columns=[c for c in REGISTER_COLUMNS if c in names])
+    awards = pd.read_parquet(path, filters=[("la_code", "in", list(places))]) if places else (
+        pd.read_parquet(path).iloc[0:0])
+    return awards, register
 
 
 def register_departments(path: Path) -> list[str]:

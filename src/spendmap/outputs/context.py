@@ -81,10 +81,14 @@ class SiteTables:
         default=None, metadata={"dataset": "national_scheme_overlaps"})
     # issue 18: priorities, priority_funding, priority_matches, priority_overlaps (outputs.priorities_section)
     priorities: dict[str, pd.DataFrame] | None = None
+    # Every award of the run in REGISTER_COLUMNS only, when `awards` holds just the rendered councils'
+    # rows (--places): the index's coverage, amount bands and the finder are over the whole register.
+    register: pd.DataFrame | None = None
 
     @classmethod
     def from_datasets(
-        cls, councils: pd.DataFrame, awards: pd.DataFrame, paths: Mapping[str, str | Path]
+        cls, councils: pd.DataFrame, awards: pd.DataFrame, paths: Mapping[str, str | Path],
+        register: pd.DataFrame | None = None,
     ) -> SiteTables:
         """The pages' tables read from the run's parquet files (`paths`: catalog dataset name -> path):
         every catalog.SITE_INPUTS dataset the run wrote; the ones no field names go to `priorities`."""
@@ -95,9 +99,17 @@ class SiteTables:
         read = {d.name: pd.read_parquet(paths[d.name]) for d in catalog.SITE_INPUTS if d.name in paths}
         named = {f.name: f.metadata["dataset"] for f in fields(cls) if "dataset" in f.metadata}
         return cls(
-            councils=councils, awards=awards, **{f: read[d] for f, d in named.items() if d in read},
+            councils=councils, awards=awards, register=register,
+            **{f: read[d] for f, d in named.items() if d in read},
             priorities={n: t for n, t in read.items() if n not in named.values()},
         )
+
+
+# The award columns the whole-register figures of the index use (search_page.finder_frame,
+# page_figures.department_coverage and amount_bands): all a --places run reads of every award.
+REGISTER_COLUMNS = ("award_id", "title", "recipient_name", "is_redacted", "scheme_title", "scheme_code",
+                    "department", "funder_type", "policy_area", "la_code", "amount_gbp", "fy", "award_date",
+                    "unplaced_reason")
 
 
 @dataclass

@@ -152,6 +152,9 @@ def prepare_site(
         schemas.conform_awards(tables.awards) if tables.awards is not None else schemas.empty_awards()
     )
     awards = _this_year(all_awards, fy)
+    # The whole register's awards of the year for the index's figures (a --places run read only the
+    # rendered councils' full rows into `awards`).
+    register = _this_year(tables.register, fy) if tables.register is not None else awards
     all_summary = _ensure(tables.place_summary, schemas.PLACE_SUMMARY_COLUMNS)
     summary = _this_year(all_summary, fy)
     small = _this_year(_ensure(tables.small_grants, schemas.SMALL_GRANTS_COLUMNS), fy)
@@ -177,7 +180,7 @@ def prepare_site(
     _copy_assets(out_dir)
     ctx = asdict(ctx_obj)
     if not ctx.get("department_coverage"):  # per department: read, placed, main reason for the rest
-        ctx["department_coverage"] = department_coverage(awards, UNPLACED_REASONS)
+        ctx["department_coverage"] = department_coverage(register, UNPLACED_REASONS)
     ctx["grants_sources"] = ctx_obj.source_names("grants")
     ctx["cra_sources"] = "; ".join(
         x for x in (ctx_obj.source_names("cra"), ctx_obj.source_names("population")) if x
@@ -206,7 +209,7 @@ def prepare_site(
     priorities_by = {n: _split(_rows_of(df, chosen, places)) for n, df in (tables.priorities or {}).items()}
     bands_by = _split(amount_bands(page_awards)) if len(page_awards) else {}
     # The award finder's text, once for every award of the year; each council's page takes its slice.
-    finder = finder_frame(awards)
+    finder = finder_frame(register)
     finder_by = _split(_rows_of(finder, chosen, places))
     search_names = council_search_names()
     finder_meta = {
@@ -250,7 +253,7 @@ def prepare_site(
     ]
     return SitePlan(
         out_dir, ctx, jobs, figures, small, tables.national_overlaps, slugs, finder, finder_meta,
-        search_names, amount_bands(awards, by=None) if len(awards) else None,
+        search_names, amount_bands(register, by=None) if len(register) else None,
     )
 
 
