@@ -184,6 +184,16 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "unplaced": "Every award that could not be placed in a council, with its reason in words.",
     "county_areas": "Two-tier areas: the county council's own awards beside those placed in its districts.",
     "trends": "Per council, year-on-year change of the place summary (runs of several years).",
+    "recipient_merges": "Each recipient record joined into an organisation, with the identifier and rule "
+                        "that joined it (transforms.recipient_identity).",
+    "place_summary_by_funder_type": "Per council, year and funder type: awards, recipients, GBP and small "
+                                    "awards, so central-government figures stay separable.",
+    "priority_funding": "Per place, year, priority and source: matched items and GBP (CRA as context, "
+                        "never added to grant totals).",
+    "priority_matches": "Every award or local-spend line matched to a priority, with the rule that matched.",
+    "priority_overlaps": "Priorities funded by two or more funders in a place and year.",
+    "priorities": "The places' priority outcomes the run matched against (--priorities or the pfpp preset).",
+    "local_spend": "Accepted lines of the councils' own spend files (--local), placed in their council.",
 }
 COLUMN_DESCRIPTIONS: dict[str, str] = {
     "funder_org_type": "The funder's organisation type as a 360Giving file gives it (additional data).",
