@@ -209,17 +209,46 @@
         return (heights[b] - heights[a]) || (a - b);
       });
       var kept = [];
+      // Touching counts as a clash: labels need a few pixels between them to be read apart.
+      function clashes(r) {
+        return kept.some(function (k) {
+          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > -4 &&
+                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > -2;
+        });
+      }
       order.forEach(function (i) {
         var t = nodes[i].querySelector("text");
         if (!t) { return; }
         t.style.visibility = "";
+        // A label this function shortened last time starts again from its full text (a label Plotly
+        // has since redrawn is taken as it now is).
+        if (t.getAttribute("data-short") !== t.textContent) { t.setAttribute("data-full", t.textContent); }
+        var full = t.getAttribute("data-full");
+        t.textContent = full;
         var r = t.getBoundingClientRect();
-        // Touching counts as a clash: labels need a few pixels between them to be read apart.
-        var clash = kept.some(function (k) {
-          return Math.min(r.right, k.right) - Math.max(r.left, k.left) > -4 &&
-                 Math.min(r.bottom, k.bottom) - Math.max(r.top, k.top) > -2;
-        });
-        if (clash) { t.style.visibility = "hidden"; } else if (r.width > 0) { kept.push(r); }
+        if (!clashes(r)) { if (r.width > 0) { kept.push(r); } return; }
+        // Before giving way, a label tries shorter names with its figures kept ("Highways Main… · £27.2m"),
+        // then its figures alone; only if even those clash is it hidden.
+        var cut = full.indexOf(" · ");
+        var name = cut > 0 ? full.slice(0, cut) : full;
+        var figures = cut > 0 ? full.slice(cut + 3) : "";
+        var tries = [0.6, 0.4, 0.25].map(function (f) {
+          var n = Math.max(4, Math.floor(name.length * f));
+          return n < name.length ? name.slice(0, n).trim() + "…" + (figures ? " · " + figures : "") : null;
+        }).filter(Boolean);
+        if (figures) { tries.push(figures); }
+        for (var j = 0; j < tries.length; j++) {
+          t.textContent = tries[j];
+          r = t.getBoundingClientRect();
+          if (!clashes(r)) {
+            t.setAttribute("data-short", tries[j]);
+            kept.push(r);
+            return;
+          }
+        }
+        t.textContent = full;
+        t.removeAttribute("data-short");
+        t.style.visibility = "hidden";
       });
       postHeight();
     }
