@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from spendmap.cli import main
+from tests.helpers.cache import seed_reference
 
 
 def _err(capsys) -> str:
@@ -153,7 +154,7 @@ def test_several_years_write_trends(tmp_path, prefect_harness):
 
 
 @pytest.mark.flow
-def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, httpserver, monkeypatch):
+def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, httpserver, fresh_cache):
     """A register and an NSPL-layout lookup served by a real local HTTP server; awards placed by postcode."""
     from pathlib import Path
 
@@ -174,7 +175,6 @@ def test_sources_over_http_and_postcode_placement(tmp_path, prefect_harness, htt
     out = tmp_path / "outputs"
     args = ["run", "--grants", httpserver.url_for("/grants_2016-17.csv"),
             "--postcodes", httpserver.url_for("/nspl.csv"), "--places", "Hastings", "--out", str(out)]
-    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
     assert main(args) == 0
     awards = pd.read_parquet(out / "awards.parquet").set_index("award_id")
     assert awards["geo_method"].to_dict() == {
@@ -312,7 +312,7 @@ def test_bad_rows_are_rejected_and_the_run_reconciles_from_its_files(tmp_path, p
 
 @pytest.mark.flow
 def test_a_run_that_does_not_reconcile_exits_1_and_publishes_nothing(capsys, tmp_path, prefect_harness,
-                                                                     monkeypatch):
+                                                                     monkeypatch, reference_cache):
     """Fault injected in the plain count (one row more read than written): exit 1, old output kept."""
     import spendmap.manifest as manifest_module
 
@@ -330,7 +330,7 @@ def test_a_run_that_does_not_reconcile_exits_1_and_publishes_nothing(capsys, tmp
 
     monkeypatch.setattr(manifest_module, "count_input", one_row_lost)
     # A cache of its own: the plain count is cached by content, and this run must count afresh.
-    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "fresh-cache"))
+    monkeypatch.setenv("SPENDMAP_CACHE", str(seed_reference(reference_cache, tmp_path / "fresh-cache")))
     capsys.readouterr()
     assert main(args) == 1
     err = _err(capsys)
@@ -358,13 +358,13 @@ def test_unreadable_file_is_exit_2(capsys):
         shutil.rmtree(folder)
 
 
-def test_run_prints_step_lines_a_summary_and_ends_with_the_index(tmp_path):
+def test_run_prints_step_lines_a_summary_and_ends_with_the_index(tmp_path, fresh_cache):
     """The bundled data, in-process, two councils' pages: a line per step with its seconds, then the
     summary (figures from the bundled register), then the path of index.html as the last line."""
     import os
 
     out = tmp_path / "outputs"
-    env = {**os.environ, "SPENDMAP_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "SPENDMAP_CACHE": str(fresh_cache)}
     done = subprocess.run(
         [sys.executable, "-m", "spendmap", "run", "--offline", "--places", "Wakefield,Leeds",
          "--out", str(out)],
@@ -409,11 +409,10 @@ def _serve_in_turn(httpserver, path, bodies):
 BAD_REGISTER = "Name,Value\r\nnot,a register\r\n"  # a CSV that decodes, but no register columns
 
 
-def test_a_download_that_does_not_read_is_fetched_again_once(capsys, tmp_path, httpserver, monkeypatch):
+def test_a_download_that_does_not_read_is_fetched_again_once(capsys, tmp_path, httpserver, fresh_cache):
     award = ["A1", "Bus grant", "1000", "01/05/2016", "Wakefield Council", "Department for Transport"]
     good = "".join(f"{','.join(r)}\r\n" for r in [REGISTER_HEADER, award])
     served = _serve_in_turn(httpserver, "/grants_2016-17.csv", [BAD_REGISTER, good])
-    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
     url = httpserver.url_for("/grants_2016-17.csv")
     out = tmp_path / "outputs"
     assert main(["run", "--grants", url, "--places", "Wakefield", "--out", str(out)]) == 0
@@ -425,10 +424,9 @@ def test_a_download_that_does_not_read_is_fetched_again_once(capsys, tmp_path, h
 
 
 def test_a_download_that_stays_unreadable_is_exit_2_and_leaves_nothing(capsys, tmp_path, httpserver,
-                                                                        monkeypatch):
+                                                                        fresh_cache):
     served = _serve_in_turn(httpserver, "/grants_2016-17.csv", [BAD_REGISTER])
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SPENDMAP_CACHE", str(cache))
+    cache = fresh_cache
     url = httpserver.url_for("/grants_2016-17.csv")
     out = tmp_path / "outputs"
     assert main(["run", "--grants", url, "--places", "Wakefield", "--out", str(out)]) == 2

@@ -51,17 +51,10 @@ def _manifest(out: Path) -> dict:
     return json.loads((out / "run_manifest.json").read_text())
 
 
-@pytest.fixture
-def own_cache(tmp_path, monkeypatch):
-    """A cache of this test's own, so 'the second run reuses the first run's read' is this test's."""
-    monkeypatch.setenv("SPENDMAP_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 # --- 1. a cached read follows the file as given ---------------------------------------------------
 
 
-def test_same_bytes_under_another_name_take_that_name_and_its_year(tmp_path, own_cache, capsys):
+def test_same_bytes_under_another_name_take_that_name_and_its_year(tmp_path, fresh_cache, capsys):
     alpha = _csv(tmp_path / "in" / "alpha-2016-17.csv", AWARDS)
     assert _run(tmp_path, "--grants", str(alpha), out="a")[0] == 0
     beta = tmp_path / "in" / "beta-2017-18.csv"
@@ -77,7 +70,7 @@ def test_same_bytes_under_another_name_take_that_name_and_its_year(tmp_path, own
     assert _manifest(out)["financial_years"] == ["2017-18"]
 
 
-def test_a_renamed_copy_of_the_bundled_register_and_a_deleted_first_copy(tmp_path, own_cache):
+def test_a_renamed_copy_of_the_bundled_register_and_a_deleted_first_copy(tmp_path, fresh_cache):
     first = tmp_path / "first-copy.xlsx"
     shutil.copy(reference_path(*BUNDLED_GRANTS), first)
     assert _run(tmp_path, "--grants", str(first), "--year", "2016-17", out="a")[0] == 0
@@ -94,7 +87,7 @@ def test_a_renamed_copy_of_the_bundled_register_and_a_deleted_first_copy(tmp_pat
     assert set(pd.read_parquet(out / "awards.parquet")["source_file"]) == {"renamed-register.xlsx"}
 
 
-def test_every_cached_step_follows_its_own_inputs(tmp_path, own_cache, capsys):
+def test_every_cached_step_follows_its_own_inputs(tmp_path, fresh_cache, capsys):
     """Classify, analytics and priority matching are cached on a chain of content keys: a warm run reuses
     them, but an edited priorities file (same path), a moved local-spend file and another small-grant
     threshold each give that run's own answer."""
@@ -179,7 +172,7 @@ def test_the_bundled_register_has_no_row_taken_for_a_total(bundled_awards):
     assert len(bundled_awards) == 3351 and bundled_awards["amount_gbp"].sum() == 3_920_986_733
 
 
-def test_subtotals_leave_the_published_total_that_of_the_awards(tmp_path, own_cache):
+def test_subtotals_leave_the_published_total_that_of_the_awards(tmp_path, fresh_cache):
     path = _csv(tmp_path / "subtotals-2016-17.csv", AWARDS + [
         ["", "Total for Department for Transport", "3000", "", "", "", DFT],
         ["TOTAL", "", "4000", "", "", "", "All departments"],
@@ -237,7 +230,7 @@ def test_a_reader_that_misreads_a_decimal_comma_fails_the_reconciliation(tmp_pat
 # --- 5. the year given reaches the reader ----------------------------------------------------------------
 
 
-def test_year_given_for_a_register_with_no_year_and_blank_dates(tmp_path, own_cache, capsys):
+def test_year_given_for_a_register_with_no_year_and_blank_dates(tmp_path, fresh_cache, capsys):
     path = _csv(tmp_path / "register.csv", [[*r[:3], "", *r[4:]] for r in AWARDS])
     code, _ = _run(tmp_path, "--grants", str(path), out="a")
     assert code == 2 and "Give it with --year" in " ".join(capsys.readouterr().err.split())
@@ -262,7 +255,7 @@ def test_year_sources_file_name_given_award_dates(tmp_path):
 # --- 6. inputs named by id and full path ----------------------------------------------------------------
 
 
-def test_a_name_neutralised_in_csv_still_reconciles(tmp_path, own_cache):
+def test_a_name_neutralised_in_csv_still_reconciles(tmp_path, fresh_cache):
     path = _csv(tmp_path / "=evil-2016-17.csv", AWARDS + [
         ["A-1", "dup", "5", "2016-06-01", "X", "WF1 2EB", DFE]])
     code, out = _run(tmp_path, "--grants", str(path))
@@ -278,7 +271,7 @@ def test_a_name_neutralised_in_csv_still_reconciles(tmp_path, own_cache):
     assert grants["input_id"] == f"1:{grants['sha256'][:12]}"
 
 
-def test_two_folders_register_csv_are_told_apart(tmp_path, own_cache):
+def test_two_folders_register_csv_are_told_apart(tmp_path, fresh_cache):
     north = _csv(tmp_path / "north" / "register-2016-17.csv", AWARDS)
     south = _csv(tmp_path / "south" / "register-2016-17.csv", [
         ["B-1", "x", "10", "2016-06-01", "Y", "LS1 1UR", DFT],
@@ -302,7 +295,7 @@ def test_two_folders_register_csv_are_told_apart(tmp_path, own_cache):
 # --- 7. text that reverses or colours figures --------------------------------------------------------
 
 
-def test_bidirectional_and_control_characters_are_removed_at_ingest(tmp_path, own_cache):
+def test_bidirectional_and_control_characters_are_removed_at_ingest(tmp_path, fresh_cache):
     path = _csv(tmp_path / "controls-2016-17.csv", AWARDS + [
         ["C-1", "Ev\u202eil\u2066", "93", "2016-06-01", "Wakefield \u202eTrust", "WF1 2EB", DFE],
         ["C-2", "line\nbreak", "5", "2016-06-01", "\x1b[31mRed Ltd\x1b[0m\x07", "WF1 2EB", DFE],
@@ -324,7 +317,7 @@ def test_bidirectional_and_control_characters_are_removed_at_ingest(tmp_path, ow
 # --- 8. implausible values are said in the run summary; repeated headers refused -----------------------
 
 
-def test_implausible_amounts_and_dates_are_warned_about_in_the_summary(tmp_path, own_cache, capsys):
+def test_implausible_amounts_and_dates_are_warned_about_in_the_summary(tmp_path, fresh_cache, capsys):
     path = _csv(tmp_path / "implausible-2016-17.csv", AWARDS + [
         ["I-1", "x", "99999999999999", "2016-06-01", "Wakefield Council", "WF1 2EB", DFE],
         ["I-2", "x", "10", "2099-06-01", "Wakefield Council", "WF1 2EB", DFE],

@@ -63,9 +63,8 @@ def _task_states(out_dir, n_tasks: int) -> dict[str, list[str]]:
     return asyncio.run(read())
 
 
-def test_second_prefect_run_reuses_reading_and_placing(tmp_path, monkeypatch, prefect_harness, bundled_run):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("SPENDMAP_CACHE", str(cache))
+def test_second_prefect_run_reuses_reading_and_placing(tmp_path, fresh_cache, prefect_harness, bundled_run):
+    cache = fresh_cache
     outs = [tmp_path / f"out{i}" for i in range(3)]
 
     def run(out):

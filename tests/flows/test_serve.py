@@ -14,6 +14,7 @@ import pytest
 
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 from spendmap.sources.download import sha256_of
+from tests.helpers.cache import seed_reference
 from tests.helpers.govuk import XLSX, Publication, file_attachment, serve
 
 pytestmark = pytest.mark.flow
@@ -64,7 +65,8 @@ def _deployment_run(env: dict, params: list[str]) -> subprocess.CompletedProcess
     return run
 
 
-def test_serve_runs_the_release_check_new_then_unchanged(tmp_path, httpserver, prefect_harness):
+def test_serve_runs_the_release_check_new_then_unchanged(tmp_path, httpserver, prefect_harness,
+                                                          reference_cache):
     # The stand-in GOV.UK publishes the 2016-17 register (a copy of the bundled one, which the bundled
     # CRA covers) through the Content API, with an ETag for conditional requests.
     media = f"/media/abc/{REGISTER.name}"
@@ -77,7 +79,7 @@ def test_serve_runs_the_release_check_new_then_unchanged(tmp_path, httpserver, p
 
     # The session's Prefect server (tests/conftest.py), reached over HTTP as a user's server would be.
     api = prefect_harness
-    cache = tmp_path / "cache"
+    cache = seed_reference(reference_cache, tmp_path / "cache")
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
