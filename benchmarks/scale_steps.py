@@ -115,11 +115,15 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
     """One `spendmap run --offline --places pfpp --grants path` through the real pipeline definition
     (`pipeline.execute`) with a runner that times every step; the steps execute() calls directly
     (places, pages, manifest, publish) are timed by wrapping them in this process only. The step
-    cache is a fresh folder, so reading and placing really run."""
+    cache is a fresh folder, so reading and placing really run; it starts with the reference data that
+    $SPENDMAP_CACHE holds parsed (run_benchmarks.py parses it once before any case), as a user's run on a
+    new register does."""
     import tempfile
 
     from spendmap import pipeline, steps
     from spendmap.run_config import RunParams
+    from spendmap.sources.cache import default_cache_dir
+    from spendmap.testing.reference_cache import seed_reference
 
     results: list[dict[str, Any]] = []
 
@@ -166,6 +170,7 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
 
         setattr(steps, name, wrapper)  # this benchmark process only
     with tempfile.TemporaryDirectory(prefix="spendmap-bench-cache-") as cache:
+        seed_reference(default_cache_dir(), Path(cache))
         params = RunParams(grants=[str(path)], places="pfpp", out_dir=str(out_dir), offline=True,
                            cache_dir=cache)
         outcome = pipeline.execute(params, TimingRunner())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spendmap.paths import BUNDLED_GRANTS, reference_path
-from tests.helpers.cache import seed_reference
+from spendmap.testing.reference_cache import seed_reference, warm_reference
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Runs cache downloads and step results: never in the user's own ~/.cache/spendmap.
@@ -45,22 +45,10 @@ def bundled_run(tmp_path_factory, prefect_harness) -> Path:
 
 @pytest.fixture(scope="session")
 def reference_cache(tmp_path_factory) -> Path:
-    """A cache holding the bundled reference data parsed once (one tiny in-process run warms it), so
-    that a test needing a cache of its own starts where a user's second run does, not ~10 s colder."""
-    from spendmap.cli import main
-
+    """A cache holding the bundled reference data parsed once, so that a test needing a cache of its own
+    starts where a user's second run does, not ~10 s colder."""
     root = tmp_path_factory.mktemp("reference")
-    register = root / "warm-2016-17.csv"
-    register.write_text("Identifier,Title,Amount Awarded,Award Date,Recipient Org:Name,Funding Org:Name\n"
-                        "W-1,Warm-up,1000,2016-06-01,Wakefield Council,Department for Education\n")
-    cache, before = root / "cache", os.environ["SPENDMAP_CACHE"]
-    os.environ["SPENDMAP_CACHE"] = str(cache)
-    try:
-        assert main(["run", "--offline", "--places", "Wakefield", "--grants", str(register),
-                     "--out", str(root / "out")]) == 0
-    finally:
-        os.environ["SPENDMAP_CACHE"] = before
-    return cache
+    return warm_reference(root / "cache", root / "work")
 
 
 @pytest.fixture

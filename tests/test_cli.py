@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from spendmap.cli import main
-from tests.helpers.cache import seed_reference
+from spendmap.testing.reference_cache import seed_reference
 
 
 def _err(capsys) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 from spendmap.sources.download import sha256_of
-from tests.helpers.cache import seed_reference
+from spendmap.testing.reference_cache import seed_reference
 from tests.helpers.govuk import XLSX, Publication, file_attachment, serve
 
 pytestmark = pytest.mark.flow
