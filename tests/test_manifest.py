@@ -191,9 +191,13 @@ def test_the_manifest_lists_the_catalogs_outputs_found_in_the_folder_in_catalog_
         (tmp_path / "councils" / slug).mkdir(parents=True)
     (tmp_path / "councils" / "stray.txt").write_text("x", encoding="utf-8")  # a file is no council folder
     (tmp_path / "rejects.csv").mkdir()  # a folder where a file is declared is not that file
+    (tmp_path / "assets" / "fonts").mkdir(parents=True)  # a folder standing for its files counts them
+    for name in ("style.css", "fonts/a.woff"):
+        (tmp_path / "assets" / name).write_text("x", encoding="utf-8")
     assert listed_outputs(tmp_path) == {
         "awards.parquet": "awards.parquet", "place_summary.csv": "place_summary.csv",
         "trends.csv": "trends.csv", "spendmap.duckdb": "spendmap.duckdb", "councils/": "2 council folders",
+        "assets/": "2 files",
     }
     assert list(listed_outputs(tmp_path)) == [
-        "awards.parquet", "place_summary.csv", "trends.csv", "spendmap.duckdb", "councils/"]
+        "awards.parquet", "place_summary.csv", "trends.csv", "spendmap.duckdb", "councils/", "assets/"]

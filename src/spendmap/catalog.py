@@ -58,6 +58,7 @@ class Dataset:
     root: Root
     columns: tuple[str, ...] = ()
     description: str = ""
+    link: str = ""  # the index's one-line description, for a file it links (INDEX_DOWNLOADS)
 
     def at(self, folder: Path | str) -> Path:
         """This dataset's file inside `folder` (a work folder or the output folder, as `root` says)."""
@@ -71,8 +72,9 @@ class Dataset:
         return re.fullmatch(pattern, relative) is not None
 
 
-def _ds(name: str, path: str, fmt: Format, root: Root, columns=(), description: str = "") -> Dataset:
-    return Dataset(name, path, fmt, root, tuple(columns), description)
+def _ds(name: str, path: str, fmt: Format, root: Root, columns=(), description: str = "",
+        link: str = "") -> Dataset:
+    return Dataset(name, path, fmt, root, tuple(columns), description, link)
 
 
 def _set(values) -> str:
@@ -175,10 +177,12 @@ AWARDS = _ds("awards", "awards.parquet", "parquet", "out", AWARD_COLUMNS,
 REJECTS = _ds(
     "rejects", "rejects.csv", "csv", "out", (*REJECT_COLUMNS, *REJECT_EXTRA_COLUMNS),
     "every input row not accepted, from every input (grants, CRA, population, scheme registers, --local), "
-    "with its reason; `input_id` is the grants input's id, as in awards (blank for other inputs)")
+    "with its reason; `input_id` is the grants input's id, as in awards (blank for other inputs)",
+    link="input rows not accepted, each with its reason")
 DUCKDB = _ds("spendmap_duckdb", "spendmap.duckdb", "duckdb", "out", (),
              "the tables in one database, each table and column with a `COMMENT` (`duckdb_tables()`, "
-             "`duckdb_columns()`)")
+             "`duckdb_columns()`)",
+             link="every table in one DuckDB database, with views and column comments")
 MANIFEST = _ds("run_manifest", "run_manifest.json", "json", "out", (), "see below")
 INDEX_HTML = _ds(
     "index_html", "index.html", "html", "out", (),
@@ -192,33 +196,42 @@ INDEX_HTML = _ds(
 
 
 def csv_output(
-    table: Dataset | str, columns: tuple[str, ...] | list[str] = (), description: str = ""
+    table: Dataset | str, columns: tuple[str, ...] | list[str] = (), description: str = "", *, link: str
 ) -> Dataset:
-    """The published CSV of a table (place_summary.csv, ...; also cra_allocation, unplaced, trends)."""
+    """The published CSV of a table (place_summary.csv, ...; also cra_allocation, unplaced, trends);
+    `link` is what the index says of it."""
     name = table if isinstance(table, str) else table.name
     columns = table.columns if isinstance(table, Dataset) else columns
     description = description or (table.description if isinstance(table, Dataset) else "")
-    return _ds(f"{name}_csv", f"{name}.csv", "csv", "out", columns, description)
+    return _ds(f"{name}_csv", f"{name}.csv", "csv", "out", columns, description, link)
 
 
 # The tables published as CSV (and as tables of spendmap.duckdb), in this order; write_tables exports
 # each one the run produced (trends only when a run covers several years). A new published table is
 # one entry here (and the function that makes it).
 CSV_EXPORTS: tuple[Dataset, ...] = (
-    csv_output(PLACE_SUMMARY), csv_output(SMALL_GRANTS), csv_output(DUPLICATION), csv_output(CRA_ALLOCATION),
-    csv_output(NATIONAL_SCHEME_OVERLAPS),
+    csv_output(PLACE_SUMMARY, link="awards, recipients and £ per council and year"),
+    csv_output(SMALL_GRANTS, link="small-grant counts and shares per council, in both scopes"),
+    csv_output(DUPLICATION, link="the duplication findings, one per row"),
+    csv_output(CRA_ALLOCATION, link="CRA identifiable spending allocated to councils by population"),
+    csv_output(NATIONAL_SCHEME_OVERLAPS, link="policy areas funded by several departments' schemes"),
     csv_output("unplaced", UNPLACED_COLUMNS,
-               "every award not placed in a council, with its `reason` in words"),
+               "every award not placed in a council, with its `reason` in words",
+               link="every award that could not be placed in a council, with its reason"),
     csv_output("county_areas", COUNTY_AREA_COLUMNS,
                "two-tier areas, one row per county council and year: the county council's own awards "
-               "beside those placed in its districts"),
-    csv_output(RECIPIENT_MERGES),
+               "beside those placed in its districts",
+               link="two-tier areas: the county council's own awards beside its districts'"),
+    csv_output(RECIPIENT_MERGES, link="how recipient records became organisations, each merge explained"),
     csv_output("trends", TREND_COLUMNS,
                "only for several years (`--years`): per council and year, the grant profile beside the "
-               "CRA allocation, and the change from the previous year"),
+               "CRA allocation, and the change from the previous year",
+               link="per council and year, the grant profile beside the CRA allocation, and the change"),
     # issue 18: the council profile per funder type and the priority tables
-    csv_output(PLACE_SUMMARY_BY_FUNDER_TYPE), csv_output(PRIORITY_FUNDING), csv_output(PRIORITY_MATCHES),
-    csv_output(PRIORITY_OVERLAPS),
+    csv_output(PLACE_SUMMARY_BY_FUNDER_TYPE, link="the council figures per funder type"),
+    csv_output(PRIORITY_FUNDING, link="£ and lines per place priority and source, gaps included"),
+    csv_output(PRIORITY_MATCHES, link="every award or local-spend line matched to a priority, and why"),
+    csv_output(PRIORITY_OVERLAPS, link="priorities funded by two or more funders"),
 )
 
 
@@ -290,7 +303,10 @@ PUBLISHED: tuple[Dataset, ...] = (
     *SEARCH_PAGES, ASSETS, OUTPUT_MARKER, README,
 )
 # What run_manifest.json lists under `outputs` (manifest.listed_outputs: those present in the folder).
-MANIFEST_OUTPUTS: tuple[Dataset, ...] = (AWARDS, REJECTS, *CSV_EXPORTS, DUCKDB, INDEX_HTML, COUNCIL_FOLDERS)
+MANIFEST_OUTPUTS: tuple[Dataset, ...] = (
+    AWARDS, REJECTS, *CSV_EXPORTS, DUCKDB, INDEX_HTML, COUNCIL_FOLDERS, *SEARCH_PAGES, ASSETS)
+# The files index.html links under "Download the tables" (those the run wrote), with each one's `link`.
+INDEX_DOWNLOADS: tuple[Dataset, ...] = (*CSV_EXPORTS, REJECTS, DUCKDB)
 # The tables the pages are built from (outputs.context.SiteTables reads each by name), besides the
 # awards and the council register.
 SITE_INPUTS: tuple[Dataset, ...] = (
@@ -305,11 +321,16 @@ def published(relative: str) -> Dataset | None:
     A folder whose files are declared one by one (`councils/`) claims none of them itself, so an
     undeclared file inside it is found."""
     for d in PUBLISHED:
-        declared_inside = d.path.endswith("/") and any(
-            o.path.startswith(d.path) for o in PUBLISHED if o is not d)
-        if not declared_inside and d.matches(relative):
+        if not declares_inside(d) and d.matches(relative):
             return d
     return None
+
+
+def declares_inside(folder: Dataset) -> bool:
+    """Whether the catalog declares the files inside this folder one by one (`councils/`), rather than
+    the folder standing for everything in it (`assets/`)."""
+    return folder.path.endswith("/") and any(
+        o.path.startswith(folder.path) for o in PUBLISHED if o is not folder)
 
 
 DATASETS: dict[str, Dataset] = {

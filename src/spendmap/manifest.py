@@ -292,13 +292,18 @@ def run_warnings(grants: list[dict], others: list[dict | None] = ()) -> list[str
 
 def listed_outputs(out_dir: Path) -> dict[str, str]:
     """The manifest's `outputs`: each of catalog.MANIFEST_OUTPUTS found in the folder as written, in the
-    catalog's order (a folder as the number of folders it holds: "382 council folders")."""
+    catalog's order; a folder of folders as how many it holds ("382 council folders"), a folder of files
+    as how many files ("assets/": "6 files")."""
     listed = {}
     for dataset in catalog.MANIFEST_OUTPUTS:
         path = dataset.at(out_dir)
         if dataset.format == "folder" and path.is_dir():
-            n = sum(1 for p in path.iterdir() if p.is_dir())
-            listed[dataset.path] = f"{n} {dataset.name.replace('_', ' ')}"
+            if catalog.declares_inside(dataset):  # councils/: its files are declared one by one
+                n = sum(1 for p in path.iterdir() if p.is_dir())
+                listed[dataset.path] = f"{n} {dataset.name.replace('_', ' ')}"
+            else:
+                n = sum(1 for p in path.rglob("*") if p.is_file())
+                listed[dataset.path] = f"{n} file{'s' if n != 1 else ''}"
         elif path.is_file():
             listed[dataset.path] = dataset.path
     return listed

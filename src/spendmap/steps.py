@@ -537,10 +537,6 @@ def match_priority_outcomes(
 
 # --- writing ------------------------------------------------------------------------------------------
 
-# Tables published as CSV (and in DuckDB), from the catalog; trends only when a run covers several years.
-CSV_TABLES = tuple(catalog.exported_table(d) for d in catalog.CSV_EXPORTS)
-
-
 def collect_rejects(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Every input row not accepted, from the readers' rejects files, in one table (REJECT_COLUMNS, then
     the grants input id, blank for other readers' rows)."""

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import markupsafe
 import pytest
 
 from spendmap import catalog, schemas
@@ -75,5 +76,11 @@ def test_a_real_run_publishes_only_declared_files_with_their_declared_columns(bu
     assert manifest["outputs"] == listed_outputs(bundled_run)
     assert list(manifest["outputs"]) == [
         "awards.parquet", "rejects.csv", *(d.path for d in catalog.CSV_EXPORTS if d.name != "trends_csv"),
-        "spendmap.duckdb", "index.html", "councils/"]
+        "spendmap.duckdb", "index.html", "councils/", "search.html", "search/awards.js", "assets/"]
     assert manifest["outputs"]["councils/"] == "382 council folders"
+    assert manifest["outputs"]["assets/"] == f"{sum(1 for _ in (bundled_run / 'assets').iterdir())} files"
+    # The index links every table the run wrote, each with the catalog's line for it.
+    index = catalog.INDEX_HTML.at(bundled_run).read_text(encoding="utf-8")
+    for d in catalog.INDEX_DOWNLOADS:
+        assert (f'href="{d.path}"' in index) == d.at(bundled_run).exists(), d.path
+        assert d.link and (str(markupsafe.escape(d.link)) in index) == d.at(bundled_run).exists(), d.path

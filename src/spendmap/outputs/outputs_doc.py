@@ -137,7 +137,8 @@ def render() -> str:
         "  the number of duplication findings.",
         "- `assumptions`: small-grant threshold, population vintage per year (wanted, used, why, councils",
         "  filled from mySociety's 2020 figures), CRA units and scope.",
-        "- `outputs`, `package_versions`.",
+        "- `outputs`: each of " + ", ".join(f"`{d.path}`" for d in catalog.MANIFEST_OUTPUTS if not d.name.endswith("_csv"))
+        + ", and each CSV above, that the run wrote (a folder of council folders as how many it holds, `assets/` as how many files); `package_versions`.",
         "",
     ]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from spendmap import schemas
+from spendmap import catalog, schemas
 from spendmap.errors import InputError
 from spendmap.outputs.context import CRA_EXTRA_COLUMNS, RunContext, SiteResult, SiteTables
 from spendmap.outputs.council_page import CouncilJob, assumptions, render_council
@@ -257,24 +257,12 @@ def prepare_site(
     )
 
 
-# Files of the output folder the index links, when the run wrote them (docs/outputs.md describes each).
-DOWNLOADS = [
-    ("unplaced.csv", "every award that could not be placed in a council, with its reason"),
-    ("place_summary.csv", "awards, recipients and £ per council and year"),
-    ("small_grants.csv", "small-grant counts and shares per council, in both scopes"),
-    ("duplication.csv", "the duplication findings, one per row"),
-    ("county_areas.csv", "two-tier areas: the county council's own awards beside its districts'"),
-    ("cra_allocation.csv", "CRA identifiable spending allocated to councils by population"),
-    ("national_scheme_overlaps.csv", "policy areas funded by several departments' schemes"),
-    ("rejects.csv", "input rows not accepted, each with its reason"),
-    ("spendmap.duckdb", "every table in one DuckDB database, with views and column comments"),
-]
-
-
 def _downloads(out_dir: Path) -> list[dict[str, str]]:
-    # Only files already written: a page never links a file that is not there (run_manifest.json is
-    # written after the pages and is described in the README instead).
-    return [{"href": n, "name": n, "text": t} for n, t in DOWNLOADS if (Path(out_dir) / n).exists()]
+    """The index's download links (catalog.INDEX_DOWNLOADS). Only files already written: a page never
+    links a file that is not there (run_manifest.json is written after the pages and is described in the
+    README instead)."""
+    return [{"href": d.path, "name": d.path, "text": d.link} for d in catalog.INDEX_DOWNLOADS
+            if d.at(out_dir).exists()]
 
 
 def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
