@@ -459,18 +459,18 @@ def grant_analytics(
     Every council gets a row for every run year, with zeros where no award was placed in it.
     """
     from spendmap.transforms.duplication import find_duplication, national_scheme_overlaps
-    from spendmap.transforms.funder_types import place_summary_by_funder_type
-    from spendmap.transforms.profiles import award_counts, place_summary, small_grants
+    from spendmap.transforms.profiles import award_counts, place_summaries, small_grants
 
     awards = pd.read_parquet(awards_path)
     councils = load_councils()
+    # issue 18: the same profile per funder type, so central government stays separable (one pass)
+    summary, by_funder_type = place_summaries(awards, councils, threshold, fys=fys)
     tables = {
-        "place_summary": place_summary(awards, councils, threshold, fys=fys),
+        "place_summary": summary,
         "small_grants": small_grants(awards, councils, threshold, fys=fys),
         "duplication": find_duplication(awards),
         "national_scheme_overlaps": national_scheme_overlaps(pd.read_parquet(schemes_path)),
-        # issue 18: the same profile per funder type, so central government stays separable
-        "place_summary_by_funder_type": place_summary_by_funder_type(awards, councils, threshold, fys),
+        "place_summary_by_funder_type": by_funder_type,
     }
     paths = {}
     for name, df in tables.items():

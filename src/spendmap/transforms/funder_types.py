@@ -138,26 +138,6 @@ def describe_funding(types: list[str]) -> str:
     return f"grants from {listed}"
 
 
-def place_summary_by_funder_type(awards: pd.DataFrame, councils: pd.DataFrame, threshold: float,
-                                 fys: list[str]) -> pd.DataFrame:
-    """place_summary's columns per funder type (one row per council, year and funder type with awards),
-    then `funder_type`: central-government figures stay separable when other funders' data is in the run."""
-    from spendmap.schemas import PLACE_SUMMARY_COLUMNS
-    from spendmap.transforms.profiles import place_summary
-
-    parts = []
-    kinds = awards["funder_type"].astype("string").fillna("other") if "funder_type" in awards else None
-    for kind in FUNDER_TYPES:
-        if kinds is None or not (kinds == kind).any():
-            continue
-        rows = place_summary(awards[(kinds == kind).to_numpy()], councils, threshold, fys=fys)
-        parts.append(rows[rows["n_awards"] > 0].assign(funder_type=kind))
-    if not parts:
-        return pd.DataFrame(columns=[*PLACE_SUMMARY_COLUMNS, "funder_type"])
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["la_code", "fy", "funder_type"], kind="stable", ignore_index=True)
-
-
 def funder_type_counts(awards: pd.DataFrame) -> dict[str, dict[str, float]]:
     """{funder_type: {n_awards, amount_gbp}} for the run manifest, every type listed."""
     g = awards.groupby("funder_type", dropna=False)["amount_gbp"].agg(["size", "sum"])
@@ -166,4 +146,4 @@ def funder_type_counts(awards: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 __all__ = ["FUNDER_TYPES", "FUNDER_TYPE_LABELS", "known_funder_keys", "describe_funding",
-           "place_summary_by_funder_type", "classify_funders", "add_funder_types", "funder_type_counts"]
+           "classify_funders", "add_funder_types", "funder_type_counts"]

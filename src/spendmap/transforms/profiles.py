@@ -12,6 +12,8 @@ table gets a row for every year, with zeros when no award reached it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -79,50 +81,60 @@ def _council_grid(councils: pd.DataFrame, fys: list[str]) -> pd.DataFrame:
     return grid.astype({"la_code": "string", "la_name": "string", "fy": "string"})
 
 
-def place_summary(
+def place_summaries(
     awards: pd.DataFrame,
     councils: pd.DataFrame,
     threshold: float = DEFAULT_SMALL_THRESHOLD,
     fys: list[str] | None = None,
     include_zero: bool = False,
     include_redacted: bool = False,
-) -> pd.DataFrame:
-    """One row per council (from `councils`) and financial year: PLACE_SUMMARY_COLUMNS.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(place_summary, place_summary per funder type), from one DuckDB pass (queries/place_summary.sql).
 
-    n_awards and total_gbp count every award placed in the council; n_small_awards counts small
-    awards; share_small = n_small_awards / awards tested (n_awards less zero-value, negative and
-    redacted ones unless included) and is empty when none was tested. fys defaults to the years in
-    `awards`.
+    place_summary: one row per council (from `councils`) and financial year, PLACE_SUMMARY_COLUMNS.
+    n_awards and total_gbp count every award placed in the council; n_schemes the distinct scheme_key
+    values; n_recipients the distinct recipients (names.recipient_key); n_small_awards the small awards;
+    share_small = n_small_awards / awards tested (n_awards less zero-value, negative and redacted ones
+    unless included), empty when none was tested. fys defaults to the years in `awards`.
+    Per funder type: the same columns then `funder_type`, for councils and years where that type
+    (transforms.funder_types.FUNDER_TYPES; missing is `other`) has awards; empty when the awards carry
+    no funder type.
     """
-    flags = award_flags(awards, threshold, include_zero, include_redacted)
+    from spendmap.queries import run
+    from spendmap.transforms.funder_types import FUNDER_TYPES
+
+    kinds = pd.Series(pd.NA, index=awards.index, dtype="string")
+    if "funder_type" in awards.columns:
+        kinds = awards["funder_type"].astype("string").fillna("other")
+        kinds = kinds.where(kinds.isin(FUNDER_TYPES))
     frame = pd.DataFrame(
         {
             "la_code": awards["la_code"].astype("string"),
             "fy": awards["fy"].astype("string"),
             "scheme": scheme_key(awards),
             "recipient": recipient_key(awards),
-            "amount": pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0),
-            "tested": flags["tested"],
-            "small": flags["is_small"],
+            "funder_type": kinds,
+            "amount_gbp": pd.to_numeric(awards["amount_gbp"], errors="coerce"),
+            "is_redacted": awards["is_redacted"].astype("boolean"),
         }
-    ).dropna(subset=["la_code", "fy"])
-    stats = frame.groupby(["la_code", "fy"]).agg(
-        n_schemes=("scheme", "nunique"),
-        n_recipients=("recipient", "nunique"),
-        n_awards=("amount", "size"),
-        total_gbp=("amount", "sum"),
-        n_small_awards=("small", "sum"),
-        n_tested=("tested", "sum"),
     )
-    out = _council_grid(councils, _years(awards, fys)).merge(
-        stats.reset_index(), on=["la_code", "fy"], how="left"
-    )
-    for col in ("n_schemes", "n_recipients", "n_awards", "n_small_awards", "n_tested"):
-        out[col] = out[col].fillna(0).astype("int64")
-    out["total_gbp"] = out["total_gbp"].fillna(0.0).round(2)
+    out = run("place_summary", {"awards": frame, "grid": _council_grid(councils, _years(awards, fys))},
+              threshold=float(threshold), include_zero=bool(include_zero),
+              include_redacted=bool(include_redacted))
+    out = out.astype({"la_code": "string", "la_name": "string", "fy": "string", "funder_type": "string"})
+    out["total_gbp"] = out["total_gbp"].astype("float64").round(2)
     out["share_small"] = out["n_small_awards"] / out["n_tested"].where(out["n_tested"] > 0)
-    out = out.sort_values(["la_code", "fy"], kind="stable").reset_index(drop=True)
-    return out[PLACE_SUMMARY_COLUMNS]
+    every = out["funder_type"].isna()
+    summary = out[every].sort_values(["la_code", "fy"], kind="stable", ignore_index=True)
+    by_type = out[~every].sort_values(["la_code", "fy", "funder_type"], kind="stable", ignore_index=True)
+    return (summary[PLACE_SUMMARY_COLUMNS],
+            by_type[[*PLACE_SUMMARY_COLUMNS, "funder_type"]].astype({"funder_type": str}))
+
+
+def place_summary(awards: pd.DataFrame, councils: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """One row per council (from `councils`) and financial year: PLACE_SUMMARY_COLUMNS; `options` as
+    place_summaries (threshold, fys, include_zero, include_redacted)."""
+    return place_summaries(awards, councils, **options)[0]
 
 
 def small_grants(
