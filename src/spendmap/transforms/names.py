@@ -100,20 +100,21 @@ def recipient_identifiers(awards: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def recipient_key(awards: pd.DataFrame) -> pd.Series:
+def recipient_key(awards: pd.DataFrame, ids: pd.DataFrame | None = None) -> pd.Series:
     """One key per recipient organisation.
 
     Where transforms.recipient_identity has run, its `organisation_id` (the same organisation under
     several ids, names and postcodes is one). Otherwise the first identifier the award carries
     (recipient_identifiers, strongest first). Keys look like `GB-LAE-BIR`, `COUNCIL:E08000025`,
     `GB-CHC-1079327`, `GB-COH-03861209` or `NAME:change grow live`; redacted awards and awards with no
-    recipient at all get <NA> (they cannot be counted as a distinct recipient).
+    recipient at all get <NA> (they cannot be counted as a distinct recipient). `ids`: the awards'
+    recipient_identifiers where the caller has them already (they are the costly part).
     """
     if "recipient_key" in awards.columns:  # computed once for the whole table, then sliced per page
         return awards["recipient_key"].astype("string")
     if "organisation_id" in awards.columns and awards["organisation_id"].notna().any():
         return awards["organisation_id"].astype("string")
-    ids = recipient_identifiers(awards)
+    ids = recipient_identifiers(awards) if ids is None else ids
     key = ids[IDENTIFIER_KINDS[0]]
     for kind in IDENTIFIER_KINDS[1:]:
         key = key.fillna(ids[kind])
