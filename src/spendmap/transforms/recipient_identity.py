@@ -82,24 +82,30 @@ def _postcode(values: pd.Series) -> pd.Series:
     return text.where(text.str.len() >= 5)  # an outward code alone ("B9") says too little
 
 
-def _text_codes(values: pd.Series) -> np.ndarray:
-    """Codes of the values as text, <NA> as the text "\x00": what tells two records apart."""
-    codes, uniques = values.factorize()  # once per distinct value: a million awards, few values
-    text = pd.concat([pd.Series(uniques).astype("string"), pd.Series([pd.NA], dtype="string")],
-                     ignore_index=True)
-    text_codes, _ = text.fillna("\x00").factorize()
-    return text_codes[codes]  # <NA> (-1) takes the last: "\x00"
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of the values as text, <NA> as the text "\x00" (what tells two records apart), and how
+    many codes there are."""
+    codes, uniques = values.factorize()  # <NA> is -1
+    text = pd.Series(uniques).astype("string")
+    if isinstance(values.dtype, pd.StringDtype) and not (text == "\x00").any():
+        return np.where(codes < 0, len(text), codes), len(text) + 1  # already text: each value its own
+    text = pd.concat([text, pd.Series([pd.NA], dtype="string")], ignore_index=True).fillna("\x00")
+    text_codes, distinct = text.factorize()
+    return text_codes[codes], len(distinct)  # <NA> (-1) takes the last: "\x00"
 
 
 def _record_codes(awards: pd.DataFrame) -> np.ndarray:
     """Each award's recipient record (a distinct combination of the _RECORD columns as text), numbered
     in order of first appearance."""
-    key = np.zeros(len(awards), dtype=np.int64)
+    key, size = np.zeros(len(awards), dtype=np.int64), 1
     for column in _RECORD:
         if column in awards.columns:  # an absent column is <NA> on every award: it tells none apart
-            codes = _text_codes(awards[column])
-            key = pd.factorize(key * (int(codes.max(initial=0)) + 1) + codes)[0]
-    return key
+            codes, n = _text_codes(awards[column])
+            if size * n >= 2**62:  # renumber the combinations seen so far before the key overflows
+                key = pd.factorize(key)[0]
+                size = int(key.max(initial=0)) + 1
+            key, size = key * n + codes, size * n
+    return pd.factorize(key)[0]
 
 
 def _text_order(values) -> np.ndarray:
@@ -236,11 +242,11 @@ def resolve_recipients(
     head = np.full(rec.n_records, -1, dtype=np.int64)  # each record's first (strongest) node; -1: none
     head[rec.record[starts]] = rec.node[starts]
     head_of = head[rec.record]
-    first = np.unique(rec.node, return_index=True)[1]
+    first = ~pd.Series(rec.node).duplicated().to_numpy()
     first_kind = np.zeros(n_nodes, dtype=np.int64)  # a node's kind where it first appears
     first_kind[rec.node[first]] = rec.kind[first]
-    records_per_node = np.bincount(np.unique(rec.record * n_nodes + rec.node) % max(n_nodes, 1),
-                                   minlength=n_nodes)
+    once = ~pd.Series(rec.record * n_nodes + rec.node).duplicated().to_numpy()  # a node twice in a record
+    records_per_node = np.bincount(rec.node[once], minlength=n_nodes)
     shared = np.zeros(rec.n_records, dtype=bool)  # a record with an identifier another record has too
     shared[rec.record[records_per_node[rec.node] > 1]] = True
     in_shared = shared[rec.record]
@@ -249,7 +255,7 @@ def resolve_recipients(
     # identifier (its strongest kind); the others are joined in the graph.
     org = head.copy()
     order = np.zeros(n_nodes, dtype=np.int64)
-    sub = np.unique(rec.node[in_shared])
+    sub = pd.unique(rec.node[in_shared])
     order[sub] = _text_order(rec.text.take(sub))
     graph = _shared_organisations(head_of[in_shared], rec.node[in_shared], rec.kind[in_shared], first_kind,
                                   order)
@@ -264,13 +270,13 @@ def resolve_recipients(
         index=awards.index,
     )
     named = np.flatnonzero(head >= 0)
-    one = named[np.unique(head[named], return_index=True)[1]]  # one record per distinct head
+    one = named[~pd.Series(head[named]).duplicated().to_numpy()]  # one record per distinct head
     several = np.bincount(org[one], minlength=n_nodes) >= 2  # organisations holding several records' keys
     merges = _merge_table(rec, starts, head_of, org, several, graph.refused, label)
     summary = {
         "recipient_records": len(named),
         "recipient_keys_before": rec.keys_before,
-        "organisations": len(np.unique(org[named])),
+        "organisations": len(pd.unique(org[named])),
         "merges": int(merges["merged"].sum()) if len(merges) else 0,
         "merges_refused": int((~merges["merged"].astype(bool)).sum()),
         "rules": {r: int((merges["rule"] == r).sum()) for r in ("same_record", "name_postcode")},
@@ -329,51 +335,55 @@ def _merge_table(rec: _Records, starts: np.ndarray, head_of: np.ndarray, org: np
                  several: np.ndarray, refused: set, label: _Labels) -> pd.DataFrame:
     """Edges inside organisations of two or more identifiers, and refused edges, with a sentence each.
 
-    An edge joins a record's first node to each of its other nodes; given by several records, it is
-    listed once, with the last record's award (refused edges: once per record)."""
+    An edge joins a record's first node to each of its other nodes. One given by several records is
+    listed once with the last record's award (as a graph keeps an edge's latest attributes); a refused
+    one once per record."""
     strong = ~starts & (rec.kind < _N_STRONG)
     weak = rec.kind == _NAME_POSTCODE
     if not strong.any() and not weak.any():
         return pd.DataFrame([], columns=RECIPIENT_MERGE_COLUMNS).astype(
             {c: "string" for c in RECIPIENT_MERGE_COLUMNS if c != "merged"})
-    evidence = rec.evidence.to_numpy(dtype=object, na_value=None)
-
-    def edges(mask: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"record": rec.record[mask], "a": head_of[mask], "b": rec.node[mask]})
-
-    def rows(part: pd.DataFrame, rule: str, merged: bool, explanation) -> pd.DataFrame:
-        o, a, b = (part[c].to_numpy() for c in ("record", "a", "b"))
-        o = org[o]
-        return pd.DataFrame({
-            "organisation_id": rec.text.take(o),
-            "organisation_name": label.names.take(label.of[o], allow_fill=True),
-            "identifier": rec.text.take(a), "joined_to": rec.text.take(b), "rule": rule,
-            "merged": np.full(len(part), merged), "award_id": evidence[part["record"].to_numpy()],
-            "explanation": explanation,
-        })
-
-    # same_record: one edge per pair of identifiers, with the last record that gives it.
-    same = edges(strong)
-    same = same.assign(lo=np.minimum(same["a"], same["b"]), hi=np.maximum(same["a"], same["b"]))
-    same = same.drop_duplicates(["lo", "hi"], keep="last")
-    same_rows = rows(same, "same_record", True, None)
-    award = pd.Series(same_rows["award_id"], dtype=object).fillna("None").astype("string")  # as f"{None}"
-    same_rows["explanation"] = ("Award " + award.to_numpy() + " gives both " + same_rows["identifier"]
-                                + " and " + same_rows["joined_to"] + ": one organisation.")
+    n = len(rec.text)
+    # same_record: every one is listed (two identifiers of one body).
+    record, a, b = rec.record[strong], head_of[strong], rec.node[strong]
+    last = ~pd.Series(np.minimum(a, b) * n + np.maximum(a, b)).duplicated(keep="last").to_numpy()
+    same = (record[last], a[last], b[last])
     # name_postcode: a record's own name-at-postcode edge merges nothing; keep the edges of
     # organisations that hold several records' keys, and every refusal.
-    named = edges(weak)
-    key = named["a"].to_numpy() * len(rec.text) + named["b"].to_numpy()
-    is_refused = np.isin(key, np.array([a * len(rec.text) + b for a, b in refused], dtype=np.int64))
-    merged = named[~is_refused].drop_duplicates(["a", "b"], keep="last")
-    merged = merged[several[org[merged["record"].to_numpy()]]]
-    not_merged = named[is_refused]
-    parts = [same_rows]
-    for part, ok in ((merged, True), (not_merged, False)):
-        text = [_sentence(a, b, ok, e) for a, b, e in zip(rec.text.take(part["a"].to_numpy()).tolist(),
-                                                          rec.text.take(part["b"].to_numpy()).tolist(),
-                                                          evidence[part["record"].to_numpy()], strict=True)]
-        parts.append(rows(part, "name_postcode", ok, text))
-    out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["organisation_id", "rule", "identifier", "joined_to"], kind="stable")
-    return out.reset_index(drop=True).astype({c: "string" for c in RECIPIENT_MERGE_COLUMNS if c != "merged"})
+    record, a, b = rec.record[weak], head_of[weak], rec.node[weak]
+    key = a * n + b
+    not_merged = np.isin(key, np.array([x * n + y for x, y in refused], dtype=np.int64))
+    merged = ~not_merged & ~pd.Series(key).duplicated(keep="last").to_numpy() & several[org[record]]
+    listed = merged | not_merged
+    named = (record[listed], a[listed], b[listed])
+    evidence = rec.evidence.to_numpy(dtype=object, na_value=None)
+    text = [_sentence(x, y, ok, e) for x, y, ok, e in zip(
+        rec.text.take(named[1]).tolist(), rec.text.take(named[2]).tolist(), merged[listed].tolist(),
+        evidence[named[0]].tolist(), strict=True)]
+    award = rec.evidence.fillna("None").iloc[same[0]].reset_index(drop=True)  # as f"{None}" writes it
+    explanation = pd.concat([
+        "Award " + award + " gives both " + pd.Series(rec.text.take(same[1])) + " and "
+        + pd.Series(rec.text.take(same[2])) + ": one organisation.",
+        pd.Series(text, dtype="string"),
+    ], ignore_index=True)
+    record, a, b = (np.concatenate([x, y]) for x, y in zip(same, named, strict=True))
+    is_same = np.r_[np.ones(len(same[0]), bool), np.zeros(len(named[0]), bool)]
+    ok = np.r_[np.ones(len(same[0]), bool), merged[listed]]
+    o = org[record]
+    # By organisation, rule ("name_postcode" before "same_record"), identifier, joined_to, in text
+    # order; stable, so one refused edge of several records keeps their order.
+    involved = pd.unique(np.concatenate([o, a, b]))
+    place = np.zeros(n, dtype=np.int64)
+    place[involved] = _text_order(rec.text.take(involved))
+    rows = np.lexsort((place[b], place[a], is_same, place[o]))
+    o = o[rows]
+    return pd.DataFrame({
+        "organisation_id": rec.text.take(o),
+        "organisation_name": label.names.take(label.of[o], allow_fill=True),
+        "identifier": rec.text.take(a[rows]),
+        "joined_to": rec.text.take(b[rows]),
+        "rule": pd.array(np.where(is_same[rows], "same_record", "name_postcode"), dtype="string"),
+        "merged": ok[rows],
+        "award_id": rec.evidence.array.take(record[rows]),
+        "explanation": explanation.array.take(rows),
+    })
