@@ -32,7 +32,10 @@ REGISTER_PREFIXES = (
     "GB-SHPE",  # Scottish Housing Regulator / registered social landlords
     "GB-REB",  # Regulator of social housing
 )
-_REGISTER_ID = r"^(?:" + "|".join(re.escape(p) for p in REGISTER_PREFIXES) + r")-\S+$"
+# What Python's `\s` matches (str.isspace), spelt out. pandas runs a pattern with `\s` or `\S` in Python's
+# re (RE2's \s misses some of these); a class of the characters themselves it runs in Arrow, 5-10x faster.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_REGISTER_ID = r"^(?:" + "|".join(re.escape(p) for p in REGISTER_PREFIXES) + f")-[^{WHITESPACE}]+$"
 
 # Legal-form words that do not distinguish organisations ("Acme Ltd" is "Acme Limited").
 # Patterns are kept as text (not compiled) so pandas can run them in Arrow rather than in Python. They
@@ -57,7 +60,7 @@ def normalise_org_name(values: pd.Series) -> pd.Series:
 def _clean_number(values: pd.Series) -> pd.Series:
     """Charity/company numbers as text: spaces removed, a spreadsheet float's '.0' dropped, upper case."""
     text = values.astype("string").str.strip().str.upper()
-    text = text.str.replace(r"\.0+$", "", regex=True).str.replace(r"\s+", "", regex=True)
+    text = text.str.replace(r"\.0+$", "", regex=True).str.replace(f"[{WHITESPACE}]+", "", regex=True)
     return text.where(~text.isin(["", "0", "NA", "N/A", "NONE", "-"]), pd.NA)
 
 

@@ -41,7 +41,7 @@ from networkx.utils import UnionFind
 
 from spendmap.schemas import RECIPIENT_MERGE_COLUMNS  # recipient_merges.csv, declared with the others
 from spendmap.transforms.council_names import normalise_council_name
-from spendmap.transforms.names import IDENTIFIER_KINDS, recipient_identifiers, recipient_key
+from spendmap.transforms.names import IDENTIFIER_KINDS, WHITESPACE, recipient_identifiers, recipient_key
 
 # The identifier an organisation is named by: strongest kind first (names.IDENTIFIER_KINDS), then
 # name-at-postcode, then the smallest in text order.
@@ -78,7 +78,7 @@ def council_lookup(council_ids: pd.DataFrame) -> dict[str, str]:
 
 
 def _postcode(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+    text = values.astype("string").str.upper().str.replace(f"[{WHITESPACE}]+", "", regex=True)
     return text.where(text.str.len() >= 5)  # an outward code alone ("B9") says too little
 
 
