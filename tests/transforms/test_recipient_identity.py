@@ -243,3 +243,80 @@ def test_scheme_codes_in_any_case_or_spacing_are_one_scheme_in_sankey_and_table(
     labels = grants_sankey(awards, "Birmingham", "2016-17").figure["data"][0]["node"]["label"]
     schemes = [lbl for lbl in labels if lbl.startswith(("Bus fund", "Victims fund"))]
     assert len(schemes) == 2 and any(lbl.startswith("Bus fund · £12") for lbl in schemes)
+
+
+def test_records_of_their_own_and_records_that_share_an_identifier():
+    """Most records share no identifier with another: each is its own organisation, named by its
+    strongest identifier, and lists its same_record edge (a register id equal to its charity number
+    lists one too). Two records of one company (placed in two councils) are one organisation whose
+    name-at-postcode edges merge nothing; a refusal given by two records is listed twice."""
+    awards = _awards(
+        [
+            {"recipient_name": "Solo Trust", "recipient_charity_number": "1100002",
+             "recipient_company_number": "7654321", "recipient_postcode": "LS1 1AA"},
+            {"recipient_name": "Echo Trust", "recipient_id": "GB-CHC-1100003",
+             "recipient_charity_number": "1100003"},
+            {"recipient_name": "Twin Buses Ltd", "recipient_company_number": "333",
+             "recipient_postcode": "M1 1AE"},
+            {"recipient_name": "Twin Buses Ltd", "recipient_company_number": "333",
+             "recipient_postcode": "M1 1AE", "la_code": NORTH_YORKSHIRE},
+            {"recipient_name": "Twin Buses", "recipient_company_number": "444",
+             "recipient_postcode": "M1 1AE"},
+            {"recipient_name": "Twin Buses", "recipient_company_number": "444",
+             "recipient_postcode": "M1 1AE", "la_code": NORTH_YORKSHIRE},
+            {"recipient_name": "  ", "recipient_company_number": "444", "recipient_postcode": "M1 1AE"},
+            {"recipient_name": "Nobody", "recipient_postcode": "B9"},  # an outward code alone: no edge
+        ]
+    )
+    identity = resolve_recipients(awards)
+    assert identity.organisations["organisation_id"].tolist() == [
+        "GB-CHC-1100002", "GB-CHC-1100003", "GB-COH-00000333", "GB-COH-00000333",
+        "GB-COH-00000444", "GB-COH-00000444", "GB-COH-00000444", "NAME:nobody",
+    ]
+    # A blank name never labels an organisation.
+    assert identity.organisations["organisation_name"].tolist()[4:7] == ["Twin Buses"] * 3
+    merges = identity.merges
+    columns = ["organisation_id", "identifier", "joined_to", "rule", "merged", "award_id"]
+    assert merges[columns].values.tolist() == [
+        ["GB-CHC-1100002", "GB-CHC-1100002", "GB-COH-07654321", "same_record", True, "A0"],
+        ["GB-CHC-1100003", "GB-CHC-1100003", "GB-CHC-1100003", "same_record", True, "A1"],
+        ["GB-COH-00000444", "GB-COH-00000444", "NAMEPC:twin buses|M11AE", "name_postcode", False, "A4"],
+        ["GB-COH-00000444", "GB-COH-00000444", "NAMEPC:twin buses|M11AE", "name_postcode", False, "A5"],
+    ]
+    assert merges["explanation"].iloc[0] == (
+        "Award A0 gives both GB-CHC-1100002 and GB-COH-07654321: one organisation."
+    )
+    assert merges["explanation"].iloc[2] == (
+        "Not merged: GB-COH-00000444 and the name 'twin buses' at M11AE share a name and postcode, but each "
+        "already belongs to an organisation with its own register id."
+    )
+    assert identity.summary == {
+        "recipient_records": 8,
+        "recipient_keys_before": 5,
+        "organisations": 5,
+        "merges": 2,
+        "merges_refused": 2,
+        "rules": {"same_record": 2, "name_postcode": 2},
+    }
+
+
+def test_no_record_with_two_identifiers_lists_no_merges():
+    identity = resolve_recipients(_awards([{"recipient_name": "Alpha"}, {"recipient_name": "Beta"}]))
+    assert identity.organisations["organisation_id"].tolist() == ["NAME:alpha", "NAME:beta"]
+    assert list(identity.merges.columns) == RECIPIENT_MERGE_COLUMNS and identity.merges.empty
+    assert identity.summary["organisations"] == 2 and identity.summary["merges"] == 0
+
+
+def test_whitespace_is_what_python_regex_calls_whitespace():
+    """names.WHITESPACE lets pandas run whitespace patterns in Arrow: it must be exactly Python's \\s."""
+    import re
+    import sys
+
+    from spendmap.transforms.names import WHITESPACE
+
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    assert [c for c in every if re.fullmatch(f"[{WHITESPACE}]", c)] == [c for c in every if c.isspace()]
+    postcodes = pd.Series(["b9\u00a04bz", "B9\t4BZ", "B9 \u3000 4BZ"], dtype="string")
+    ids = recipient_key(_awards([{"recipient_name": "X", "recipient_company_number": " 12\u00a034 "}]))
+    assert ids.tolist() == ["GB-COH-00001234"]
+    assert postcodes.str.upper().str.replace(f"[{WHITESPACE}]+", "", regex=True).tolist() == ["B94BZ"] * 3
