@@ -338,7 +338,9 @@ def _merge_table(rec: _Records, starts: np.ndarray, head_of: np.ndarray, org: np
     An edge joins a record's first node to each of its other nodes. One given by several records is
     listed once with the last record's award (as a graph keeps an edge's latest attributes); a refused
     one once per record."""
-    strong = ~starts & (rec.kind < _N_STRONG)
+    # A record whose register org-id is its own charity or company number (GB-CHC-1 and charity 1) names
+    # one identifier twice: that is no merge, so it is not listed.
+    strong = ~starts & (rec.kind < _N_STRONG) & (head_of != rec.node)
     weak = rec.kind == _NAME_POSTCODE
     if not strong.any() and not weak.any():
         return pd.DataFrame([], columns=RECIPIENT_MERGE_COLUMNS).astype(
