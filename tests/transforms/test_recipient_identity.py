@@ -248,8 +248,9 @@ def test_scheme_codes_in_any_case_or_spacing_are_one_scheme_in_sankey_and_table(
 def test_records_of_their_own_and_records_that_share_an_identifier():
     """Most records share no identifier with another: each is its own organisation, named by its
     strongest identifier, and lists its same_record edge (a register id equal to its own charity number
-    is one identifier named twice: no merge, none listed). Two records of one company (placed in two councils) are one organisation whose
-    name-at-postcode edges merge nothing; a refusal given by two records is listed twice."""
+    is one identifier named twice: no merge, none listed). Two records of one company (placed in two
+    councils) are one organisation whose name-at-postcode edges merge nothing; a refusal given by two
+    records is listed twice."""
     awards = _awards(
         [
             {"recipient_name": "Solo Trust", "recipient_charity_number": "1100002",

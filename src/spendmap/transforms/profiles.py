@@ -131,10 +131,11 @@ def place_summaries(
             by_type[[*PLACE_SUMMARY_COLUMNS, "funder_type"]].astype({"funder_type": str}))
 
 
-def place_summary(awards: pd.DataFrame, councils: pd.DataFrame, **options: Any) -> pd.DataFrame:
+def place_summary(awards: pd.DataFrame, councils: pd.DataFrame,
+                  threshold: float = DEFAULT_SMALL_THRESHOLD, **options: Any) -> pd.DataFrame:
     """One row per council (from `councils`) and financial year: PLACE_SUMMARY_COLUMNS; `options` as
-    place_summaries (threshold, fys, include_zero, include_redacted)."""
-    return place_summaries(awards, councils, **options)[0]
+    place_summaries (fys, include_zero, include_redacted)."""
+    return place_summaries(awards, councils, threshold, **options)[0]
 
 
 def small_grants(
