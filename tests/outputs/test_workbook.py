@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
+from spendmap.outputs import workbook
 from spendmap.outputs.workbook import GBP, GBP_PENCE, INT, SHARE
 
 from .conftest import FORMULA, HOSTILE, RUTLAND, WAKEFIELD, make_awards
@@ -175,3 +179,118 @@ def test_workbook_frame_with_pandas(wakefield_book):
     _, path, _ = wakefield_book
     df = pd.read_excel(path, sheet_name="Awards", engine="calamine")
     assert len(df) == 16 and df["Amount"].sum() == 3_723_500
+
+
+# --- the row XML against XlsxWriter's own cell writer -------------------------------------------------
+
+ODD_TEXT = [
+    "plain", FORMULA, "+44", "-x", "@x", "\tTab first", "\rCR first", "a\x01b\x1fc", "_x0041_ literal",
+    " leading", "trailing ", "a & b < c > d \"q\" 'a'", "non\ufffechar\uffff", "line\nbreak", "x" * 40_000,
+    "😀" * 20_000, "", "£ é ü", None, pd.NA, float("nan"), 1, True, 2.5,
+]
+
+
+def _odd_frame() -> pd.DataFrame:
+    """Every kind of value a workbook column meets: hostile and odd text, missing values of each sort,
+    numbers as floats, ints, numpy ints, bools and text, dates of every type."""
+    n = len(ODD_TEXT)
+
+    def cycle(values: list) -> list:
+        return [values[i % len(values)] for i in range(n)]
+
+    numbers = [1.5, float("nan"), float("inf"), -float("inf"), None, pd.NA, np.int64(3), "12", True,
+               0.1 + 0.2, -7.25, 1e17, 2.5, 3.5]
+    dates = [pd.Timestamp("2016-07-01"), pd.NaT, dt.date(2017, 3, 31), None, "2016-13-45",
+             dt.datetime(2016, 5, 4, 12, 30, tzinfo=dt.UTC), pd.Timestamp("2017-01-01 06:00", tz="UTC")]
+    return pd.DataFrame({
+        "award_id": [f"id-{i}" for i in range(n)],
+        "award_date": pd.Series(cycle(dates), dtype=object),
+        "department": ODD_TEXT,
+        "title": pd.Series(ODD_TEXT[::-1], dtype="string"),
+        "recipient_name": pd.Series(ODD_TEXT, dtype=object),
+        "is_council_recipient": pd.Series(cycle([True, False, None, np.True_]), dtype=object),
+        "amount_gbp": pd.Series(cycle(numbers), dtype=object),
+        "source_row": pd.Series(cycle(numbers), dtype=object),
+        "geo_method": pd.Series(cycle(["postcode", None]), dtype="string"),
+    })
+
+
+def _reference_sheet(wb, formats, name, rows, widths, n_rows) -> None:
+    """A sheet written cell by cell through XlsxWriter's public writers (the writer before row XML)."""
+    ws = wb.add_worksheet(name)
+    for i, width in enumerate(widths):
+        ws.set_column(i, i, width)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(n_rows, 1), len(widths) - 1)
+    for r, cells in enumerate(rows):
+        for c, (value, fmt) in enumerate(cells):
+            style = formats[fmt] if fmt else None
+            if value is None:
+                continue
+            if isinstance(value, str):
+                ws.write_string(r, c, value, style)
+            elif isinstance(value, dt.date):
+                ws.write_datetime(r, c, value, style)
+            else:
+                ws.write_number(r, c, value, style)
+
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def test_rows_match_xlsxwriter_cell_writer(tmp_path):
+    """The row XML written directly is byte for byte what XlsxWriter's write_string / write_number /
+    write_datetime write for the same cells (so an XlsxWriter upgrade that changes it fails here)."""
+    df = _odd_frame()
+    pairs = [("Label", v, "text") for v in ODD_TEXT] + [("n", v, "int") for v in (1.4, None, 7)]
+    paths = {}
+    for how in ("rows", "cells"):
+        path = paths[how] = tmp_path / f"{how}.xlsx"
+        wb = xlsxwriter.Workbook(str(path), workbook._OPTIONS)
+        wb.set_properties({"created": dt.datetime(2020, 1, 1)})
+        formats = workbook._formats(wb)
+        workbook._style_attributes(formats)  # the format numbering both writers share
+        cols = workbook.AWARD_SHEET_COLUMNS
+        if how == "rows":
+            workbook._table_sheet(wb, formats, "Awards", df, cols, "none")
+            workbook._table_sheet(wb, formats, "Empty", df.iloc[0:0], cols, "No rows.")
+            workbook._pairs_sheet(wb, formats, "Notes", ("Note", "Detail"), [28, 110], pairs, wrap=True)
+        else:
+            header = [(c.header, "header") for c in cols]
+            rows = [header] + [
+                [workbook._cell(df[c.name].iloc[r], c.kind) if c.name in df else (None, None) for c in cols]
+                for r in range(len(df))]
+            widths = [c.width for c in cols]
+            _reference_sheet(wb, formats, "Awards", rows, widths, len(df))
+            _reference_sheet(wb, formats, "Empty", [header, [], [workbook._text("No rows.")]], widths, 0)
+            notes = [[("Note", "header"), ("Detail", "header")]] + [
+                [workbook._text(label), workbook._cell(v, kind, wrap=kind == "text")]
+                for label, v, kind in pairs]
+            _reference_sheet(wb, formats, "Notes", notes, [28, 110], len(pairs))
+        wb.close()
+    rows, cells = _members(paths["rows"]), _members(paths["cells"])
+    assert rows.keys() == cells.keys()
+    for name in rows:
+        assert rows[name] == cells[name], name
+    # And read back: the long text cut at Excel's limit, formulas as quoted text, blanks blank.
+    ws = load_workbook(paths["rows"])["Awards"]
+    recipients = [ws.cell(r, 9).value for r in range(2, len(df) + 2)]
+    assert recipients[1] == FORMULA and ws.cell(3, 9).quotePrefix and ws.cell(3, 9).data_type == "s"
+    assert recipients[7] == "abc"  # XML-illegal control characters dropped
+    assert len(recipients[14]) == 32_767 and recipients[18] is None and recipients[21] == "1"
+    assert [ws.cell(r, 17).value for r in range(2, 7)] == [1.5, None, None, None, None]
+
+
+def test_rich_text_lookalike_stays_text(tmp_path):
+    """XlsxWriter would write a text shaped like "<r>...</r>" as raw rich-text XML; here it is escaped
+    like any other text, so the cell shows exactly what the data says."""
+    text = "<r><t>Bold claim</t></r>"
+    path = tmp_path / "rich.xlsx"
+    wb = xlsxwriter.Workbook(str(path), workbook._OPTIONS)
+    formats = workbook._formats(wb)
+    workbook._table_sheet(wb, formats, "Awards", pd.DataFrame({"recipient_name": [text]}),
+                          workbook.AWARD_SHEET_COLUMNS, "none")
+    wb.close()
+    assert load_workbook(path)["Awards"]["I2"].value == text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import _utf16_len, _utf16_truncate, xl_col_to_name
 
 from spendmap.outputs.safe import FORMULA_PREFIXES
 from spendmap.text import is_missing
@@ -122,12 +124,21 @@ CRA_SHEET_COLUMNS = [
 
 
 class _Sheet:
-    """Writes one sheet row by row (constant-memory mode needs rows in order), styling only the cells
-    that need it: headers, money, counts, shares, dates, wrapped or quoted text."""
+    """Writes one sheet's rows as XlsxWriter's own constant-memory row XML, straight into the sheet's
+    row file; XlsxWriter still writes everything around them (styles, widths, panes, autofilter, zip).
+
+    Why not `ws.write_string`/`write_number`: XlsxWriter spends ~10 µs a cell in Python (argument
+    checks, a cell tuple, then per-cell escaping and an attribute list when the row is flushed); 2.0M
+    cells for every council's workbook were ~60% of the pages' time. Here each column is converted once
+    (repeated values once per column) and a row is one join. The XML is byte for byte what XlsxWriter
+    3.3.1 (pinned in pyproject.toml) writes for the same cells: tests/outputs/test_workbook.py
+    `test_rows_match_xlsxwriter_cell_writer` compares the two, so an upgrade that changes it fails there.
+    Only styled cells carry an `s` attribute; text is always an inline string, never a formula.
+    """
 
     def __init__(self, wb: Any, formats: dict[str, Any], name: str, widths: Sequence[float], n_rows: int):
         self.ws = wb.add_worksheet(name)
-        self.formats = formats
+        self.styles = _style_attributes(formats)
         self.row = 0
         for i, width in enumerate(widths):
             self.ws.set_column(i, i, width)
@@ -136,20 +147,109 @@ class _Sheet:
 
     def append(self, cells: Sequence[tuple[Any, str | None]]) -> None:
         """One row of (value, format key or None) pairs; a None value is left blank."""
-        for col, (value, fmt) in enumerate(cells):
-            if value is None:
-                continue
-            style = self.formats[fmt] if fmt else None
-            if isinstance(value, str):
-                self.ws.write_string(self.row, col, value, style)
-            elif isinstance(value, dt.date):
-                self.ws.write_datetime(self.row, col, value, style)
-            else:
-                self.ws.write_number(self.row, col, value, style)
-        self.row += 1
+        self.rows([[None if value is None else _cell_xml(value, self.styles[fmt], self.ws)
+                    for value, fmt in cells]])
 
     def header(self, headers: Sequence[str]) -> None:
         self.append([(h, "header") for h in headers])
+
+    def rows(self, rows: Iterable[Sequence[str | None]]) -> None:
+        """Rows of cell XML (`_cell_xml`, None = blank) from the current row on; a row with no cell is
+        not written (as XlsxWriter does), but still takes its row number."""
+        ws, lines = self.ws, []
+        first = last = lo = hi = -1  # rows and columns holding a cell, for the sheet's used range
+        for cells in rows:
+            if self.row >= ws.xls_rowmax:  # beyond Excel's last row XlsxWriter writes nothing either
+                break
+            r = str(self.row + 1)
+            parts = [f'<c r="{_COLUMN_NAMES[i]}{r}"{xml}' for i, xml in enumerate(cells) if xml is not None]
+            if parts:
+                lines.append(f'<row r="{r}">{"".join(parts)}</row>')
+                used = None
+                if first < 0:
+                    first = self.row
+                    used = [i for i, xml in enumerate(cells) if xml is not None]
+                elif (lo > 0 and any(x is not None for x in cells[:lo])) or any(
+                        x is not None for x in cells[hi + 1:]):
+                    used = [i for i, xml in enumerate(cells) if xml is not None]
+                if used:
+                    lo = used[0] if lo < 0 else min(lo, used[0])
+                    hi = max(hi, used[-1])
+                last = self.row
+                if len(lines) >= 4096:
+                    ws.fh.write("".join(lines))
+                    lines.clear()
+            self.row += 1
+        ws.fh.write("".join(lines))
+        if first >= 0:  # the sheet's used range (the <dimension> XlsxWriter writes)
+            ws._check_dimensions(first, lo)
+            ws._check_dimensions(last, hi)
+
+
+# XlsxWriter 3.3.1's inline-string escapes (worksheet._write_cell, xmlwriter._escape_control_characters,
+# utility._preserve_whitespace), repeated so each distinct text is escaped once.
+_ESCAPE_LIKE = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+_LEADING_SPACE, _TRAILING_SPACE = re.compile(r"^\s"), re.compile(r"\s$")
+_XLS_STRMAX = 32767  # characters (UTF-16 units) in one cell
+_COLUMN_NAMES = [xl_col_to_name(i) for i in range(16384)]
+
+
+def _style_attributes(formats: dict[str, Any]) -> dict[str | None, str]:
+    """Format key -> the cell's ` s="N"` attribute (no attribute for an unstyled cell)."""
+    return {None: "", **{key: f' s="{fmt._get_xf_index()}"' for key, fmt in formats.items()}}
+
+
+def _string_xml(text: str, style: str) -> str:
+    """The cell XML after `<c r="A1"` for a text cell (an inline string)."""
+    if len(text) > _XLS_STRMAX // 2 and _utf16_len(text) > _XLS_STRMAX:
+        text = _utf16_truncate(text, _XLS_STRMAX)
+    if "_x" in text:
+        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
+    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    preserve = ' xml:space="preserve"' if _LEADING_SPACE.search(text) or _TRAILING_SPACE.search(text) else ""
+    # Unlike XlsxWriter, a text that looks like rich-text XML ("<r>...</r>") is escaped too: data never
+    # becomes markup.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'{style} t="inlineStr"><is><t{preserve}>{text}</t></is></c>'
+
+
+def _cell_xml(value: Any, style: str, ws: Any) -> str:
+    """The cell XML after `<c r="A1"` for one value of `_cell` (text, number or date)."""
+    if isinstance(value, str):
+        return _string_xml(value, style)
+    if isinstance(value, dt.date):
+        value = ws._convert_date_time(value)  # Excel's serial day, as ws.write_datetime stores it
+    return f"{style}><v>{value:.16G}</v></c>"
+
+
+def _column_xml(values: Sequence[Any], kind: str, styles: dict[str | None, str], ws: Any) -> list[str | None]:
+    """Every cell of one column as cell XML (None = blank): finite floats of a number column directly,
+    anything else through `_cell` once per distinct (type, value)."""
+    out: list[str | None] = []
+    append = out.append
+    memo: dict[Any, str | None] = {}
+    if kind not in ("text", "bool", "date"):
+        number_style = styles[kind if kind in _KIND_FORMAT else None]
+        whole = kind == "int"
+    else:
+        number_style, whole = None, False
+    for value in values:
+        if number_style is not None and type(value) is float and value - value == 0.0:  # finite
+            append(f"{number_style}><v>{(int(round(value)) if whole else value):.16G}</v></c>")
+            continue
+        try:
+            key = (type(value), value)
+            xml = memo[key]
+        except KeyError:
+            cell, fmt = _cell(value, kind)
+            memo[key] = xml = None if cell is None else _cell_xml(cell, styles[fmt], ws)
+        except TypeError:  # unhashable
+            cell, fmt = _cell(value, kind)
+            xml = None if cell is None else _cell_xml(cell, styles[fmt], ws)
+        append(xml)
+    return out
 
 
 def _text(value: Any, wrap: bool = False) -> tuple[str, str | None]:
@@ -205,9 +305,11 @@ def _table_sheet(
 ) -> None:
     sheet = _Sheet(wb, formats, name, [c.width for c in columns], len(df))
     sheet.header([c.header for c in columns])
-    data = [(c.kind, df[c.name].tolist() if c.name in df.columns else None) for c in columns]
-    for r in range(len(df)):
-        sheet.append([_cell(v[r], kind) if v is not None else (None, None) for kind, v in data])
+    # Column by column (one type test per value, repeated values once), then written row by row.
+    blank = [None] * len(df)
+    data = [_column_xml(df[c.name].tolist(), c.kind, sheet.styles, sheet.ws) if c.name in df.columns
+            else blank for c in columns]
+    sheet.rows(zip(*data, strict=True))
     if df.empty:
         sheet.append([])
         sheet.append([_text(empty_note)])
