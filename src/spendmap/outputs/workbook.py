@@ -1,14 +1,17 @@
 """A council's workbook (`<slug>_grant_profile.xlsx`): Summary, Awards, Small grants, Duplication,
-CRA allocation and Notes sheets, written with XlsxWriter in constant-memory mode.
+CRA allocation and Notes sheets, written with XlsxWriter.
 
 Each sheet has a frozen header row, an autofilter, £ / % / date number formats and set column widths.
 Text from data is always stored as a text cell (never a formula); text that starts with `=`, `+`, `-`,
 `@` (or tab/CR) also gets Excel's quote prefix, so it shows exactly as published and cannot run.
 
-XlsxWriter's constant-memory mode streams each row to disk as it is written. Measured against
-openpyxl's write-only mode on the same seven sheets (benchmarks/RESULTS.md, notes): 15 ms against
-30 ms for a five-award council, 250 ms against 750 ms for 5,000 awards; openpyxl stays for reading the
-workbooks back in the tests. Formats are made once per workbook and shared by every cell of a kind.
+XlsxWriter writes the workbook's parts (styles, column widths, panes, autofilter, zip); each sheet's
+rows are made here as the inline-string row XML of XlsxWriter's constant-memory mode, column by column
+(`_Sheet`), which is about 20x cheaper a cell than its write_* methods. XlsxWriter against openpyxl's
+write-only mode on the same seven sheets (benchmarks/RESULTS.md, notes): 15 ms against 30 ms for a
+five-award council, 250 ms against 750 ms for 5,000 awards, before the row XML; openpyxl stays for
+reading the workbooks back in the tests. Formats are made once per workbook and shared by every cell
+of a kind.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import _utf16_len, _utf16_truncate, xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 from spendmap.outputs.safe import FORMULA_PREFIXES
 from spendmap.text import is_missing
@@ -38,7 +42,10 @@ _HEADER = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#12324F", "patter
            "text_wrap": True}
 _TOP_WRAP = {"valign": "top", "text_wrap": True}
 # Nothing in a cell is ever turned into a formula, number or link: text from data stays text.
-_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+# in_memory: XlsxWriter assembles the parts in memory and zips them, with no temporary files (with its
+# constant-memory mode, creating and deleting about 30 temporary files was half of each workbook's
+# time on this machine's disk); the rows are held as XML text (`_RowsWorksheet`), a few MB at most.
+_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
             "strings_to_urls": False}
 # Characters XML 1.0 forbids; published data occasionally carries them.
 _ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
@@ -123,9 +130,27 @@ CRA_SHEET_COLUMNS = [
 ]
 
 
+class _RowsWorksheet(Worksheet):
+    """An XlsxWriter worksheet whose <sheetData> is row XML made by `_Sheet.rows` (`row_xml`), not cells
+    stored by its write_* methods (those would be lost: using them raises at close)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.row_xml: list[str] = []
+
+    def _write_sheet_data(self) -> None:  # XlsxWriter's hook for a worksheet's <sheetData>
+        if self.table:
+            raise RuntimeError(f"sheet {self.name!r}: cells written with XlsxWriter's writers, use _Sheet")
+        if self.dim_rowmin is None:
+            self._xml_empty_tag("sheetData")
+        else:
+            self.fh.write("<sheetData>" + "".join(self.row_xml) + "</sheetData>")
+
+
 class _Sheet:
-    """Writes one sheet's rows as XlsxWriter's own constant-memory row XML, straight into the sheet's
-    row file; XlsxWriter still writes everything around them (styles, widths, panes, autofilter, zip).
+    """Writes one sheet's rows as the row XML XlsxWriter's constant-memory mode writes, held by a
+    `_RowsWorksheet`; XlsxWriter still writes everything around them (styles, widths, panes,
+    autofilter, zip).
 
     Why not `ws.write_string`/`write_number`: XlsxWriter spends ~10 µs a cell in Python (argument
     checks, a cell tuple, then per-cell escaping and an attribute list when the row is flushed); 2.0M
@@ -137,7 +162,7 @@ class _Sheet:
     """
 
     def __init__(self, wb: Any, formats: dict[str, Any], name: str, widths: Sequence[float], n_rows: int):
-        self.ws = wb.add_worksheet(name)
+        self.ws = wb.add_worksheet(name, worksheet_class=_RowsWorksheet)
         self.styles = _style_attributes(formats)
         self.row = 0
         for i, width in enumerate(widths):
@@ -177,10 +202,10 @@ class _Sheet:
                     hi = max(hi, used[-1])
                 last = self.row
                 if len(lines) >= 4096:
-                    ws.fh.write("".join(lines))
+                    ws.row_xml.append("".join(lines))
                     lines.clear()
             self.row += 1
-        ws.fh.write("".join(lines))
+        ws.row_xml.append("".join(lines))
         if first >= 0:  # the sheet's used range (the <dimension> XlsxWriter writes)
             ws._check_dimensions(first, lo)
             ws._check_dimensions(last, hi)
