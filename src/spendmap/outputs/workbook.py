@@ -49,6 +49,7 @@ _OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers
             "strings_to_urls": False}
 # Characters XML 1.0 forbids; published data occasionally carries them.
 _ILLEGAL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32)])
+_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class _Sheet:
 # utility._preserve_whitespace), repeated so each distinct text is escaped once.
 _ESCAPE_LIKE = re.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_LEADING_SPACE, _TRAILING_SPACE = re.compile(r"^\s"), re.compile(r"\s$")
+_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 _XLS_STRMAX = 32767  # characters (UTF-16 units) in one cell
 _COLUMN_NAMES = [xl_col_to_name(i) for i in range(16384)]
 
@@ -229,14 +230,18 @@ def _string_xml(text: str, style: str) -> str:
     """The cell XML after `<c r="A1"` for a text cell (an inline string)."""
     if len(text) > _XLS_STRMAX // 2 and _utf16_len(text) > _XLS_STRMAX:
         text = _utf16_truncate(text, _XLS_STRMAX)
-    if "_x" in text:
-        text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
-    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
-    text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
-    preserve = ' xml:space="preserve"' if _LEADING_SPACE.search(text) or _TRAILING_SPACE.search(text) else ""
-    # Unlike XlsxWriter, a text that looks like rich-text XML ("<r>...</r>") is escaped too: data never
-    # becomes markup.
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if _NEEDS_ESCAPE.search(text):  # most text has nothing to escape: one scan
+        if "_x" in text:
+            text = _ESCAPE_LIKE.sub(r"_x005F\1", text)
+        text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
+        text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        space = text[:1].isspace() or text[-1:].isspace()  # = XlsxWriter's ^\s / \s$ tests
+        # Unlike XlsxWriter, a text that looks like rich-text XML ("<r>...</r>") is escaped too: data
+        # never becomes markup.
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    else:
+        space = text[:1].isspace() or text[-1:].isspace()
+    preserve = ' xml:space="preserve"' if space else ""
     return f'{style} t="inlineStr"><is><t{preserve}>{text}</t></is></c>'
 
 
@@ -260,9 +265,18 @@ def _column_xml(values: Sequence[Any], kind: str, styles: dict[str | None, str],
         whole = kind == "int"
     else:
         number_style, whole = None, False
+    texts: dict[str, str | None] = {}  # str values (the most common): no (type, value) key needed
     for value in values:
         if number_style is not None and type(value) is float and value - value == 0.0:  # finite
             append(f"{number_style}><v>{(int(round(value)) if whole else value):.16G}</v></c>")
+            continue
+        if type(value) is str:
+            try:
+                append(texts[value])
+            except KeyError:
+                cell, fmt = _cell(value, kind)
+                texts[value] = xml = None if cell is None else _cell_xml(cell, styles[fmt], ws)
+                append(xml)
             continue
         try:
             key = (type(value), value)
@@ -278,7 +292,9 @@ def _column_xml(values: Sequence[Any], kind: str, styles: dict[str | None, str],
 
 
 def _text(value: Any, wrap: bool = False) -> tuple[str, str | None]:
-    text = str(value).translate(_ILLEGAL)
+    text = str(value)
+    if _ILLEGAL_CHARS.search(text):  # a scan is far cheaper than translate() on the clean majority
+        text = text.translate(_ILLEGAL)
     if text.startswith(FORMULA_PREFIXES):
         return text, "quoted_wrap" if wrap else "quoted"  # a string with Excel's quote prefix
     return text, "wrap" if wrap else None
