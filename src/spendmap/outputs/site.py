@@ -27,9 +27,9 @@ import pandas as pd
 from spendmap import catalog, schemas
 from spendmap.errors import InputError
 from spendmap.outputs.context import CRA_EXTRA_COLUMNS, RunContext, SiteResult, SiteTables
-from spendmap.outputs.council_page import CouncilJob, assumptions, render_council
+from spendmap.outputs.council_page import CouncilJob, assumptions, awards_extract, render_council
 from spendmap.outputs.index_page import render_index
-from spendmap.outputs.safe import neutralise_frame, unique_slugs
+from spendmap.outputs.safe import unique_slugs
 from spendmap.outputs.search_page import SINGLE_FILE_MAX, finder_frame, write_search
 from spendmap.paths import reference_path
 from spendmap.text import is_missing
@@ -103,15 +103,16 @@ def _rows_of(df: pd.DataFrame, chosen: Sequence[str], places: Sequence[str] | No
     return df[df["la_code"].isin(chosen).to_numpy(dtype=bool, na_value=False)]
 
 
-def _split(df: pd.DataFrame, key: str = "la_code") -> dict[str, pd.DataFrame]:
+def _split(df: pd.DataFrame, key: str | pd.Series = "la_code") -> dict[str, pd.DataFrame]:
     """key value -> its rows (in table order; rows with no key dropped), as groupby would give them.
+    `key`: a column, or a Series of keys in the frame's row order.
 
     One reorder of the whole table, then a slice per value: pandas' groupby iteration builds each
     group's frame column by column (about 1 s over every council's award columns at 63,000 awards).
     """
     if df.empty:
         return {}
-    codes, uniques = pd.factorize(df[key], use_na_sentinel=True)  # -1: no key
+    codes, uniques = pd.factorize(df[key] if isinstance(key, str) else key, use_na_sentinel=True)  # -1: none
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     ordered = df.take(order)
@@ -249,14 +250,16 @@ def prepare_site(
         ]
         for code, slug in slugs.items()
     }
-    # Neutralised once for the whole table (vectorised), then sliced per council.
-    extract_cols = [c for c in {**schemas.AWARD_DTYPES, **schemas.AWARD_EXTRA_DTYPES} if c in awards.columns]
-    extract_cols += [c for c in ("recipient_type", "recipient_type_rule") if c in awards.columns]
-    csv_frame = neutralise_frame(page_awards[extract_cols])
-    csv_by = _split(csv_frame)
+    # The CSV extract is formula-neutralised once for the whole table (vectorised); only the columns
+    # that changed travel with each job (a copy of every extract column would double what is sent to
+    # each worker process), and council_page.awards_extract puts them back over the council's awards.
+    extract = awards_extract(page_awards)
+    changed = [c for c in extract.columns if not extract[c].equals(page_awards[c])]
+    text_by = _split(extract[changed], key=page_awards["la_code"])
+    no_text = extract[changed].iloc[0:0]
     # A council with no rows gets an empty frame of the table's columns, made once (not per council).
-    no_awards, no_csv, no_small, no_dup, no_cra, no_finder, no_priorities = (
-        awards.iloc[0:0], csv_frame.iloc[0:0], small.iloc[0:0], dup.iloc[0:0], cra.iloc[0:0],
+    no_awards, no_small, no_dup, no_cra, no_finder, no_priorities = (
+        awards.iloc[0:0], small.iloc[0:0], dup.iloc[0:0], cra.iloc[0:0],
         finder.iloc[0:0], pd.DataFrame())
     jobs = [
         CouncilJob(
@@ -265,7 +268,8 @@ def prepare_site(
             info=info_by_code.get(code, {"la_name": as_text(summary_by_code.get(code, {}).get("la_name"))}),
             summary=summary_by_code.get(code),
             awards=awards_by.get(code, no_awards),
-            awards_csv=csv_by.get(code, no_csv),
+            awards_csv=None,  # made from awards and neutralised_text where the council is rendered
+            neutralised_text=text_by.get(code, no_text),
             small=small_by.get(code, no_small),
             duplication=dup_by.get(code, no_dup),
             cra=cra_by.get(code, no_cra),
