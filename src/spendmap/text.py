@@ -23,6 +23,11 @@ def is_missing(value: object) -> bool:
     """None, NA, NaT or NaN: a value that is not known (as opposed to zero)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
+    kind = type(value)
+    if kind is float:
+        return value != value  # NaN only
+    if kind is str or kind is int or kind is bool:  # the common cases, without pd.isna's dispatch
+        return False
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -28,6 +28,9 @@ from spendmap.outputs.money import (
 
 def _clean(obj: Any) -> Any:
     """NaN/inf -> None so the JSON is valid; numpy/pandas scalars -> Python."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:  # most values: no further test
+        return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
