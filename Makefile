@@ -15,8 +15,11 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/spendmap run --offline --out outputs
 
+# Two pytest workers (one per core), each test file kept on one worker so its module fixtures are made
+# once; each worker makes the session's bundled run and Prefect server once (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests flows benchmarks
