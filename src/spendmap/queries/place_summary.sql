@@ -1,19 +1,9 @@
 -- place_summary: per council and year (every council of the grid, zeros where no award reached it) and, where a funder type has awards, per council, year and funder type: awards, GBP, distinct schemes and recipients, and the small-award test.
 -- Parameters: $threshold (GBP), $include_zero, $include_redacted. Tables: awards (la_code, fy, scheme, recipient, funder_type, amount_gbp, is_redacted), grid (la_code, la_name, fy).
-WITH flags AS (
-    SELECT
-        la_code, fy, scheme, recipient, funder_type,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE), 0.0) AS amount,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE), 0.0) = 0.0 AS is_zero,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE) < 0, false) AS is_negative,
-        coalesce(is_redacted, false) AS redacted
-    FROM awards
-    WHERE la_code IS NOT NULL AND fy IS NOT NULL
-),
-tested AS (
-    SELECT *,
-        NOT is_negative AND ($include_zero OR NOT is_zero) AND ($include_redacted OR NOT redacted) AS tested
-    FROM flags
+-- Uses: award_flags
+WITH tested AS (
+    SELECT la_code, fy, scheme, recipient, funder_type, amount, tested
+    FROM award_flags($include_zero, $include_redacted)
 ),
 -- Both groupings in one pass: (la_code, fy) is every award placed in the council; (la_code, fy,
 -- funder_type) the same per funder type (awards of no listed type have funder_type NULL and are left out).

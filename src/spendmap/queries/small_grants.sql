@@ -1,21 +1,10 @@
 -- small_grants: per council, year and scope (every award placed in the council; awards to the council itself), the awards tested against the threshold and how many were small, with the excluded ones counted.
 -- Parameters: $threshold (GBP), $include_zero, $include_redacted. Tables: awards (the award table), grid (la_code, la_name, fy).
-WITH flags AS (
-    SELECT
-        la_code,
-        fy,
-        coalesce(is_council_recipient, false) AS to_council,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE), 0.0) = 0.0 AS is_zero,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE) < 0, false) AS is_negative,
-        coalesce(is_redacted, false) AS redacted,
-        coalesce(TRY_CAST(amount_gbp AS DOUBLE), 0.0) AS amount
-    FROM awards
-    WHERE la_code IS NOT NULL AND fy IS NOT NULL
-),
-tested AS (
-    SELECT *,
-        NOT is_negative AND ($include_zero OR NOT is_zero) AND ($include_redacted OR NOT redacted) AS tested
-    FROM flags
+-- Uses: award_flags
+WITH tested AS (
+    SELECT la_code, fy, coalesce(is_council_recipient, false) AS to_council, amount, is_zero, is_negative,
+        redacted, tested
+    FROM award_flags($include_zero, $include_redacted)
 ),
 -- Both scopes in one pass: (la_code, fy) is every award placed in the council; (la_code, fy, to_council)
 -- with to_council true is the council's own awards.
