@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,6 +69,9 @@ def test_same_bytes_under_another_name_take_that_name_and_its_year(tmp_path, fre
     awards = pd.read_parquet(out / "awards.parquet")
     assert set(awards["source_file"]) == {"beta-2017-18.csv"} and set(awards["fy"]) == {"2017-18"}
     assert _manifest(out)["financial_years"] == ["2017-18"]
+    with duckdb.connect(str(out / "spendmap.duckdb"), read_only=True) as con:  # not the first run's tables
+        assert con.sql("SELECT DISTINCT source_file, fy FROM awards").fetchall() == [
+            ("beta-2017-18.csv", "2017-18")]
 
 
 def test_a_renamed_copy_of_the_bundled_register_and_a_deleted_first_copy(tmp_path, fresh_cache):
@@ -104,7 +108,8 @@ def test_every_cached_step_follows_its_own_inputs(tmp_path, fresh_cache, capsys)
     capsys.readouterr()
     assert _run(tmp_path, *args, "--local", str(local), out="b")[0] == 0
     said = capsys.readouterr().out
-    assert "Classified awards" in said and said.count("(reused from the cache)") >= 4, said
+    assert "Classified awards" in said and said.count("(reused from the cache)") >= 5, said
+    assert "tables (reused from the cache)" in said, said
     first = pd.read_csv(tmp_path / "a" / "priority_funding.csv")
     pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "b" / "priority_funding.csv"))
     assert "ebsa" in set(first["priority_id"])
@@ -122,6 +127,11 @@ def test_every_cached_step_follows_its_own_inputs(tmp_path, fresh_cache, capsys)
     assert str(moved) in json.dumps(_manifest(tmp_path / "c")["priorities"]["local_inputs"])
     small = {out: pd.read_csv(tmp_path / out / "small_grants.csv") for out in ("b", "c")}
     assert set(small["b"]["threshold_gbp"]) == {100000} and set(small["c"]["threshold_gbp"]) == {10000}
+    with duckdb.connect(str(tmp_path / "c" / "spendmap.duckdb"), read_only=True) as con:  # written anew
+        assert con.sql("SELECT DISTINCT threshold_gbp FROM small_grants").fetchall() == [(10000,)]
+        local_rejects = "SELECT count(*) FROM rejects WHERE source_file = 'council-spend.csv'"
+        assert con.execute(local_rejects).fetchall() == [(1,)]
+        assert "absence" in {p for (p,) in con.sql("SELECT priority_id FROM priority_funding").fetchall()}
 
 
 # --- 2. subtotal and total rows ------------------------------------------------------------------------

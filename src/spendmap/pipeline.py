@@ -151,7 +151,7 @@ WRITE = Step(
     "write-tables", steps.write_tables,
     inputs=("awards_classified", *(t.name for t in catalog.ANALYTIC_TABLES), "cra_allocation"),
     outputs=("awards", "rejects", "spendmap_duckdb", *(d.name for d in catalog.CSV_EXPORTS)),
-    line=lambda r: f"Wrote {len(r.files)} tables",
+    line=lambda r: f"Wrote {len(r.files)} tables", cached=True,
 )
 PRIORITIES = Step(  # issue 18
     "match-priorities", steps.match_priority_outcomes, inputs=("awards_classified", "cra_allocation"),
@@ -530,7 +530,13 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
                            fys, work_dir=prio_dir)
         analytics = replace(analytics, tables={**analytics.tables, **prio.tables})
         rejects = [read.rejects, classified.rejects, *cra.rejects, prio.rejects]
-        runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects, staging)
+        # Keyed by the chain (awards, analytic and priority tables, allocation) and the rejects' content
+        # (the grants rejects name the files as given): a warm run copies the tables instead of writing them.
+        tables_dir = step_dir(cache_dir, WRITE, classify_dir.name, analytics_dir.name, prio_dir.name,
+                              Path(cra.allocation).parent.name, [sha256_of(Path(r)) for r in rejects])
+        written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects,
+                              work_dir=tables_dir)
+        steps.copy_tables(written, tables_dir, staging)
         manifest = build_manifest(
             config=params.to_dict(), started=started, fys=fys,
             inputs={"grants": grants_files, "cra": cra_file, "population": population_file,

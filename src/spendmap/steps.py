@@ -586,9 +586,11 @@ def _export_csv(frame: pd.DataFrame, source: Path | None, target: Path) -> Path:
 
 
 def write_tables(
-    awards_path: str, analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str], staging: Path
+    awards_path: str, analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str], work_dir: Path
 ) -> TablesResult:
-    """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into the staging folder.
+    """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into `work_dir`: the staging
+    folder, or (the pipeline) a result-cache folder keyed by every table's content, which
+    `copy_tables` then copies into the staging folder, so a warm run does not build the same database.
 
     `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
     """
@@ -612,27 +614,38 @@ def write_tables(
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     all_rejects = collect_rejects(rejects)
-    awards_out = catalog.AWARDS.at(staging)
+    awards_out = catalog.AWARDS.at(work_dir)
     awards_out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(awards_path, awards_out)
     files = {
         catalog.AWARDS.path: awards_out,
-        catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(staging)),
+        catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(work_dir)),
     }
     for csv in catalog.CSV_EXPORTS:
         name = catalog.exported_table(csv)
         if name in tables:
-            files[csv.path] = _export_csv(tables[name], sources.get(name), csv.at(staging))
+            files[csv.path] = _export_csv(tables[name], sources.get(name), csv.at(work_dir))
     in_duckdb = {"awards": awards_out, "rejects": all_rejects, "councils": load_councils(), **tables}
     files[catalog.DUCKDB.path] = write_duckdb(
         {name: in_duckdb[name] for name in catalog.DUCKDB_TABLES if name in in_duckdb},
-        catalog.DUCKDB.at(staging),
+        catalog.DUCKDB.at(work_dir),
     )
     return TablesResult(
-        files={name: str(path.relative_to(staging)) for name, path in files.items()},
+        files={name: str(path.relative_to(work_dir)) for name, path in files.items()},
         rows={"awards": pq.ParquetFile(awards_out).metadata.num_rows, "rejects": len(all_rejects),
               **{name: len(df) for name, df in tables.items()}},
     )
+
+
+def copy_tables(written: TablesResult, work_dir: Path, staging: Path) -> None:
+    """The files `write_tables` wrote into `work_dir` (a cache folder), copied into the staging folder:
+    copies, never links, so a user editing a published file cannot change the cache."""
+    import shutil
+
+    for relative in written.files.values():
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(work_dir / relative, target)
 
 
 # --- pages and manifest -------------------------------------------------------------------------------
