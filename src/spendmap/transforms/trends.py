@@ -12,16 +12,11 @@ TREND_COLUMNS = [
 
 def council_trends(place_summary: pd.DataFrame, cra_allocation: pd.DataFrame) -> pd.DataFrame:
     """Per council and year: the grant profile, its CRA allocation, and the change from the previous
-    year in the run (empty for a council's first year)."""
-    cra = (
-        cra_allocation.groupby(["la_code", "fy"], as_index=False)
-        .agg(cra_allocated_gbp=("allocated_gbp", "sum"), population=("population", "max"))
-        if not cra_allocation.empty
-        else pd.DataFrame(columns=["la_code", "fy", "cra_allocated_gbp", "population"])
-    )
-    out = place_summary.merge(cra, on=["la_code", "fy"], how="left").sort_values(["la_code", "fy"])
-    out["cra_per_head_gbp"] = out["cra_allocated_gbp"] / out["population"]
-    by_council = out.groupby("la_code", sort=False)
-    out["change_n_awards"] = by_council["n_awards"].diff()
-    out["change_total_gbp"] = by_council["total_gbp"].diff()
-    return out[TREND_COLUMNS].reset_index(drop=True)
+    year in the run (empty for a council's first year): queries/trends.sql."""
+    from spendmap.queries import run
+
+    cra = cra_allocation[["la_code", "fy", "allocated_gbp", "population"]]
+    out = run("trends", {"place_summary": place_summary[TREND_COLUMNS[:8]], "cra": cra})
+    # The place summary's own column types, whatever DuckDB hands back (strings, an empty result).
+    kept = {c: place_summary[c].dtype for c in TREND_COLUMNS[:8]}
+    return out[TREND_COLUMNS].astype({**kept, **{c: "float64" for c in TREND_COLUMNS[8:]}})
