@@ -64,3 +64,46 @@ def test_duckdb_comments_every_table_and_column_and_has_the_views(tmp_path):
         assert by_dept == placed
         unplaced = con.execute("select sum(n_awards) from unplaced_by_reason_department").fetchone()[0]
         assert unplaced == len(t.awards) - placed == 2
+
+
+def _cells(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def test_csv_export_reads_as_pandas_wrote_it_in_row_order_and_formula_safe(tmp_path):
+    """The COPY export against the previous pandas writer (neutralise, then to_csv): every cell the
+    same text, rows in the frame's order even over 200,000 rows (DuckDB does not keep it for every
+    projection by itself), and a text holding a carriage return stays in its row."""
+    import numpy as np
+
+    from spendmap.outputs.safe import neutralise_frame
+
+    texts = ["=cmd|' /C calc'!A0", "+1", "-x", "@SUM(A1)", "\tTab", "ok", None, 'say "hi"', "a, b",
+             "two\nlines", "£ ünï", "", " =spaced", "#tag", "'quoted"]
+    n = len(texts)
+    df = pd.DataFrame({
+        "name": pd.array(texts, dtype="string"),
+        "amount": [1.0, np.nan, 1e-05, 3.0, -0.0, 1e20, 123456789.123, 0.1, 2.5, 1 / 3, 7.0, -8.5, 9.0, 10.0,
+                   11.0],
+        "flag": pd.array([True, False, None] * 5, dtype="boolean"),
+        "plain_flag": [True, False, True] * 5,
+        "count": pd.array([1, None] + list(range(n - 2)), dtype="Int64"),
+        "day": pd.to_datetime(["2016-05-01", None] + ["2017-01-31"] * (n - 2)),
+        "moment": pd.to_datetime(["2016-05-01 10:30:00", None] + ["2017-01-31 00:00:00"] * (n - 2)),
+    })
+    write_csv(df, tmp_path / "new.csv")
+    neutralise_frame(df).to_csv(tmp_path / "old.csv", index=False)
+    assert _cells(tmp_path / "new.csv") == _cells(tmp_path / "old.csv")
+    assert _cells(tmp_path / "new.csv")[1][0] == "'=cmd|' /C calc'!A0"
+
+    many = pd.DataFrame({"id": pd.array([f"A-{i}" for i in range(200_000)], dtype="string"),
+                         "kind": pd.array(["=x", "y"] * 100_000, dtype="string")})
+    rows = _cells(write_csv(many, tmp_path / "many.csv"))
+    assert [r[0] for r in rows[1:]] == many["id"].tolist() and rows[1][1] == "'=x"
+
+    carriage = pd.DataFrame({"name": pd.array(["\rstarts", "in\rside", "next"], dtype="string")})
+    assert _cells(write_csv(carriage, tmp_path / "cr.csv")) == [["name"], ["'\rstarts"], ["in\rside"],
+                                                                  ["next"]]

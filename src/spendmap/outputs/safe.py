@@ -11,6 +11,13 @@ import pandas as pd
 # A cell starting with one of these can run as a formula in Excel/LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MAX_SLUG = 60
+# The same rule as a DuckDB macro, for tables exported by `COPY … TO` (outputs.tables.write_csv).
+FORMULA_SQL = (
+    "CREATE OR REPLACE TEMP MACRO neutralised(text) AS CASE WHEN left(text, 1) IN ("
+    + ", ".join("'" + p.replace("'", "''") + "'" if p.isprintable() else f"chr({ord(p)})"
+                for p in FORMULA_PREFIXES)
+    + ") THEN chr(39) || text ELSE text END"
+)
 
 
 def neutralise_formula(value: object) -> object:

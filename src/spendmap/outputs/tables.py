@@ -7,17 +7,51 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from spendmap.outputs.safe import neutralise_frame
+from spendmap.outputs.safe import FORMULA_SQL
 from spendmap.schemas import TABLE_DESCRIPTIONS, column_description
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """CSV for people and spreadsheets: text cells that could run as formulas are neutralised."""
+    """CSV for people and spreadsheets, written by DuckDB (`COPY … TO`): text cells that could run as
+    formulas are neutralised by one SQL macro (`safe.FORMULA_SQL`, made from the prefixes
+    `neutralise_frame` uses). Every cell reads as pandas' `to_csv` wrote it (True/False, a date without
+    its time when every value is midnight, empty for missing); only where quotes go may differ (a text
+    holding a carriage return is quoted, so it no longer splits its row)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    neutralise_frame(df).to_csv(path, index=False, encoding="utf-8")
+    if not len(df.columns):  # as pandas writes a frame without columns
+        path.write_text("\n" * (len(df) + 1), encoding="utf-8")
+        return path
+    position = "_row_" + "_".join(map(str, df.columns))  # a name no column has
+    with duckdb.connect() as con:
+        # Rows go out in the frame's order: DuckDB keeps it for some projections and not for others,
+        # so it is stated.
+        con.register("frame_to_export", df.assign(**{position: np.arange(len(df))}))
+        con.execute(FORMULA_SQL)
+        types = con.execute("SELECT column_name, column_type FROM (DESCRIBE frame_to_export)").fetchall()
+        select = ", ".join(_csv_cell(con, name, kind) for name, kind in types if name != position)
+        con.execute(f'COPY (SELECT {select} FROM frame_to_export ORDER BY "{position}") '
+                    f"TO {_quote(str(path))} (HEADER, DELIMITER ',', NULL '')")
     return path
+
+
+def _csv_cell(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> str:
+    """The SELECT item exporting one column as pandas' to_csv writes its cells."""
+    ref = '"' + name.replace('"', '""') + '"'
+    if kind == "BOOLEAN":
+        return f"CASE WHEN {ref} THEN 'True' WHEN NOT {ref} THEN 'False' END AS {ref}"
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        (midnight,) = con.execute(
+            f"SELECT coalesce(bool_and({ref} = date_trunc('day', {ref})), true) FROM frame_to_export"
+        ).fetchone()
+        return f"strftime({ref}, '{'%Y-%m-%d' if midnight else '%Y-%m-%d %H:%M:%S'}') AS {ref}"
+    if kind in ("DOUBLE", "FLOAT"):
+        return f"CASE WHEN isnan({ref}) THEN NULL ELSE {ref} END AS {ref}"
+    if kind == "VARCHAR":
+        return f"neutralised({ref}) AS {ref}"
+    return ref
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
