@@ -28,6 +28,7 @@ FCDO lineages, or the international development area) are left out.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS
@@ -99,8 +100,13 @@ def _joined(frame: pd.DataFrame, keys: list[str], value: str) -> pd.Series:
 
 def _first_per_key(keys: pd.Series, labels: pd.Series) -> pd.Series:
     """Each key's first label (in row order), for every row: one name per scheme or organisation."""
-    first = pd.DataFrame({"k": keys, "l": labels}).dropna(subset=["k"]).drop_duplicates("k")
-    return keys.map(dict(zip(first["k"], first["l"], strict=True))).astype("string")
+    # factorize numbers keys in order of first appearance (missing keys -1), so each code's first row
+    # is where np.unique first meets it.
+    codes, _ = pd.factorize(keys)
+    rows = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[rows], return_index=True)
+    firsts = labels.astype("string").array.take(rows[first])
+    return pd.Series(firsts.take(codes, allow_fill=True), index=keys.index, dtype="string")
 
 
 def finding_rows(awards: pd.DataFrame) -> pd.DataFrame:
