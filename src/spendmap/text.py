@@ -53,11 +53,9 @@ def normalise_label(text: object) -> str:
 def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Apply a text function once per distinct value (names repeat a lot) and map back."""
     codes, uniques = pd.factorize(values.astype("string"))
-    done = fn(pd.Series(uniques, dtype="string")).to_numpy()
-    out = pd.Series(pd.NA, index=values.index, dtype="string")
-    found = codes >= 0
-    out[found] = done[codes[found]]
-    return out
+    done = fn(pd.Series(uniques, dtype="string")).astype("string").array
+    # One take (missing values' code -1 gives <NA>), not a masked write into a column of <NA>s.
+    return pd.Series(done.take(codes, allow_fill=True), index=values.index, dtype="string")
 
 
 def normalise_words(text: pd.Series) -> pd.Series:
