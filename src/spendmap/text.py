@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 _NON_ALNUM = r"[^0-9a-z]+"
@@ -56,6 +57,27 @@ def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.S
     done = fn(pd.Series(uniques, dtype="string")).astype("string").array
     # One take (missing values' code -1 gives <NA>), not a masked write into a column of <NA>s.
     return pd.Series(done.take(codes, allow_fill=True), index=values.index, dtype="string")
+
+
+def distinct_combos(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of the code columns, in sorted order; each award's row number among them): what
+    np.unique(axis=0, return_inverse=True) gives, through one int64 key per award instead of sorting
+    rows of a 2-D array."""
+    bases = [int(col.max(initial=0)) + 1 for col in columns]
+    if float(np.prod(bases, dtype=float)) >= 2**62:  # too many distinct values for one int64 key
+        combos, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        return combos, inverse.reshape(-1)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        key = key * (int(col.max(initial=0)) + 1) + col
+    uniques, inverse = np.unique(key, return_inverse=True)
+    combos = np.empty((len(uniques), len(columns)), dtype=np.int64)
+    rest = uniques.copy()
+    for i in range(len(columns) - 1, -1, -1):
+        base = int(columns[i].max(initial=0)) + 1
+        combos[:, i] = rest % base
+        rest //= base
+    return combos, inverse.reshape(-1)
 
 
 def normalise_words(text: pd.Series) -> pd.Series:

@@ -1,5 +1,6 @@
 """Department names and org-ids across machinery-of-government changes; the bundled table; bad tables."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -269,3 +270,21 @@ def test_same_key_with_dates_that_do_not_overlap_is_fine(tmp_path):
         ]
     )
     assert apply_departments(awards, table)["department"].tolist() == ["XO", "XNEW"]
+
+
+def test_matching_once_per_distinct_key_and_date_is_matching_every_row(table):
+    """_match looks each distinct (key, date) up once; the answer per row is the row-by-row lookup's,
+    for repeated, missing and unknown keys, missing dates and org-ids outside their dates."""
+    from spendmap.transforms.departments import _match, _match_distinct
+
+    rng = np.random.default_rng(7)
+    names = pd.Series(["department for transport", "ministry of justice", "no such department", None])
+    ids = pd.Series(["D1198", "D9", "D3", None, "D999999"])
+    dates = pd.Series(pd.to_datetime(["2015-06-01", "2019-07-01", "2024-07-01", None]))
+    for keys, key_type in ((names, "name"), (ids, "org_id")):
+        row_keys = keys.iloc[rng.integers(0, len(keys), 400)].reset_index(drop=True)
+        row_dates = dates.iloc[rng.integers(0, len(dates), 400)].reset_index(drop=True)
+        per_distinct = _match(row_keys, row_dates, table, key_type)
+        per_row = _match_distinct(row_keys, row_dates, table, key_type)
+        assert len(per_row) > 100
+        pd.testing.assert_frame_equal(per_distinct.sort_index(), per_row.sort_index(), check_exact=True)

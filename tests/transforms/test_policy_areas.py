@@ -2,7 +2,6 @@
 
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -325,18 +324,6 @@ def test_unclassified_totals_on_the_bundled_register():
     direct = awards[awards["policy_area"] == UNCLASSIFIED]
     assert totals["awards"] == len(direct)
     assert totals["amount_gbp"] == round(float(direct["amount_gbp"].sum()), 2)
-
-
-def test_distinct_combos_match_numpy_unique_rows():
-    """The int64-key shortcut gives exactly np.unique(axis=0)'s rows and inverse, in the same order."""
-    from spendmap.transforms.policy_areas import _distinct_combos
-
-    rng = np.random.default_rng(3)
-    for n_cols, high in ((1, 5), (2, 40), (2, 1), (3, 7)):
-        columns = [rng.integers(0, high, size=500) for _ in range(n_cols)]
-        combos, inverse = _distinct_combos(columns)
-        want, want_inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-        assert np.array_equal(combos, want) and np.array_equal(inverse, want_inverse.reshape(-1))
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from spendmap.fiscal_year import fy_start_year
 from spendmap.sources.rules import org_id_key
-from spendmap.text import normalise_text
+from spendmap.text import distinct_combos, normalise_text
 
 
 def _reference_dates(df: pd.DataFrame) -> pd.Series:
@@ -38,8 +39,23 @@ def _match(keys: pd.Series, dates: pd.Series, table: pd.DataFrame, key_type: str
     """For each row, the table row for its key whose validity contains the date.
 
     A name whose dates do not contain the row's date still matches (the published name is evidence
-    of the department even when a register kept an old name); an org-id must match by date.
+    of the department even when a register kept an old name); an org-id must match by date. Matched
+    once per distinct (key, date) pair: a million awards name a few hundred departments and years.
     """
+    key_codes, key_values = pd.factorize(keys)  # a missing key or date is code -1
+    date_codes, date_values = pd.factorize(dates)
+    combos, inverse = distinct_combos([key_codes + 1, date_codes + 1])
+    distinct = _match_distinct(
+        pd.Series(pd.array(key_values).take(combos[:, 0] - 1, allow_fill=True)),
+        pd.Series(pd.array(date_values).take(combos[:, 1] - 1, allow_fill=True)),
+        table, key_type,
+    )
+    rows = np.flatnonzero(np.isin(inverse, distinct.index.to_numpy()))
+    found = distinct.iloc[distinct.index.get_indexer(inverse[rows])]
+    return found.set_axis(pd.Index(rows, name="_row"))
+
+
+def _match_distinct(keys: pd.Series, dates: pd.Series, table: pd.DataFrame, key_type: str) -> pd.DataFrame:
     rows = table[table["key_type"] == key_type]
     left = pd.DataFrame({"match_key": keys, "_date": dates, "_row": range(len(keys))}).dropna(
         subset=["match_key"]

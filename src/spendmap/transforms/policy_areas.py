@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from spendmap.sources.rules import UNCLASSIFIED
-from spendmap.text import on_distinct
+from spendmap.text import distinct_combos, on_distinct
 
 
 def scheme_context(awards: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
@@ -72,27 +72,6 @@ def _distinct_stripped(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes[raw_codes], pd.Series(uniques, dtype="string")
 
 
-def _distinct_combos(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct rows of the code columns, in sorted order; each award's row number among them): what
-    np.unique(axis=0, return_inverse=True) gives, through one int64 key per award instead of sorting
-    rows of a 2-D array."""
-    bases = [int(col.max(initial=0)) + 1 for col in columns]
-    if float(np.prod(bases, dtype=float)) >= 2**62:  # too many distinct values for one int64 key
-        combos, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-        return combos, inverse.reshape(-1)
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        key = key * (int(col.max(initial=0)) + 1) + col
-    uniques, inverse = np.unique(key, return_inverse=True)
-    combos = np.empty((len(uniques), len(columns)), dtype=np.int64)
-    rest = uniques.copy()
-    for i in range(len(columns) - 1, -1, -1):
-        base = int(columns[i].max(initial=0)) + 1
-        combos[:, i] = rest % base
-        rest //= base
-    return combos, inverse.reshape(-1)
-
-
 def classify_policy_areas(
     awards: pd.DataFrame, rules: pd.DataFrame, schemes: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -138,7 +117,7 @@ def classify_policy_areas(
         field_codes, field_values = {}, {}
         for f in tier_fields:
             field_codes[f], field_values[f] = _distinct_stripped(_text(rows, f))
-        combos, codes = _distinct_combos([field_codes[f] for f in tier_fields])
+        combos, codes = distinct_combos([field_codes[f] for f in tier_fields])
         d_area = np.full(len(combos), None, dtype=object)
         d_rule = np.full(len(combos), None, dtype=object)
         for rule, fields in tier_rules:
