@@ -168,6 +168,23 @@ def test_county_areas_add_districts_beside_the_county_council():
     assert table["n_awards_county_area"].sum() == 3  # Wakefield is in no county
 
 
+def test_county_areas_count_an_award_without_amount_as_zero_and_one_without_year_in_no_row():
+    awards = _place(_awards([
+        {"recipient_name": "Hastings Club", "amount_gbp": 10.0, "location_codes": "E07000062"},
+        {"recipient_name": "hastings club", "amount_gbp": 3.0, "location_codes": "E07000062"},
+        {"recipient_name": "Lewes Club", "amount_gbp": 5.0, "location_codes": "E07000063"},
+        {"recipient_name": "Rye Club", "amount_gbp": 4.0, "location_codes": "E07000062"},
+    ]))
+    awards.loc[2, "amount_gbp"] = float("nan")
+    awards.loc[3, "fy"] = None
+    table = county_areas(awards, load_councils(), ["2016-17", "2017-18"]).set_index(["la_code", "fy"])
+    row = table.loc[("E10000011", "2016-17")]
+    assert (row["n_awards_in_districts"], row["total_gbp_in_districts"]) == (3, 13.0)
+    assert row["n_recipients_in_districts"] == 2  # Hastings Club under two spellings is one recipient
+    assert table.loc[("E10000011", "2017-18"), "n_awards_county_area"] == 0
+    assert table["n_awards_county_area"].sum() == 3
+
+
 def test_redacted_never_matched_by_name():
     awards = _awards([{"recipient_name": "Wakefield Council", "is_redacted": True}])
     assert _place(awards).loc[0, "geo_method"] == "unresolved"

@@ -280,30 +280,19 @@ def unplaced_table(awards: pd.DataFrame) -> pd.DataFrame:
 
 def county_areas(awards: pd.DataFrame, councils: pd.DataFrame, fys: list[str]) -> pd.DataFrame:
     """Two-tier areas: per county and year, awards to the county council itself beside awards to
-    recipients anywhere in its districts (COUNTY_AREA_COLUMNS). Each award is still placed in one
-    council only; this table just adds the districts up, so national totals count it once."""
-    counties = councils.loc[councils["tier"] == "county", ["la_code", "la_name"]]
+    recipients anywhere in its districts (COUNTY_AREA_COLUMNS): queries/county_areas.sql. Each award is
+    still placed in one council only; this table just adds the districts up, so national totals count
+    it once. Recipients are counted by normalised name."""
+    from spendmap.queries import run
+
+    counties = councils.loc[councils["tier"] == "county", ["la_code", "la_name"]].astype("string")
     grid = counties.merge(pd.DataFrame({"fy": list(fys)}, dtype="string"), how="cross")
-    amount = pd.to_numeric(awards["amount_gbp"], errors="coerce").fillna(0.0)
     frame = pd.DataFrame(
-        {"la_code": awards["la_code"], "county": awards["county_code"], "fy": awards["fy"],
-         "amount": amount, "recipient": normalise_org_name(awards["recipient_name"])}
+        {"la_code": awards["la_code"], "county_code": awards["county_code"], "fy": awards["fy"],
+         "amount_gbp": pd.to_numeric(awards["amount_gbp"], errors="coerce").astype("float64"),
+         "recipient": normalise_org_name(awards["recipient_name"])}
     )
-    own = frame[frame["la_code"].isin(counties["la_code"])].groupby(["la_code", "fy"]).agg(
-        n_awards_county_council=("amount", "size"), total_gbp_county_council=("amount", "sum")
-    )
-    districts = frame[frame["county"].notna()].groupby(["county", "fy"]).agg(
-        n_awards_in_districts=("amount", "size"), total_gbp_in_districts=("amount", "sum"),
-        n_recipients_in_districts=("recipient", "nunique"),
-    )
-    districts.index = districts.index.set_names(["la_code", "fy"])
-    out = grid.merge(own.reset_index(), on=["la_code", "fy"], how="left").merge(
-        districts.reset_index(), on=["la_code", "fy"], how="left"
-    )
-    for col in ("n_awards_county_council", "n_awards_in_districts", "n_recipients_in_districts"):
-        out[col] = out[col].fillna(0).astype("int64")
-    for col in ("total_gbp_county_council", "total_gbp_in_districts"):
-        out[col] = out[col].fillna(0.0).round(2)
-    out["n_awards_county_area"] = out["n_awards_county_council"] + out["n_awards_in_districts"]
-    out["total_gbp_county_area"] = (out["total_gbp_county_council"] + out["total_gbp_in_districts"]).round(2)
-    return out[COUNTY_AREA_COLUMNS].sort_values(["la_code", "fy"]).reset_index(drop=True)
+    out = run("county_areas", {"awards": frame, "grid": grid})
+    text = {c: "string" for c in COUNTY_AREA_COLUMNS[:3]}
+    counts = {c: "int64" for c in COUNTY_AREA_COLUMNS if c.startswith("n_")}
+    return out[COUNTY_AREA_COLUMNS].astype({**text, **counts}).reset_index(drop=True)
