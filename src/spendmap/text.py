@@ -80,6 +80,18 @@ def distinct_combos(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return combos, inverse.reshape(-1)
 
 
+def on_distinct_rows(frame: pd.DataFrame, fn: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
+                     ) -> pd.DataFrame | pd.Series:
+    """A row-wise fn applied once per distinct row of frame (registers repeat recipients and location
+    codes; missing values are one value), its result mapped back to every row."""
+    codes = [pd.factorize(frame[col], use_na_sentinel=True)[0] + 1 for col in frame.columns]
+    _, inverse = distinct_combos(codes)
+    first = np.empty(inverse.max(initial=-1) + 1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # each distinct row's first award
+    done = fn(frame.iloc[first].reset_index(drop=True))
+    return done.iloc[inverse].set_axis(frame.index)
+
+
 def normalise_words(text: pd.Series) -> pd.Series:
     """normalise_text on every value (no de-duplication): for callers that build on it."""
     text = text.str.lower().str.replace("&", " and ", regex=False)

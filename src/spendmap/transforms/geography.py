@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 from spendmap.schemas import COUNTY_AREA_COLUMNS, GEO_METHODS, UNPLACED_COLUMNS
+from spendmap.text import on_distinct_rows
 from spendmap.transforms.council_names import CouncilIndex
 from spendmap.transforms.names import normalise_org_name
 from spendmap.transforms.postcodes import PLACED_STATUSES
@@ -59,21 +59,10 @@ _STATUS_REASON = {
 }
 
 
-def _per_distinct(frame: pd.DataFrame, fn) -> pd.DataFrame:
-    """fn applied once per distinct row of frame (registers repeat recipients and codes), mapped back."""
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for col in frame.columns:  # one integer per distinct row, from each column's factor codes
-        col_codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
-        combined = combined * (len(uniques) + 1) + col_codes + 1
-    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
-    done = fn(frame.iloc[first].reset_index(drop=True))
-    return done.iloc[codes].set_axis(frame.index)
-
-
 def first_council_code(codes: pd.Series, code_types: pd.Series) -> pd.Series:
     """The first council-level ONS code in each "; "-joined list (by declared type or by pattern)."""
     frame = pd.DataFrame({"codes": codes, "types": code_types})
-    found = _per_distinct(
+    found = on_distinct_rows(
         frame, lambda f: pd.DataFrame({"code": _first_council_code(f["codes"], f["types"])})
     )
     return found["code"].rename(codes.name)
@@ -178,7 +167,7 @@ def place_awards(
     county_of = councils.set_index("la_code")["county_code"]
 
     # 1. The recipient is a council: exact, then fuzzy names confirmed by the postcode.
-    names = _per_distinct(
+    names = on_distinct_rows(
         out[["recipient_name", "recipient_id"]],
         lambda f: index.match_names(f["recipient_name"], f["recipient_id"]),
     )

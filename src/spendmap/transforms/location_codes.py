@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from spendmap.text import on_distinct_rows
+
 AREA_TYPES = {"LSOA", "WD", "OA", "MSOA"}  # finer than a council; only LSOA and ward codes are looked up
 WIDE_TYPES = {"RGN", "GOR", "RGN/GOR", "CTRY", "COUNTRY"}
 WIDE_RE = re.compile(r"^(?:E12|E92|W92|S92|N92|K02|K03|K04)\d{6}$")
@@ -41,10 +43,12 @@ def expand_area_codes(codes: pd.Series, types: pd.Series, area_to_council: Mappi
                 out_t.append("")
         return "; ".join(out_c), "; ".join(out_t)
 
-    pairs = [one(c, t) for c, t in zip(codes.astype(object), types.astype(object), strict=True)]
-    new_c = pd.Series([p[0] for p in pairs], index=codes.index, dtype="string")
-    new_t = pd.Series([p[1] for p in pairs], index=codes.index, dtype="string")
-    return new_c, new_t
+    def expand(frame: pd.DataFrame) -> pd.DataFrame:
+        pairs = [one(c, t) for c, t in zip(frame["c"].astype(object), frame["t"].astype(object), strict=True)]
+        return pd.DataFrame(pairs, columns=["c", "t"], dtype="string")
+
+    new = on_distinct_rows(pd.DataFrame({"c": codes, "t": types}), expand)
+    return new["c"].rename(codes.name), new["t"].rename(types.name)
 
 
 def only_wide_codes(codes: pd.Series, types: pd.Series) -> pd.Series:
@@ -57,8 +61,11 @@ def only_wide_codes(codes: pd.Series, types: pd.Series) -> pd.Series:
         ts += [""] * (len(cs) - len(ts))
         return all(ct in WIDE_TYPES or WIDE_RE.match(cc) for cc, ct in zip(cs, ts, strict=True))
 
-    return pd.Series([wide(c, t) for c, t in zip(codes.astype(object), types.astype(object), strict=True)],
-                     index=codes.index, dtype=bool)
+    def all_wide(frame: pd.DataFrame) -> pd.Series:
+        pairs = zip(frame["c"].astype(object), frame["t"].astype(object), strict=True)
+        return pd.Series([wide(c, t) for c, t in pairs], dtype=bool)
+
+    return on_distinct_rows(pd.DataFrame({"c": codes, "t": types}), all_wide)
 
 
 def mark_wide_locations(placed: pd.DataFrame) -> pd.DataFrame:
