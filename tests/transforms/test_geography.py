@@ -261,3 +261,32 @@ def test_postcode_rung_agrees_with_the_directory_itself(bundled_awards, director
     agree = (expected == by_postcode["la_code"]).sum() + len(by_sector)
     share = agree / (len(by_postcode) + len(by_sector))
     assert share >= 0.98
+
+
+def test_placement_ladder_takes_the_first_rung_and_only_a_known_council():
+    """queries/placement_ladder.sql: the first rung that names a council wins, in ladder order; a first
+    rung naming no current council leaves the award unresolved even when a later rung names one."""
+    import numpy as np
+
+    from spendmap.queries import run
+
+    wakefield, leeds, gone = "E08000036", "E08000035", "E07000004"  # Aylesbury Vale: not current
+    none = None
+    rungs = pd.DataFrame(
+        [
+            (none, none, leeds, wakefield, none),
+            (wakefield, leeds, leeds, none, none),
+            (none, none, none, none, leeds),
+            (none, gone, wakefield, none, none),
+            (none, none, none, none, none),
+        ],
+        columns=["council_match", "geo_code", "postcode", "postcode_sector", "recipient_postcode"],
+        dtype="string",
+    ).assign(position=np.arange(5))
+    councils = load_councils()[["la_code", "la_name", "region_code", "county_code"]].astype("string")
+    placed = run("placement_ladder", {"rungs": rungs, "councils": councils})
+    assert placed["geo_method"].tolist() == [
+        "postcode", "council_match", "recipient_postcode", "unresolved", "unresolved"]
+    assert placed["la_code"].tolist()[:3] == [leeds, wakefield, leeds]
+    assert placed["la_name"].tolist()[:3] == ["Leeds", "Wakefield", "Leeds"]
+    assert placed["la_code"].iloc[3:].isna().all()

@@ -17,15 +17,19 @@
    awards in the run (same org id, or same normalised name); never when they carry different postcodes.
 6. `unresolved`: kept, counted, listed in unplaced.csv with `unplaced_reason`; never dropped.
 Former codes are brought to the current council (Aylesbury Vale -> Buckinghamshire, Barnsley's
-E08000016 -> E08000038). Everything is vectorised: pandas joins and maps, no loop over awards.
+E08000016 -> E08000038). Each rung is computed for every award at once (pandas joins and maps once per
+distinct name, code or postcode, no loop over awards); the first rung that places an award wins, and the
+council's name, region and county join on, in queries/placement_ladder.sql.
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
+from spendmap.queries import run
 from spendmap.schemas import COUNTY_AREA_COLUMNS, GEO_METHODS, UNPLACED_COLUMNS
 from spendmap.text import on_distinct_rows
 from spendmap.transforms.council_names import CouncilIndex
@@ -199,26 +203,18 @@ def place_awards(
         else (pd.Series(pd.NA, index=out.index, dtype="string"), pd.Series(False, index=out.index))
     )
 
-    ladder = [
-        ("council_match", council), ("geo_code", by_code), ("postcode", by_postcode),
-        ("postcode_sector", by_sector), ("recipient_postcode", by_recipient),
-    ]
-    method = pd.Series("unresolved", index=out.index, dtype="string")
-    la_code = pd.Series(pd.NA, index=out.index, dtype="string")
-    for name, codes in reversed(ladder):  # the first rung that places an award wins
-        method = method.mask(codes.notna(), name)
-        la_code = codes.fillna(la_code)
-    known = la_code.isin(councils["la_code"])
-    method = method.where(known | la_code.isna(), "unresolved")
+    rungs = pd.DataFrame(
+        {"position": np.arange(len(out)), "council_match": council, "geo_code": by_code,
+         "postcode": by_postcode, "postcode_sector": by_sector, "recipient_postcode": by_recipient}
+    ).reset_index(drop=True)
+    info = councils[["la_code", "la_name", "region_code", "county_code"]].astype("string")
+    placed = run("placement_ladder", {"rungs": rungs, "councils": info}).astype("string")
+    placed.index = out.index
+    method = placed["geo_method"]
     detail = detail.where(method == "council_match")
     detail = detail.mask((method == "postcode") & (status == "corrected"), "corrected")
-    la_code = la_code.where(known)
-
-    info = councils.set_index("la_code")
-    out["la_code"] = la_code
-    out["la_name"] = la_code.map(info["la_name"]).astype("string")
-    out["region_code"] = la_code.map(info["region_code"]).astype("string")
-    out["county_code"] = la_code.map(info["county_code"]).astype("string")
+    for col in ("la_code", "la_name", "region_code", "county_code"):
+        out[col] = placed[col]
     out["geo_method"] = method
     out["geo_detail"] = detail
     out["postcode_status"] = status
