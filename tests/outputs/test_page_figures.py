@@ -151,7 +151,20 @@ def test_finder_chunk_round_trips_every_award(tmp_path):
     assert d["council"][data["rows"][0][7]] == [NORTH_YORKSHIRE, *meta[NORTH_YORKSHIRE]]
     text = write_chunk(tmp_path / "x.js", data).read_text(encoding="utf-8")
     assert "<" not in text and text.startswith("spendmapAwards(") and text.endswith(");\n")
-    assert json.loads(text[len("spendmapAwards("):-3]) == data
+    assert json.loads(text[len("spendmapAwards("):-3]) == json.loads(json.dumps(data))  # rows: tuples
+
+
+def test_large_chunk_columns_encode_as_small_ones_do(monkeypatch):
+    """Above _FACTORIZE_FROM values a chunk's dictionaries come from pandas' factorize: the same sorted
+    values and indexes as the plain-Python way (text of every kind: empty, accents, case, digits)."""
+    from spendmap.outputs import search_page
+
+    words = ["", "Zebra", "apple", "Äpfel", "apple ", "10", "9", "éclair", "Eclair", "\u2028x"]
+    values = [words[(i * 7) % len(words)] + ("" if i % 3 else str(i % 11)) for i in range(12_000)]
+    large = search_page._dictionary(values)
+    monkeypatch.setattr(search_page, "_FACTORIZE_FROM", 10**9)
+    assert search_page._dictionary(values) == large
+    assert large[1] == sorted(set(values))
 
 
 def test_funder_type_filter_only_when_the_awards_carry_it():

@@ -89,8 +89,10 @@ def finder_frame(awards: pd.DataFrame) -> pd.DataFrame:
 
 
 def chunk(finder: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
-    """One data chunk of a finder_frame: dictionaries and rows (ROW_COLUMNS). Plain Python: most chunks
-    are one council's few hundred awards, where pandas' per-call cost would dominate.
+    """One data chunk of a finder_frame: dictionaries and rows (ROW_COLUMNS; a row is a tuple, which
+    JSON writes as an array). Plain Python for most chunks, one council's few hundred awards, where
+    pandas' per-call cost would dominate; pandas' factorize for a large one (every award, or the
+    unplaced ones at a million awards).
 
     councils: la_code -> [name, region, href from the site root ('' if no page), search names].
     """
@@ -99,10 +101,7 @@ def chunk(finder: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[s
     dicts: dict[str, list[Any]] = {}
     for i, col in enumerate(FINDER_COLUMNS):
         if col in _DICT_OF:
-            values = sorted(set(columns[i]))
-            position = {v: k for k, v in enumerate(values)}
-            columns[i] = [position[v] for v in columns[i]]
-            dicts[_DICT_OF[col]] = values
+            columns[i], dicts[_DICT_OF[col]] = _dictionary(columns[i])
     # Council entries carry what the page shows and searches, not just the code.
     dicts["council"] = [
         [code, *councils.get(code, [code, "", "", []])] if code
@@ -110,7 +109,21 @@ def chunk(finder: pd.DataFrame, councils: Mapping[str, Sequence[Any]]) -> dict[s
         for code in dicts.get("council", [])
     ]
     return {"columns": ROW_COLUMNS, "dicts": {d: dicts.get(d, []) for d in DICTS},
-            "rows": [list(r) for r in zip(*columns, strict=True)]}
+            "rows": list(zip(*columns, strict=True))}
+
+
+_FACTORIZE_FROM = 5_000  # values; below this a dict is faster than pandas' fixed cost
+
+
+def _dictionary(values: list[str]) -> tuple[list[int], list[str]]:
+    """(each value's index into the sorted distinct values, those values): a chunk's text column
+    dictionary-encoded. The values are text ('' for missing), so both ways sort alike."""
+    if len(values) < _FACTORIZE_FROM:
+        distinct = sorted(set(values))
+        position = {v: k for k, v in enumerate(distinct)}
+        return [position[v] for v in values], distinct
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), sort=True)
+    return codes.tolist(), uniques.tolist()
 
 
 def write_chunk(path: Path, data: Mapping[str, Any]) -> Path:
