@@ -287,6 +287,9 @@ SEARCH_PAGES: tuple[Dataset, ...] = (
         "`search/unplaced.js`"),
     _ds("search_unplaced_js", "search/unplaced.js", "js", "out", (),
         "above 150,000 awards: the unplaced awards for search.html"),
+    _ds("search_councils", "search/councils/", "folder", "out", (),
+        "above 150,000 awards, in a run that wrote pages for some councils only (`--places`): each other "
+        "council's awards for search.html, one `<slug>.js` per council"),
 )
 ASSETS = _ds("assets", "assets/", "folder", "out", (),
              "plotly.js, styles, scripts and the hex map's licence, once for the whole folder (works from "

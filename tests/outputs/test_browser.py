@@ -707,3 +707,105 @@ def test_bundled_search_finds_arriva_and_harrogate(driver, bundled_run, tmp_path
     merseyside = _matching(awards[awards["la_code"] == "E08000024"], ["arriva"])
     assert driver.find_element("id", "f-count").text.startswith(f"{len(merseyside)} of")
     assert _errors(driver) == []
+
+
+
+def _all_awards_match(driver, n: int) -> bool:
+    return driver.find_element("id", "f-count").text.startswith(f"{n} of {n} awards match")
+
+
+def _open_one_council(driver, out: Path, la_code: str) -> list[str]:
+    """Open search.html afresh on one council's permalink; the award data files the page loaded."""
+    driver.get("about:blank")
+    driver.get((out / "search.html").resolve().as_uri() + f"#council={la_code}")
+    _finder_ready(driver)
+    scripts = driver.execute_script(
+        "return [...document.querySelectorAll('script[src]')].map(s => s.getAttribute('src'))")
+    return [s for s in scripts if "assets/" not in s]
+
+
+def test_search_split_into_council_files_finds_every_award(driver, tmp_path, monkeypatch):
+    """Above SINGLE_FILE_MAX awards search.html loads each council's awards_data.js and
+    search/unplaced.js instead of one file: every award is still found, a council filter loads that
+    council's file only, and the unplaced awards are searchable too."""
+    from spendmap.outputs import site
+    from spendmap.outputs.site import render_site
+
+    from .conftest import make_context, make_tables
+
+    monkeypatch.setattr(site, "SINGLE_FILE_MAX", 1)
+    tables = make_tables()
+    out = tmp_path / "split"
+    render_site(out, tables, make_context())
+    assert not (out / "search" / "awards.js").exists() and (out / "search" / "unplaced.js").is_file()
+    awards = tables.awards
+    _open(driver, out / "search.html")
+    _finder_ready(driver)
+    assert _all_awards_match(driver, len(awards))
+    _type(driver, "f-q", "cycle")
+    assert driver.find_element("id", "f-count").text.startswith(f"{len(_matching(awards, ['cycle']))} of ")
+    data = _open_one_council(driver, out, WAKEFIELD)
+    mine = awards[awards["la_code"] == WAKEFIELD]
+    assert driver.find_element("id", "f-count").text.startswith(f"{len(mine)} of ")
+    assert data == ["councils/wakefield/awards_data.js"], data
+    assert not _alert_open(driver) and _errors(driver) == []
+
+
+def test_search_of_a_places_run_split_into_files_finds_the_councils_without_a_page(driver, tmp_path,
+                                                                                   monkeypatch):
+    """A --places run above SINGLE_FILE_MAX: the councils without a page have their awards in
+    search/councils/, so search.html still finds every award, and filtering one loads its file only."""
+    from spendmap.outputs import site
+    from spendmap.outputs.site import render_site
+
+    from .conftest import make_context, make_tables
+
+    monkeypatch.setattr(site, "SINGLE_FILE_MAX", 1)
+    tables = make_tables()
+    out = tmp_path / "split-places"
+    render_site(out, tables, make_context(), places=[WAKEFIELD])
+    awards = tables.awards
+    others = sorted(set(awards["la_code"].dropna()) - {WAKEFIELD})
+    written = sorted(p.name for p in (out / "search" / "councils").iterdir())
+    assert len(written) == len(others) and not (out / "search" / "awards.js").exists()
+    _open(driver, out / "search.html")
+    _finder_ready(driver)
+    assert _all_awards_match(driver, len(awards))
+    data = _open_one_council(driver, out, others[0])
+    mine = awards[awards["la_code"] == others[0]]
+    assert driver.find_element("id", "f-count").text.startswith(f"{len(mine)} of ")
+    assert len(data) == 1 and data[0].startswith("search/councils/"), data
+    assert not _alert_open(driver) and _errors(driver) == []
+
+
+@pytest.mark.parametrize("width", [1366, 400])
+def test_search_page_fits_the_window_with_a_long_source_file_name(driver, tmp_path, width):
+    """A source named by a long file name without spaces (as a real run's footer shows it) never makes
+    the page scroll sideways; on a wide screen a council's name and a date each stay on one line."""
+    from dataclasses import replace
+
+    from spendmap.outputs.site import render_site
+
+    from .conftest import make_context, make_tables
+
+    ctx = make_context()
+    long_name = "/data/registers/Government_Grants_Register_2016_to_2017_" + "X" * 80 + ".csv"
+    ctx = replace(ctx, sources=[{**ctx.sources[0], "name": long_name}, *ctx.sources[1:]])
+    out = tmp_path / "long"
+    render_site(out, make_tables(), ctx, places=[WAKEFIELD])
+    driver.set_window_size(width, 900)
+    try:
+        _open(driver, out / "search.html")
+        _finder_ready(driver)
+        assert long_name in driver.find_element("css selector", ".site-footer").text.replace("\n", "")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+        # Lines of text in each cell: the distinct tops of its text's boxes (a link adds a box).
+        lines = driver.execute_script(
+            "return [...document.querySelectorAll('#f-rows td.f-council, #f-rows td.f-date')].map(c => {"
+            " const r = document.createRange(); r.selectNodeContents(c);"
+            " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; })")
+        assert lines
+        if width == 1366:
+            assert set(lines) == {1}, lines
+    finally:
+        driver.set_window_size(1366, 900)

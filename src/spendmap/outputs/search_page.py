@@ -6,7 +6,8 @@ department, scheme, recipient, policy area and council written once), so 63,000 
 - `councils/<slug>/awards_data.js`: one council's awards, for its page's award table;
 - `search/awards.js`: every award, placed or not, for search.html, while the run has at most
   `SINGLE_FILE_MAX` awards; above that search.html loads the council files it needs (a council filter
-  loads one) plus `search/unplaced.js`, so no view loads more than it shows.
+  loads one) plus `search/unplaced.js`, so no view loads more than it shows. A council without a page (a
+  `--places` run) has its file in `search/councils/<slug>.js`.
 
 Text search is an exact, case-insensitive match of every word typed against the award's title, recipient,
 scheme and council, former council names included (assets/search.js). A library (lunr, MiniSearch) was
@@ -24,6 +25,7 @@ import pandas as pd
 
 from spendmap.outputs import pages
 from spendmap.outputs.context import coverage
+from spendmap.outputs.safe import slugify
 from spendmap.transforms.geography import UNPLACED_REASONS
 from spendmap.transforms.page_figures import AMOUNT_BANDS, ZERO_BAND
 
@@ -32,6 +34,7 @@ SINGLE_FILE_MAX = 150_000
 SEARCH_DIR = "search"
 PAGE_SIZE = 50  # awards per page of a finder table
 COUNCIL_DATA = "awards_data.js"
+SEARCH_COUNCILS = "councils"  # search/councils/<slug>.js: a council without a page, above SINGLE_FILE_MAX
 # Columns of a chunk's rows, in order; *_i are indexes into the chunk's dictionaries.
 ROW_COLUMNS = [
     "award_id", "title", "recipient_i", "scheme_i", "department_i", "funder_type_i", "policy_area_i",
@@ -148,12 +151,15 @@ def write_search(
     councils: Mapping[str, Sequence[Any]],
     slugs: Mapping[str, str],
     single_file_max: int = SINGLE_FILE_MAX,
+    all_slugs: Mapping[str, str] | None = None,
 ) -> Path:
     """Write search.html and its data (one file, or per council plus unplaced above single_file_max).
-    `finder` is finder_frame of the year's awards, placed or not.
+    `finder` is finder_frame of the year's awards, placed or not; `slugs` the councils whose pages
+    were written, `all_slugs` every council's folder name.
 
     The per-council files are the council pages' own `awards_data.js` (written by render_council), so
-    the split costs no extra bytes.
+    the split costs no extra bytes; a council without a page (a --places run) gets its file in
+    `search/councils/`, so that every award can still be found and a council filter loads one file.
     """
     out_dir = Path(out_dir)
     single = len(finder) <= single_file_max
@@ -165,6 +171,11 @@ def write_search(
         write_chunk(folder / "unplaced.js", chunk(finder[finder["la_code"] == ""], councils))
         placed = set(finder["la_code"]) - {""}
         sources = {code: f"councils/{slug}/{COUNCIL_DATA}" for code, slug in slugs.items() if code in placed}
+        without_page = finder[finder["la_code"].isin(placed - set(slugs))]
+        for code, rows in without_page.groupby("la_code", sort=True):
+            name = (all_slugs or {}).get(code) or slugify(str(code))
+            write_chunk(folder / SEARCH_COUNCILS / f"{name}.js", chunk(rows, councils))
+            sources[code] = f"{SEARCH_DIR}/{SEARCH_COUNCILS}/{name}.js"
         sources[""] = f"{SEARCH_DIR}/unplaced.js"
     council_list = sorted(
         ([code, c[0], c[1]] for code, c in councils.items()), key=lambda c: str(c[1]).lower()

@@ -304,12 +304,12 @@ def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
     """Write search.html and index.html, linking the councils in `rendered` (la_codes whose folder was
     written)."""
     finder = plan.finder if plan.finder is not None else finder_frame(schemas.empty_awards())
-    # Per-council data files exist only for rendered councils; a partial render keeps one search file.
+    # A council without a rendered page links to none; its search data goes in search/councils/.
     meta = {c: m if c in rendered else [*m[:2], "", *m[3:]] for c, m in (plan.finder_meta or {}).items()}
     write_search(
         plan.out_dir, plan.ctx, finder, meta,
         {c: s for c, s in plan.slugs.items() if c in rendered},
-        single_file_max=SINGLE_FILE_MAX if len(rendered) == len(plan.slugs) else len(finder),
+        single_file_max=SINGLE_FILE_MAX, all_slugs=plan.slugs,
     )
     return render_index(
         plan.out_dir,
