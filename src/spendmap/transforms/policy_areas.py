@@ -78,6 +78,17 @@ def _distinct_stripped(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes[raw_codes], pd.Series(uniques, dtype="string")
 
 
+def _with_register_text(context: pd.DataFrame, frame: pd.DataFrame, schemes: pd.DataFrame) -> pd.DataFrame:
+    """context with scheme_description and cofog: the frame's own text first, else the scheme
+    register's by scheme_code (awards carry none of their own: filling an all-missing column with
+    170 MB of descriptions cost pandas 2 s at a million awards)."""
+    extra = scheme_context(frame, schemes)
+    return context.assign(**{
+        c: frame[c].astype("string").fillna(extra[c]) if c in frame.columns else extra[c]
+        for c in ("scheme_description", "cofog")
+    })
+
+
 def classify_policy_areas(
     awards: pd.DataFrame, rules: pd.DataFrame, schemes: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -97,13 +108,7 @@ def classify_policy_areas(
     fields = [f for _, tier_fields in POLICY_BASES for f in tier_fields]
     context = out[[c for c in dict.fromkeys([*fields, "scheme_code"]) if c in out.columns]]
     if schemes is not None and "scheme_code" in out.columns:
-        extra = scheme_context(out, schemes)
-        # The frame's own text first, else the register's (awards carry none of their own: filling an
-        # all-missing column with 170 MB of descriptions cost pandas 2 s at a million awards).
-        context = context.assign(**{
-            c: out[c].astype("string").fillna(extra[c]) if c in out.columns else extra[c]
-            for c in ("scheme_description", "cofog")
-        })
+        context = _with_register_text(context, out, schemes)
 
     if "cofog" in context.columns:
         context = context.assign(cofog_division=context["cofog"])
@@ -244,20 +249,21 @@ def classify_sub_areas(
     """
     out = awards.copy()
     area = out["policy_area"].astype("string").fillna(UNCLASSIFIED)
-    sub = area.copy()
-    rule = pd.Series(pd.NA, index=out.index, dtype="string")
+    sub = area.to_numpy(dtype=object).copy()
+    rule = np.full(len(out), None, dtype=object)
     fields = ["scheme_code", "scheme_title", "title", "description", "scheme_description", "policy_area"]
     narrow = out[[c for c in fields if c in out.columns]]
+    if schemes is not None and "scheme_code" in out.columns:
+        # The register's text joined once for every award, not once per policy area.
+        narrow = _with_register_text(narrow, out, schemes)
     for name, rules in subrules.groupby("policy_area", sort=False):
-        rows = area == name
-        if not rows.any():
+        rows = np.flatnonzero((area == name).to_numpy())
+        if not len(rows):
             continue
-        done = classify_policy_areas(
-            narrow[rows.to_numpy()], rules.assign(policy_area=rules["sub_area"]), schemes
-        )
-        found = done["policy_area"] != UNCLASSIFIED
-        sub[rows] = done["policy_area"].where(found, name)
-        rule[rows] = done["policy_rule"]
-    out["policy_subarea"] = sub.astype("string")
-    out["policy_subrule"] = rule.astype("string")
+        done = classify_policy_areas(narrow.iloc[rows], rules.assign(policy_area=rules["sub_area"]))
+        found = (done["policy_area"] != UNCLASSIFIED).to_numpy()
+        sub[rows] = np.where(found, done["policy_area"].to_numpy(dtype=object), name)
+        rule[rows] = done["policy_rule"].to_numpy(dtype=object)
+    out["policy_subarea"] = pd.array(sub, dtype="string")
+    out["policy_subrule"] = pd.array(rule, dtype="string")
     return out
