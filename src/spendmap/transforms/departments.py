@@ -105,7 +105,9 @@ def unknown_funders(awards: pd.DataFrame) -> pd.DataFrame:
     Empty when every funder is known. Sorted by number of awards, largest first.
     """
     cols = ["department_raw", "funder_id", "n_awards", "amount_gbp"]
-    unknown = awards[awards["department"].isna()]
+    # Only the four columns read below are sliced, not every column of a million awards.
+    wanted = [c for c in ("department_raw", "funder_id", "amount_gbp", "value_gbp") if c in awards.columns]
+    unknown = awards.loc[awards["department"].isna().to_numpy(), wanted]
     if unknown.empty:
         return pd.DataFrame({c: pd.Series(dtype="string" if c in cols[:2] else "float64") for c in cols})
     frame = pd.DataFrame(
