@@ -7,7 +7,6 @@ and Prefect's caching never hashes a DataFrame. File names come from `spendmap.c
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -92,9 +91,11 @@ def _check_readable(option: str, path: Path) -> None:
 
 def _refuse_same_file_twice(paths: list[Path]) -> None:
     """The same register given twice (even under two names) would count every award twice."""
+    from spendmap.sources.cache import sha256_of
+
     seen: dict[str, Path] = {}
     for path in paths:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_of(path)  # in chunks: a 500 MB register is never one bytes object
         if digest in seen:
             raise InputError(
                 f"--grants was given the same file twice: {seen[digest]} and {path} have identical "

@@ -49,6 +49,34 @@ def _truncated(_request):
 # Local paths
 
 
+def test_sha256_of_is_taken_again_whenever_the_file_may_have_changed(tmp_path, monkeypatch):
+    from spendmap.sources import cache
+
+    f = tmp_path / "register.csv"
+    f.write_bytes(b"a" * 100)
+    assert sha256_of(f) == hashlib.sha256(b"a" * 100).hexdigest()
+    f.write_bytes(b"b" * 100)  # same size, at once: its time stamps may not have moved (coarse clocks)
+    assert sha256_of(f) == hashlib.sha256(b"b" * 100).hexdigest()
+
+    monkeypatch.setattr(cache, "_SETTLED_NS", -1)  # as though every file were older than 2 s
+    opened = []
+    real_open = open
+    monkeypatch.setattr(cache, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k),
+                        raising=False)
+    first = sha256_of(f)
+    assert sha256_of(f) == first and len(opened) == 1  # unchanged: remembered
+    moved = f.rename(tmp_path / "moved.csv")  # same inode and bytes: the same digest, rightly
+    assert sha256_of(moved) == first
+    moved.write_bytes(b"c" * 100)  # written in place, the same size: new times
+    os.utime(moved, ns=(1_000_000_000, 1_000_000_000))
+    assert sha256_of(moved) == hashlib.sha256(b"c" * 100).hexdigest()
+    replacement = tmp_path / "new.csv"
+    replacement.write_bytes(b"d" * 100)
+    os.utime(replacement, ns=(1_000_000_000, 1_000_000_000))
+    replacement.replace(moved)  # another file under the same name: another inode
+    assert sha256_of(moved) == hashlib.sha256(b"d" * 100).hexdigest()
+
+
 def test_local_file_is_hashed_in_place(tmp_path):
     f = tmp_path / "grants.csv"
     f.write_bytes(BODY)

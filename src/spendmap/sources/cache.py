@@ -61,13 +61,35 @@ def default_cache_dir() -> Path:
     return Path(override).expanduser() if override else Path.home() / ".cache" / "spendmap"
 
 
+# Digests already taken in this process, keyed by what any change to a file changes: its device and inode
+# (a replaced file is a new inode), size, and modification and status-change times in nanoseconds (a write
+# in place moves both). A run hashes each input several times (resolving it, the same-file check, the
+# reader's input id, the cache keys): 0.4 s each for a 500 MB register. Never stored on disk. As git does
+# for "racily clean" files, a file changed in the last 2 s is not remembered: file systems stamp times
+# coarsely (ext4 to a few ms), so a second write of the same size that soon could keep its stamp.
+_DIGESTS: dict[tuple[int, int, int, int, int], str] = {}
+_DIGESTS_KEEP = 256
+_SETTLED_NS = 2_000_000_000
+
+
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+    """Hex sha256 of a file, read in 1 MiB chunks (once per process while the file is unchanged)."""
+    st = os.stat(path)
+    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if stamp in _DIGESTS:
+        return _DIGESTS[stamp]
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+        after = os.fstat(fh.fileno())
+    hexdigest = digest.hexdigest()
+    settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS
+    if settled and (after.st_size, after.st_mtime_ns, after.st_ctime_ns) == stamp[2:]:
+        if len(_DIGESTS) >= _DIGESTS_KEEP:
+            _DIGESTS.clear()
+        _DIGESTS[stamp] = hexdigest
+    return hexdigest
 
 
 def now_iso() -> str:
