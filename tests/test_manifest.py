@@ -201,3 +201,41 @@ def test_the_manifest_lists_the_catalogs_outputs_found_in_the_folder_in_catalog_
     }
     assert list(listed_outputs(tmp_path)) == [
         "awards.parquet", "place_summary.csv", "trends.csv", "spendmap.duckdb", "councils/", "assets/"]
+
+
+# --- counts taken ahead, in another process (pipeline.PlainCounts) -----------------------------------------
+
+
+def test_counts_taken_ahead_in_another_process_equal_those_taken_after(tmp_path):
+    from spendmap.manifest import count_inputs, plain_count_stored
+    from spendmap.pipeline import PlainCounts
+
+    info = read_grants(reference_path(*BUNDLED_GRANTS)).info
+    cache = tmp_path / "cache"
+    ahead = PlainCounts([info], cache, min_bytes=0)
+    assert ahead.pending is not None  # a process was started
+    assert ahead.result() == {info["input_id"]: {"rows": 3351, "amount_gbp": 3_920_986_733.0}}
+    assert ahead.result() == count_inputs([info], None) and ahead.pool is None
+    assert plain_count_stored(info, cache)  # kept where the manifest step finds it
+    assert PlainCounts([info], cache, min_bytes=0).pending is None  # counted already: no process
+    assert PlainCounts([info], tmp_path / "other", min_bytes=10**9).pending is None  # small: no process
+
+
+def test_a_count_that_fails_ahead_is_taken_again_by_the_manifest_step(tmp_path):
+    from spendmap.pipeline import PlainCounts
+
+    src = tmp_path / "register.csv"
+    src.write_text("Identifier,Amount Awarded\nR-1,100\n")
+    info = {"input_id": "1:abc", "path": str(src), "sheet": None, "header_row": 1,
+            "amount_header": "Amount Awarded"}
+    failing = PlainCounts([{**info, "amount_header": "No such column"}], tmp_path / "cache", min_bytes=0)
+    assert failing.result() == {} and failing.pool is None  # the error is left to the manifest step
+    with pytest.raises(ValueError):  # which meets it itself, as before
+        reconcile_written([{**info, "amount_header": "No such column"}], _written_empty(tmp_path))
+
+
+def _written_empty(out: Path) -> Path:
+    pd.DataFrame({"input_id": pd.Series([], dtype="string"), "amount_gbp": pd.Series([], dtype="float64")}
+                 ).to_parquet(out / "awards.parquet")
+    (out / "rejects.csv").write_text("input_id,original_values\n")
+    return out

@@ -419,3 +419,24 @@ def test_no_accepted_rows_make_the_published_total_exceed_the_input(awards, nois
         assert published <= rec["totals"]["amount_in_gbp"] + 0.01
     finally:
         shutil.rmtree(tmp)
+
+
+def test_a_run_whose_counts_are_taken_ahead_reconciles_the_same(tmp_path, fresh_cache, monkeypatch):
+    from spendmap import pipeline
+
+    started = []
+    real = pipeline.PlainCounts.__init__
+
+    def counting_ahead(self, inputs, cache_dir, min_bytes=None):
+        real(self, inputs, cache_dir, min_bytes=0)  # as a 500 MB register would be
+        started.append(self.pending is not None)
+
+    monkeypatch.setattr(pipeline.PlainCounts, "__init__", counting_ahead)
+    path = _csv(tmp_path / "ahead-2016-17.csv",
+                AWARDS + [["A-4", "x", "25000,50", "2016-06-01", "X", "", DFT]])
+    code, out = _run(tmp_path, "--grants", str(path))
+    assert code == 0 and started == [True]
+    reconciliation = _manifest(out)["reconciliation"]
+    assert reconciliation["ok"] and reconciliation["totals"] == {
+        "rows_read": 4, "rows_accepted": 3, "rows_rejected": 1, "amount_in_gbp": 4000.0,
+        "amount_accepted_gbp": 4000.0, "amount_rejected_gbp": 0.0}

@@ -152,10 +152,26 @@ def count_input_cached(info: dict, cache_dir: Path | str | None) -> dict:
     return parsed("plain-count", [info["path"]], args[1:], lambda: count_input(*args), cache_dir)
 
 
-def reconcile_written(inputs: list[dict], out_dir: Path, cache_dir: Path | str | None = None) -> dict:
+def plain_count_stored(info: dict, cache_dir: Path | str | None) -> bool:
+    """Whether count_input_cached would find this input's count in the cache."""
+    from spendmap.parsed_cache import stored
+
+    return stored("plain-count", [info["path"]], (info["sheet"], info["header_row"], info["amount_header"]),
+                  cache_dir)
+
+
+def count_inputs(inputs: list[dict], cache_dir: Path | str | None) -> dict[str, dict]:
+    """count_input_cached of each grants input, by input_id (what a run may take early, in another
+    process, while its other steps go on: the counts depend on the inputs' bytes alone)."""
+    return {info["input_id"]: count_input_cached(info, cache_dir) for info in inputs}
+
+
+def reconcile_written(inputs: list[dict], out_dir: Path, cache_dir: Path | str | None = None,
+                      counted: dict[str, dict] | None = None) -> dict:
     """Rows and £ of every grants input = rows and £ in awards.parquet + rejects.csv, as written.
 
-    `inputs` are the manifest's grants entries (path, input_id, sheet, header_row, amount_header).
+    `inputs` are the manifest's grants entries (path, input_id, sheet, header_row, amount_header);
+    `counted` holds plain counts already taken by `count_inputs` (the others are counted here).
     Written rows are matched to their input by `input_id` (position and sha256), never by file name: a
     name is not unique (two folders' `register.csv`) and rejects.csv neutralises one that starts '='.
     """
@@ -163,7 +179,7 @@ def reconcile_written(inputs: list[dict], out_dir: Path, cache_dir: Path | str |
     rejects = pd.read_csv(out_dir / "rejects.csv", dtype=str, keep_default_na=False)
     per_input = []
     for info in inputs:
-        read = count_input_cached(info, cache_dir)
+        read = (counted or {}).get(info["input_id"]) or count_input_cached(info, cache_dir)
         acc = awards[awards["input_id"] == info["input_id"]]
         rej = rejects[rejects["input_id"] == info["input_id"]]
         row = {

@@ -41,7 +41,7 @@ def parsed(
     """parse(), or its stored result for the same files, parameters and code; no cache_dir: parse()."""
     if cache_dir is None:
         return parse()
-    path = Path(cache_dir) / FOLDER / f"{kind}-{key(kind, files, params)}.pickle"
+    path = _entry(kind, files, params, cache_dir)
     if path.is_file():
         try:
             with path.open("rb") as fh:
@@ -56,6 +56,15 @@ def parsed(
     tmp.replace(path)
     _prune(path.parent, kind)
     return value
+
+
+def stored(kind: str, files: Sequence[Path | str], params: Any, cache_dir: Path | str | None) -> bool:
+    """Whether `parsed` would find a stored result (without loading it)."""
+    return cache_dir is not None and _entry(kind, files, params, cache_dir).is_file()
+
+
+def _entry(kind: str, files: Sequence[Path | str], params: Any, cache_dir: Path | str) -> Path:
+    return Path(cache_dir) / FOLDER / f"{kind}-{key(kind, files, params)}.pickle"
 
 
 def _prune(folder: Path, kind: str, keep: int = KEEP) -> None:

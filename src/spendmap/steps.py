@@ -814,18 +814,20 @@ def register_departments(path: Path) -> list[str]:
     return sorted(str(d) for d in pc.unique(column.drop_null()).to_pylist())
 
 
-def write_manifest(manifest: dict, staging: Path, cache_dir: Path | None = None) -> Path:
+def write_manifest(manifest: dict, staging: Path, cache_dir: Path | None = None,
+                   counted: dict[str, dict] | None = None) -> Path:
     """run_manifest.json, its grants reconciliation counted from the files written in staging.
 
     The placement step's record (the postcode directory used, statuses, reasons) joins it here unless
     the flow already put it in. A run that does not reconcile raises ReconciliationError (exit 1) after
     writing the manifest into the staging folder, which is then discarded: nothing is published.
+    `counted`: the inputs' plain counts if the run took them early (pipeline.PlainCounts).
     """
     from spendmap.manifest import check_reconciled, finite_json, listed_outputs, reconcile_written
     from spendmap.outputs.tables import write_json
 
     manifest["outputs"] = listed_outputs(staging)
-    grants = reconcile_written(manifest["inputs"]["grants"], staging, cache_dir)
+    grants = reconcile_written(manifest["inputs"]["grants"], staging, cache_dir, counted)
     manifest["reconciliation"] = {**grants, **manifest.get("reconciliation", {})}
     path = write_json(finite_json(manifest), catalog.MANIFEST.at(staging))
     check_reconciled(grants)
