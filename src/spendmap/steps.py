@@ -155,7 +155,8 @@ def label_grants(content: ReadResult, paths: list[str], years: list[str], work_d
     funding_reads = []
     for i, (info, path) in enumerate(zip(content.inputs, paths, strict=True)):
         iid = info["input_id"]
-        read = GrantsRead(awards=awards[awards["input_id"] == iid],
+        mine = awards["input_id"] == iid
+        read = GrantsRead(awards=awards if mine.all() else awards[mine],  # one input: no copy of them all
                           rejects=rejects[rejects["input_id"] == iid], info=info)
         if i >= n_grants:
             funding_reads.append(_label_funding(read, path, years, named))
@@ -207,7 +208,7 @@ def _write_read(frames: list[pd.DataFrame], rejects: list[pd.DataFrame], infos: 
     rejects_path = catalog.REJECTS_GRANTS.at(work_dir)
     awards.to_parquet(awards_path, index=False)
     all_rejects.to_parquet(rejects_path, index=False)
-    fys = sorted(set(awards["fy"].dropna()))
+    fys = sorted(set(awards["fy"].dropna().unique()))  # distinct first: 1M Arrow strings iterate slowly
     return ReadResult(awards=str(awards_path), rejects=str(rejects_path), inputs=infos, fys=fys)
 
 
