@@ -22,6 +22,7 @@ import pandas as pd
 from pyinstrument import Profiler
 
 from spendmap import steps
+from spendmap.award_layers import read_awards
 from spendmap.sources.rules import load_departments
 from spendmap.testing.registers import generate_register
 from spendmap.transforms.departments import apply_departments
@@ -39,7 +40,7 @@ def identity_input(rows: int) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         read = steps.ingest_grants([str(path)], ["2016-17"], Path(tmp))
         placed = steps.place_grants(read.awards, None, Path(tmp))
-        return apply_departments(pd.read_parquet(placed.awards), load_departments())
+        return apply_departments(read_awards([read.awards, placed.awards]), load_departments())
 
 
 def main() -> None:

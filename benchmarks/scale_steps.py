@@ -32,6 +32,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
 
 
+def _reset_step_peak() -> None:
+    """Start this process's high-water mark (VmHWM) afresh, so each step reports its own peak
+    (ru_maxrss only ever grows). Linux only; elsewhere the step peak is the process's so far."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _status_mb(field: str) -> float:
+    """A /proc/self/status memory figure in MB (VmHWM: peak since the last reset; VmRSS: now), or the
+    process's peak where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _peak_mb()
+
+
 def bare_parse(path: Path) -> dict:
     """The floor for this file: parse only, no typing or checks."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -135,10 +156,12 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
 
             profiler = Profiler(interval=0.002)
             profiler.start()
+        _reset_step_peak()
+        rss_before = _status_mb("VmRSS")
         t0, c0 = time.perf_counter(), _cpu()
         out = fn()
         row = {"step": label, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu() - c0,
-               "peak_rss_mb": _peak_mb()}
+               "peak_rss_mb": _peak_mb(), "step_peak_mb": _status_mb("VmHWM"), "rss_before_mb": rss_before}
         if profiler is not None:
             profiler.stop()
             row["hotspots"] = _hotspots(profiler.last_session, profile_top)
@@ -148,6 +171,7 @@ def run_steps(path: Path, out_dir: Path, *, all_councils: bool = False, profile_
             for key in ("wall_s", "cpu_s"):
                 same[0][key] += row[key]
             same[0]["peak_rss_mb"] = row["peak_rss_mb"]
+            same[0]["step_peak_mb"] = max(same[0]["step_peak_mb"], row["step_peak_mb"])
         else:
             results.append(row)
         print(f"  {label}: {row['wall_s']:.2f}s", file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from spendmap import catalog
+from spendmap.award_layers import read_awards
 from spendmap.schemas import (
     AWARD_COLUMNS,
     PLACE_SUMMARY_COLUMNS,
@@ -72,12 +73,13 @@ def test_place_and_classify_three_awards(tmp_path):
     assert placed.geo_methods["unresolved"] == {"awards": 1, "amount_gbp": 500.0}
     assert pd.read_parquet(placed.awards)["la_code"].tolist()[:2] == [WAKEFIELD, LEEDS]
 
-    classified = classify_awards(placed.awards, tmp_path)
+    classified = classify_awards([str(path), placed.awards], tmp_path)
     assert isinstance(classified, ClassifyResult)
     assert (classified.awards, classified.schemes, classified.rejects) == tuple(
         str(d.at(tmp_path)) for d in (catalog.AWARDS_CLASSIFIED, catalog.SCHEMES, catalog.REJECTS_SCHEMES)
     )
-    awards = pd.read_parquet(classified.awards)
+    awards = read_awards([str(path), placed.awards, classified.awards])
+    assert awards["la_code"].tolist()[:2] == [WAKEFIELD, LEEDS]  # placement's layer, beside this one
     assert awards["department"].tolist() == ["DfT", "MoJ", "DfT"]
     assert awards["policy_area"].notna().all() and len(pd.read_parquet(classified.schemes)) > 100
 
@@ -95,7 +97,7 @@ def test_grant_analytics_reads_the_schemes_it_is_given(tmp_path):
     schemes_path = tmp_path / "elsewhere" / "my_schemes.parquet"
     schemes_path.parent.mkdir()
     schemes.to_parquet(schemes_path, index=False)
-    result = grant_analytics(str(awards_path), str(schemes_path), ["2016-17"], 100_000.0, tmp_path)
+    result = grant_analytics([str(awards_path)], str(schemes_path), ["2016-17"], 100_000.0, tmp_path)
     assert isinstance(result, AnalyticsResult)
     assert set(result.tables) == {d.name for d in catalog.ANALYTIC_TABLES}
     summary = pd.read_parquet(result.tables["place_summary"]).set_index("la_code")
@@ -120,7 +122,7 @@ def test_write_tables_collects_exactly_the_rejects_it_is_given(tmp_path):
     _rejects(tmp_path / "rejects_stray.parquet", 5)  # not passed: must not be picked up
     given = [_rejects(tmp_path / "a.parquet", 2), _rejects(tmp_path / "b.parquet", 0),
              _rejects(tmp_path / "c.parquet", 1)]
-    written = write_tables(str(awards_path), AnalyticsResult(tables, {}), str(cra_path), given, staging)
+    written = write_tables([str(awards_path)], AnalyticsResult(tables, {}), str(cra_path), given, staging)
     assert isinstance(written, TablesResult)
     assert (written.rows["awards"], written.rows["rejects"], written.rows["cra_allocation"]) == (3, 3, 3)
     assert set(written.files) >= {"awards.parquet", "rejects.csv", "place_summary.csv", "spendmap.duckdb"}

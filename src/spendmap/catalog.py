@@ -25,6 +25,7 @@ from typing import Literal
 
 from spendmap.schemas import (
     AWARD_COLUMNS,
+    CLASSIFICATION_COLUMNS,
     COUNTY_AREA_COLUMNS,
     CRA_ALLOCATION_COLUMNS,
     DUPLICATION_COLUMNS,
@@ -32,6 +33,7 @@ from spendmap.schemas import (
     DUPLICATION_KINDS,
     NATIONAL_OVERLAP_COLUMNS,
     PLACE_SUMMARY_COLUMNS,
+    PLACEMENT_COLUMNS,
     PRIORITY_FUNDING_COLUMNS,
     PRIORITY_MATCH_COLUMNS,
     PRIORITY_OVERLAP_COLUMNS,
@@ -94,10 +96,14 @@ AWARDS_READ = _ds("awards_read", "awards_read.parquet", "parquet", "work", AWARD
                   "awards as read from the grants registers, before placement")
 REJECTS_GRANTS = _ds("rejects_grants", "rejects_grants.parquet", "parquet", "work", REJECT_COLUMNS,
                      "grants-register rows not accepted")
-AWARDS_PLACED = _ds("awards_placed", "awards_placed.parquet", "parquet", "work", AWARD_COLUMNS,
-                    "awards with la_code/geo_method filled")
-AWARDS_CLASSIFIED = _ds("awards_classified", "awards.parquet", "parquet", "work", AWARD_COLUMNS,
-                        "awards with canonical departments and policy areas")
+# Layers of the award table (spendmap.award_layers): each step that adds columns writes only those.
+AWARDS_PLACED = _ds("awards_placed", "awards_placed.parquet", "parquet", "work",
+                    ("award_id", *PLACEMENT_COLUMNS),
+                    "each award's placement: la_code, geo_method and reasons")
+AWARDS_CLASSIFIED = _ds("awards_classified", "awards_classified.parquet", "parquet", "work",
+                        ("award_id", *CLASSIFICATION_COLUMNS),
+                        "each award's canonical department, policy area, organisation, recipient and "
+                        "funder type")
 SCHEMES = _ds("schemes", "schemes.parquet", "parquet", "work", (),
               "the national scheme registers, with departments and policy areas")
 REJECTS_SCHEMES = _ds("rejects_schemes", "rejects_schemes.parquet", "parquet", "work", REJECT_COLUMNS,

@@ -129,12 +129,14 @@ LABEL = Step(
     line=lambda r: "Financial year of each register: " + "; ".join(
         f"{Path(i['path']).name}: {i['fy']} ({i['fy_source']})" for i in r.inputs),
 )
+# The award table's layers (spendmap.award_layers): labelled, placement, classification.
+AWARD_LAYERS = ("awards_read", "awards_placed", "awards_classified")
 PLACE = Step(
     "place-awards", steps.place_grants, inputs=("awards_read", "postcode_lookup"),
     outputs=("awards_placed",), cached=True, line=_placed_line,
 )
 CLASSIFY = Step(
-    "classify-awards", steps.classify_awards, inputs=("awards_placed",),
+    "classify-awards", steps.classify_awards, inputs=("awards_read", "awards_placed"),
     outputs=("awards_classified", "schemes", "rejects_schemes"), cached=True,
     line=lambda r: f"Classified awards into {len(r.summary.get('policy_areas', {}))} policy areas",
 )
@@ -143,18 +145,18 @@ ALLOCATE = Step(
     outputs=("cra_allocation", "rejects_cra", "rejects_population"), line=_allocated_line, cached=True,
 )
 ANALYTICS = Step(
-    "grant-analytics", steps.grant_analytics, inputs=("awards_classified", "schemes"),
+    "grant-analytics", steps.grant_analytics, inputs=(*AWARD_LAYERS, "schemes"),
     outputs=tuple(t.name for t in catalog.ANALYTIC_TABLES), cached=True,
     line=lambda r: f"Analysed small grants and duplication ({r.summary['duplication_findings']:,} findings)",
 )
 WRITE = Step(
     "write-tables", steps.write_tables,
-    inputs=("awards_classified", *(t.name for t in catalog.ANALYTIC_TABLES), "cra_allocation"),
+    inputs=(*AWARD_LAYERS, *(t.name for t in catalog.ANALYTIC_TABLES), "cra_allocation"),
     outputs=("awards", "rejects", "spendmap_duckdb", *(d.name for d in catalog.CSV_EXPORTS)),
     line=lambda r: f"Wrote {len(r.files)} tables", cached=True,
 )
 PRIORITIES = Step(  # issue 18
-    "match-priorities", steps.match_priority_outcomes, inputs=("awards_classified", "cra_allocation"),
+    "match-priorities", steps.match_priority_outcomes, inputs=(*AWARD_LAYERS, "cra_allocation"),
     outputs=tuple(t.name for t in catalog.PRIORITY_TABLES), cached=True,
     line=lambda r: (f"Matched {r.summary['matches']:,} lines to {r.summary['priorities']} priorities of "
                     f"{r.summary['places']} places ({r.summary['overlaps']} overlaps)"),
@@ -231,6 +233,22 @@ def is_complete(folder: Path | str) -> bool:
 
 def run_step(step: Step, *args: Any, **kwargs: Any) -> Any:
     """Call a step; a cached step whose folder is complete returns its stored result instead."""
+    try:
+        return _run_step(step, *args, **kwargs)
+    finally:
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Give the memory a finished step freed back to the system. Arrow's allocator (mimalloc) keeps
+    freed pages for reuse: after reading a million awards it held ~0.9 GB that no object used, which
+    the next step's peak then sat on top of (benchmarks/RESULTS.md)."""
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+
+
+def _run_step(step: Step, *args: Any, **kwargs: Any) -> Any:
     if not step.cached:
         return step.fn(*args, **kwargs)
     folder = Path(inspect.signature(step.fn).bind(*args, **kwargs).arguments["work_dir"])
@@ -549,10 +567,13 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         postcodes_file = found[0] if found else None
         geo = placed.geo_methods
         classify_dir = step_dir(cache_dir, CLASSIFY, keys[PLACE.name])
-        classified = runner.call(CLASSIFY, placed.awards, work_dir=classify_dir, cache_dir=str(cache_dir))
+        # The award layers of this run (a cached result names only its own layer: award_layers).
+        classified = runner.call(CLASSIFY, [read.awards, placed.awards], work_dir=classify_dir,
+                                 cache_dir=str(cache_dir))
+        awards = [read.awards, placed.awards, classified.awards]
         analytics_dir = step_dir(cache_dir, ANALYTICS, classify_dir.name, fys, params.small_threshold_gbp)
         analytics = runner.call(
-            ANALYTICS, classified.awards, classified.schemes, fys, params.small_threshold_gbp,
+            ANALYTICS, awards, classified.schemes, fys, params.small_threshold_gbp,
             work_dir=analytics_dir,
         )
 
@@ -570,7 +591,7 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         given = [[sha256_of(Path(f)), str(f)] for f in [params.priorities, *params.local] if f]
         prio_dir = step_dir(cache_dir, PRIORITIES, classify_dir.name, sha256_of(Path(cra.allocation)),
                             bool(params.priorities), given, fys)
-        prio = runner.call(PRIORITIES, classified.awards, cra.allocation, params.priorities, params.local,
+        prio = runner.call(PRIORITIES, awards, cra.allocation, params.priorities, params.local,
                            fys, work_dir=prio_dir)
         analytics = replace(analytics, tables={**analytics.tables, **prio.tables})
         rejects = [read.rejects, classified.rejects, *cra.rejects, prio.rejects]
@@ -578,7 +599,7 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
         # (the grants rejects name the files as given): a warm run copies the tables instead of writing them.
         tables_dir = step_dir(cache_dir, WRITE, classify_dir.name, analytics_dir.name, prio_dir.name,
                               Path(cra.allocation).parent.name, [sha256_of(Path(r)) for r in rejects])
-        written = runner.call(WRITE, classified.awards, analytics, cra.allocation, rejects,
+        written = runner.call(WRITE, awards, analytics, cra.allocation, rejects,
                               work_dir=tables_dir)
         steps.copy_tables(written, tables_dir, staging)
         manifest = build_manifest(

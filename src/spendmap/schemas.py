@@ -147,6 +147,18 @@ PRIORITY_OVERLAP_COLUMNS = ["fy", "la_code", "la_name", "priority_id", "n_funder
                             "n_funder_types", "funder_types", "n_items", "amount_gbp"]
 
 REJECT_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "original_values"]
+# The columns placing sets (steps.place_grants) and classifying sets (steps.classify_awards): each step
+# writes only these, beside award_id, as its layer of the award table (spendmap.award_layers).
+PLACEMENT_COLUMNS = [
+    "la_code", "la_name", "region_code", "county_code", "geo_method", "geo_detail", "postcode_status",
+    "is_council_recipient", "unplaced_reason", "location_codes", "location_code_types",
+]
+CLASSIFICATION_COLUMNS = [
+    "department", "department_lineage", "policy_area", "policy_rule", "policy_basis", "policy_subarea",
+    "policy_subrule", "allocation_method", "organisation_id", "organisation_name", "recipient_type",
+    "recipient_type_rule", "funder_type", "funder_type_rule", "funder_name",
+]
+
 # After them in rejects.csv: the grants input's id (as awards' input_id; blank for other readers' rejects).
 REJECT_EXTRA_COLUMNS = ["input_id"]
 

@@ -201,7 +201,8 @@ def _write_read(frames: list[pd.DataFrame], rejects: list[pd.DataFrame], infos: 
                 work_dir: Path) -> ReadResult:
     from spendmap.schemas import REJECT_EXTRA_COLUMNS
 
-    awards = pd.concat(frames, ignore_index=True) if frames else empty_awards()
+    # Canonical dtypes: later layers of the award table join this one column by column (award_layers).
+    awards = conform_awards(pd.concat(frames, ignore_index=True)) if frames else empty_awards()
     all_rejects = (pd.concat(rejects, ignore_index=True) if rejects
                    else pd.DataFrame(columns=REJECT_COLUMNS + REJECT_EXTRA_COLUMNS))
     awards_path = catalog.AWARDS_READ.at(work_dir)
@@ -223,27 +224,23 @@ def load_postcode_directory(postcode_source: str | None):
     return load_builtin_directory()
 
 
+# What placing reads of the labelled awards: the recipient, its postcode and location codes.
+PLACE_READS = ["award_id", "is_redacted", "recipient_name", "recipient_id", "recipient_postcode",
+               "location_codes", "location_code_types", "amount_gbp"]
+
+
 def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) -> PlaceResult:
-    """Place every award in a council (geo_method ladder); write the placed awards; return counts by
-    method and postcode status, and which postcode directory was used.
+    """Place every award in a council (geo_method ladder); write the placement layer (award_id and
+    schemas.PLACEMENT_COLUMNS: award_layers); return counts by method and postcode status, and which
+    postcode directory was used. `awards_path` is the labelled awards.
 
     postcode_source None means the built-in ONS postcode directory (sources.postcode_directory).
     """
-    from spendmap.transforms.postcodes import lookup_postcodes
+    from spendmap.award_layers import write_layer
+    from spendmap.schemas import PLACEMENT_COLUMNS
 
-    awards = pd.read_parquet(awards_path)
-    # issue 18: LSOA/ward location codes place by their council; region/country codes say so unplaced.
-    from spendmap.sources.area_lookups import area_to_council
-    from spendmap.transforms.location_codes import expand_area_codes, mark_wide_locations
-
-    awards["location_codes"], awards["location_code_types"] = expand_area_codes(
-        awards["location_codes"], awards["location_code_types"], area_to_council())
-    directory = load_postcode_directory(postcode_source)
-    found = lookup_postcodes(awards["recipient_postcode"], directory)
-    placed = conform_awards(mark_wide_locations(
-        place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)))
-    path = catalog.AWARDS_PLACED.at(work_dir)
-    placed.to_parquet(path, index=False)
+    placed, directory = placed_frame(pd.read_parquet(awards_path, columns=PLACE_READS), postcode_source)
+    path = write_layer(placed, PLACEMENT_COLUMNS, catalog.AWARDS_PLACED.at(work_dir))
     statuses = {str(k): int(v) for k, v in placed["postcode_status"].value_counts().items()}
     reasons = {str(k): int(v) for k, v in placed["unplaced_reason"].value_counts().items()}
     details = {str(k): int(v) for k, v in placed["geo_detail"].value_counts().items()}
@@ -259,6 +256,23 @@ def place_grants(awards_path: str, postcode_source: str | None, work_dir: Path) 
             "split_council_rule": SPLIT_COUNCIL_RULE,
         },
     )
+
+
+def placed_frame(awards: pd.DataFrame, postcode_source: str | None):
+    """(awards with every PLACEMENT_COLUMNS column set, the postcode directory used): what place_grants
+    computes, before it keeps only the columns it sets."""
+    from spendmap.sources.area_lookups import area_to_council
+    from spendmap.transforms.location_codes import expand_area_codes, mark_wide_locations
+    from spendmap.transforms.postcodes import lookup_postcodes
+
+    awards = awards.copy()
+    # issue 18: LSOA/ward location codes place by their council; region/country codes say so unplaced.
+    awards["location_codes"], awards["location_code_types"] = expand_area_codes(
+        awards["location_codes"], awards["location_code_types"], area_to_council())
+    directory = load_postcode_directory(postcode_source)
+    found = lookup_postcodes(awards["recipient_postcode"], directory)
+    placed = place_awards(awards, load_councils(), gss_to_current_gss(), council_index(), found)
+    return mark_wide_locations(placed), directory
 
 
 SPLIT_COUNCIL_RULE = (
@@ -292,34 +306,20 @@ def classification_reference(cache_dir: str | None = None):
     return parsed("classification", [], {"reference": str(reference_dir())}, build, cache_dir)
 
 
-def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
-    """Canonical departments and policy areas for every award (and for the national scheme registers)."""
-    from spendmap.sources.rules import load_subarea_rules
-    from spendmap.transforms.departments import apply_departments, unknown_funders
-    from spendmap.transforms.policy_areas import (
-        allocation_methods,
-        classify_policy_areas,
-        classify_sub_areas,
-        unclassified_share,
-        unclassified_totals,
-    )
-    from spendmap.transforms.recipient_types import add_recipient_types
+def classify_awards(awards: list[str], work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
+    """Canonical departments and policy areas for every award (and for the national scheme registers),
+    recipient organisations, recipient and funder types: the classification layer (award_id and
+    schemas.CLASSIFICATION_COLUMNS). `awards` is the award layers so far (labelled, placed)."""
+    from spendmap.award_layers import read_awards, write_layer
+    from spendmap.schemas import CLASSIFICATION_COLUMNS
+    from spendmap.transforms.departments import unknown_funders
+    from spendmap.transforms.funder_types import funder_type_counts
+    from spendmap.transforms.policy_areas import unclassified_share, unclassified_totals
 
-    departments, rules, registers, schemes = classification_reference(cache_dir)
-    subrules = load_subarea_rules(areas=set(rules["policy_area"]))
-    awards = apply_departments(pd.read_parquet(awards_path), departments)
-    identity = identify_recipients(awards)
-    awards = awards.assign(**{c: identity.organisations[c] for c in identity.organisations.columns})
-    awards = classify_sub_areas(classify_policy_areas(awards, rules, schemes), subrules, schemes)
-    awards = add_recipient_types(awards.assign(allocation_method=allocation_methods(awards, schemes)))
-    # issue 18: funder_type on every award (after departments: a matched department is central government)
-    from spendmap.sources.funders import load_known_funders
-    from spendmap.transforms.funder_types import add_funder_types, funder_type_counts
-
-    awards = add_funder_types(awards, load_known_funders())
+    awards, identity, registers, schemes = classified_frame(read_awards(awards), cache_dir)
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
-    conform_awards(awards).to_parquet(path, index=False)
+    write_layer(awards, CLASSIFICATION_COLUMNS, path)
     identity.merges.to_parquet(catalog.RECIPIENT_MERGES.at(work_dir), index=False)
     schemes.to_parquet(schemes_path, index=False)
     registers.rejects.to_parquet(rejects_path, index=False)
@@ -342,6 +342,27 @@ def classify_awards(awards_path: str, work_dir: Path, cache_dir: str | None = No
     return ClassifyResult(
         awards=str(path), schemes=str(schemes_path), rejects=str(rejects_path), summary=summary
     )
+
+
+def classified_frame(awards: pd.DataFrame, cache_dir: str | None = None):
+    """(awards with every CLASSIFICATION_COLUMNS column set, recipient identity, scheme registers,
+    classified schemes): what classify_awards computes, before it keeps only the columns it sets."""
+    from spendmap.sources.funders import load_known_funders
+    from spendmap.sources.rules import load_subarea_rules
+    from spendmap.transforms.departments import apply_departments
+    from spendmap.transforms.funder_types import add_funder_types
+    from spendmap.transforms.policy_areas import allocation_methods, classify_policy_areas, classify_sub_areas
+    from spendmap.transforms.recipient_types import add_recipient_types
+
+    departments, rules, registers, schemes = classification_reference(cache_dir)
+    subrules = load_subarea_rules(areas=set(rules["policy_area"]))
+    awards = apply_departments(awards, departments)
+    identity = identify_recipients(awards)
+    awards = awards.assign(**{c: identity.organisations[c] for c in identity.organisations.columns})
+    awards = classify_sub_areas(classify_policy_areas(awards, rules, schemes), subrules, schemes)
+    awards = add_recipient_types(awards.assign(allocation_method=allocation_methods(awards, schemes)))
+    # issue 18: funder_type on every award (after departments: a matched department is central government)
+    return add_funder_types(awards, load_known_funders()), identity, registers, schemes
 
 
 def identify_recipients(awards: pd.DataFrame):
@@ -453,17 +474,32 @@ def cra_coverage_note(cra_path: str, edition_years: list[str], missing: list[str
 # --- grant analytics ----------------------------------------------------------------------------------
 
 
+# What the analytics read of the awards (the profiles, small grants and duplication findings, scheme and
+# recipient keys included): not the descriptions, files and rules, a third of a million awards' bytes.
+ANALYTICS_READS = [
+    "award_id", "fy", "la_code", "la_name", "county_code", "geo_method", "amount_gbp", "is_redacted",
+    "is_council_recipient", "department", "department_raw", "department_lineage", "funder_id",
+    "funder_org_type", "funder_type", "funder_name", "scheme_code", "scheme_title", "title", "recipient_id",
+    "recipient_name", "recipient_postcode", "recipient_city", "recipient_charity_number",
+    "recipient_company_number", "organisation_id", "organisation_name", "policy_area", "policy_subarea",
+    "allocation_method",
+]
+
+
 def grant_analytics(
-    awards_path: str, schemes_path: str, fys: list[str], threshold: float, work_dir: Path
+    awards: list[str], schemes_path: str, fys: list[str], threshold: float, work_dir: Path
 ) -> AnalyticsResult:
     """Council profiles, small grants (both scopes), duplication findings and national scheme overlaps.
+    `awards` is the award layers (spendmap.award_layers).
 
     Every council gets a row for every run year, with zeros where no award was placed in it.
     """
+    from spendmap.award_layers import award_columns, read_awards
     from spendmap.transforms.duplication import find_duplication, national_scheme_overlaps
     from spendmap.transforms.profiles import award_counts, place_summaries, small_grants
 
-    awards = pd.read_parquet(awards_path)
+    held = set(award_columns(awards))
+    awards = read_awards(awards, [c for c in ANALYTICS_READS if c in held])
     councils = load_councils()
     # issue 18: the same profile per funder type, so central government stays separable (one pass)
     summary, by_funder_type = place_summaries(awards, councils, threshold, fys=fys)
@@ -486,7 +522,7 @@ def grant_analytics(
 
 
 def match_priority_outcomes(
-    awards_path: str, cra_allocation_path: str, priorities_path: str | None, local_paths: list[str],
+    awards: list[str], cra_allocation_path: str, priorities_path: str | None, local_paths: list[str],
     fys: list[str], work_dir: Path,
 ) -> PriorityResult:
     """The places' priorities (--priorities, else the bundled pfpp preset), --local spend, and every
@@ -513,7 +549,12 @@ def match_priority_outcomes(
     local = (pd.concat([r.lines for r in reads], ignore_index=True) if reads
              else pd.DataFrame(columns=LOCAL_SPEND_COLUMNS))
     rejects = collect_rejects([]) if not reads else pd.concat([r.rejects for r in reads], ignore_index=True)
-    matches = match_priorities(pd.read_parquet(awards_path), priorities, local if reads else None)
+    from spendmap.award_layers import award_columns, read_awards
+    from spendmap.transforms.priority_matching import AWARD_FIELDS
+
+    held = set(award_columns(awards))
+    awards = read_awards(awards, [c for c in AWARD_FIELDS if c in held])
+    matches = match_priorities(awards, priorities, local if reads else None)
     tables = {
         "priorities": priority_table(priorities),
         "priority_funding": priority_funding(matches, priorities, fys, cra, local_given=bool(reads)),
@@ -588,27 +629,30 @@ def _export_csv(frame: pd.DataFrame, source: Path | None, target: Path) -> Path:
 
 
 def write_tables(
-    awards_path: str, analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str], work_dir: Path
+    awards: list[str], analytics: AnalyticsResult, cra_allocation_path: str, rejects: list[str],
+    work_dir: Path,
 ) -> TablesResult:
     """awards.parquet, rejects.csv, the analytic CSVs and spendmap.duckdb into `work_dir`: the staging
     folder, or (the pipeline) a result-cache folder keyed by every table's content, which
     `copy_tables` then copies into the staging folder, so a warm run does not build the same database.
 
-    `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers).
+    `rejects` lists every reader's rejects file (the grants, scheme, CRA and population readers);
+    `awards` the award layers, which become awards.parquet side by side (spendmap.award_layers).
     """
-    import shutil
-
     import pyarrow.parquet as pq
 
+    from spendmap.award_layers import write_awards
     from spendmap.outputs.tables import write_csv, write_duckdb
 
-    # The award table is never loaded whole here: awards.parquet is the classified file itself, DuckDB
-    # reads it from disk, and the placement tables read only their columns.
+    # The award table is never loaded whole here: awards.parquet is written from the layers a slice at
+    # a time, DuckDB reads it from disk, and the placement tables read only their columns.
+    awards_out = write_awards(awards, catalog.AWARDS.at(work_dir))
     sources = {name: Path(p) for name, p in analytics.tables.items()}
     sources["cra_allocation"] = Path(cra_allocation_path)
     tables = {name: pd.read_parquet(p) for name, p in sources.items()}
-    tables.update(placement_tables(awards_path, sorted(set(tables["place_summary"]["fy"]))))
-    merges = Path(awards_path).with_name(catalog.RECIPIENT_MERGES.path)  # written beside the awards
+    tables.update(placement_tables(awards_out, sorted(set(tables["place_summary"]["fy"]))))
+    # written beside the classification layer
+    merges = Path(awards[-1]).with_name(catalog.RECIPIENT_MERGES.path)
     if merges.is_file():
         tables["recipient_merges"] = pd.read_parquet(merges)
     if len(set(tables["place_summary"]["fy"])) > 1:
@@ -616,9 +660,6 @@ def write_tables(
 
         tables["trends"] = council_trends(tables["place_summary"], tables["cra_allocation"])
     all_rejects = collect_rejects(rejects)
-    awards_out = catalog.AWARDS.at(work_dir)
-    awards_out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(awards_path, awards_out)
     files = {
         catalog.AWARDS.path: awards_out,
         catalog.REJECTS.path: write_csv(all_rejects, catalog.REJECTS.at(work_dir)),

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from spendmap.award_layers import read_awards
 from spendmap.schemas import DUPLICATION_COLUMNS, DUPLICATION_EXTRA_COLUMNS, conform_awards
 from spendmap.sources.rules import UNCLASSIFIED, load_departments, load_policy_rules, load_subarea_rules
 from spendmap.sources.schemes import read_scheme_registers
@@ -371,7 +372,8 @@ def test_bundled_register_findings_by_sub_area_without_formula_blocks(tmp_path):
 
     read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp_path)
     placed = steps.place_grants(read.awards, None, tmp_path)
-    awards = pd.read_parquet(steps.classify_awards(placed.awards, tmp_path).awards)
+    layers = [read.awards, placed.awards]
+    awards = read_awards([*layers, steps.classify_awards(layers, tmp_path).awards])
     assert awards["la_code"].notna().sum() == 1978
     findings = find_duplication(awards)
     assert len(findings) == 151

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from spendmap.award_layers import read_awards
 from spendmap.schemas import conform_awards
 from spendmap.sources.councils import council_org_ids, load_councils
 from spendmap.steps import identify_recipients
@@ -170,8 +171,8 @@ def bundled(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("identity")
     read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp)
     placed = steps.place_grants(read.awards, None, tmp)
-    classified = steps.classify_awards(placed.awards, tmp)
-    return pd.read_parquet(classified.awards), classified.summary, tmp
+    classified = steps.classify_awards([read.awards, placed.awards], tmp)
+    return read_awards([read.awards, placed.awards, classified.awards]), classified.summary, tmp
 
 
 def test_bundled_recipients_are_organisations(bundled):

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from spendmap.award_layers import read_awards
 from spendmap.paths import BUNDLED_GRANTS, reference_path
 from spendmap.schemas import conform_awards
 from spendmap.transforms.recipient_types import RECIPIENT_TYPES, infer_recipient_types, type_counts
@@ -86,7 +87,8 @@ def test_bundled_register_types(tmp_path):
 
     read = steps.ingest_grants([str(reference_path(*BUNDLED_GRANTS))], ["2016-17"], tmp_path)
     placed = steps.place_grants(read.awards, None, tmp_path)
-    typed = pd.read_parquet(steps.classify_awards(placed.awards, tmp_path).awards)
+    layers = [read.awards, placed.awards]
+    typed = read_awards([*layers, steps.classify_awards(layers, tmp_path).awards])
     assert set(typed["recipient_type"]) <= set(RECIPIENT_TYPES)
     assert typed["recipient_type"].value_counts().to_dict() == {
         "unknown": 1141,

@@ -68,9 +68,19 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 def in_place(lines: pd.DataFrame, la_code: str) -> pd.Series:
     """Lines placed in the council, or (a county council) in one of its districts."""
-    here = _text(lines, "la_code") == la_code
-    here |= _text(lines, "county_code") == la_code
+    return in_places(lines, [la_code])
+
+
+def in_places(lines: pd.DataFrame, la_codes: Sequence[str]) -> pd.Series:
+    """Lines placed in any of the councils, or in one of their districts."""
+    here = _text(lines, "la_code").isin(la_codes) | _text(lines, "county_code").isin(la_codes)
     return here.fillna(False).astype(bool)
+
+
+# The award columns matching reads (_line_table): a step need not load the others.
+AWARD_FIELDS = ("award_id", "fy", "la_code", "county_code", "funder_type", "funder_name", "department_raw",
+                "department", "scheme_code", "scheme_title", "title", "description", "recipient_name",
+                "policy_area", "amount_gbp", "source_file", "source_sheet", "source_row")
 
 
 def _line_table(awards: pd.DataFrame, local: pd.DataFrame | None) -> pd.DataFrame:
@@ -157,7 +167,10 @@ def _match_one(lines: pd.DataFrame, p: Priority) -> pd.DataFrame:
 def match_priorities(awards: pd.DataFrame, priorities: Sequence[Priority],
                      local: pd.DataFrame | None = None) -> pd.DataFrame:
     """priority_matches: one row per (line, priority) matched, PRIORITY_MATCH_COLUMNS."""
-    lines = _line_table(awards, local)
+    # Only awards in the priorities' places (or their districts) can match: a million-award register's
+    # other rows never become lines (the same rows match, in the same order).
+    places = [p.la_code for p in priorities]
+    lines = _line_table(awards[in_places(awards, places)], local)
     parts = []
     for p in priorities:
         m = _match_one(lines, p)
