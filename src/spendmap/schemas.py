@@ -185,7 +185,8 @@ def conform_awards(df: pd.DataFrame) -> pd.DataFrame:
 # What each table and column of spendmap.duckdb means (written there as COMMENT ON; docs/outputs.md).
 # A column means the same in every table it appears in, unless "table.column" says otherwise.
 TABLE_DESCRIPTIONS: dict[str, str] = {
-    "awards": "Every grant award read, placed in a council or not (la_code empty when not placed).",
+    "awards": "Every grant award read, placed in a council or not (la_code empty when not placed); rows "
+              "in no set order (ORDER BY input_id, source_sheet, source_row for the registers' own order).",
     "rejects": "Input rows not accepted, each with its reason, file, sheet and row.",
     "councils": "One row per current UK council (mySociety register), with type, region and county.",
     "place_summary": "Per council and financial year: awards, schemes, recipients and GBP placed there.",

@@ -27,7 +27,7 @@ from spendmap.outputs import pages
 from spendmap.outputs.context import coverage
 from spendmap.outputs.safe import slugify
 from spendmap.transforms.geography import UNPLACED_REASONS
-from spendmap.transforms.page_figures import AMOUNT_BANDS, ZERO_BAND
+from spendmap.transforms.page_figures import AMOUNT_BANDS, ZERO_BAND, rows_by
 
 # Above this many awards in the run year, search.html loads per-council files instead of one file.
 SINGLE_FILE_MAX = 150_000
@@ -157,34 +157,58 @@ def write_search(
 ) -> Path:
     """Write search.html and its data (one file, or per council plus unplaced above single_file_max).
     `finder` is finder_frame of the year's awards, placed or not; `slugs` the councils whose pages
-    were written, `all_slugs` every council's folder name.
+    were written, `all_slugs` every council's folder name."""
+    sources = write_search_data(out_dir, finder, councils, slugs, single_file_max, all_slugs)
+    return write_search_page(out_dir, ctx, finder, councils, sources)
+
+
+def write_search_data(
+    out_dir: Path,
+    finder: pd.DataFrame,
+    councils: Mapping[str, Sequence[Any]],
+    slugs: Mapping[str, str],
+    single_file_max: int = SINGLE_FILE_MAX,
+    all_slugs: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The data files search.html loads that no council page writes; returns its `sources` (data file
+    by council code, or "all" for the single file). Needs only which councils get pages, not the pages,
+    so render_site writes them while the pages are rendered.
 
     The per-council files are the council pages' own `awards_data.js` (written by render_council), so
     the split costs no extra bytes; a council without a page (a --places run) gets its file in
     `search/councils/`, so that every award can still be found and a council filter loads one file.
     """
-    out_dir = Path(out_dir)
-    single = len(finder) <= single_file_max
-    folder = out_dir / SEARCH_DIR
-    if single:
+    folder = Path(out_dir) / SEARCH_DIR
+    if len(finder) <= single_file_max:
         write_chunk(folder / "awards.js", chunk(finder, councils))
-        sources = {"all": f"{SEARCH_DIR}/awards.js"}
-    else:
-        write_chunk(folder / "unplaced.js", chunk(finder[finder["la_code"] == ""], councils))
-        placed = set(finder["la_code"]) - {""}
-        sources = {code: f"councils/{slug}/{COUNCIL_DATA}" for code, slug in slugs.items() if code in placed}
-        without_page = finder[finder["la_code"].isin(placed - set(slugs))]
-        for code, rows in without_page.groupby("la_code", sort=True):
-            name = (all_slugs or {}).get(code) or slugify(str(code))
-            write_chunk(folder / SEARCH_COUNCILS / f"{name}.js", chunk(rows, councils))
-            sources[code] = f"{SEARCH_DIR}/{SEARCH_COUNCILS}/{name}.js"
-        sources[""] = f"{SEARCH_DIR}/unplaced.js"
+        return {"all": f"{SEARCH_DIR}/awards.js"}
+    codes = finder["la_code"]
+    write_chunk(folder / "unplaced.js", chunk(finder[(codes == "").to_numpy(dtype=bool)], councils))
+    placed = set(codes.unique()) - {""}
+    sources = {code: f"councils/{slug}/{COUNCIL_DATA}" for code, slug in slugs.items() if code in placed}
+    without_page = finder[codes.isin(placed - set(slugs)).to_numpy(dtype=bool)]
+    for code, rows in sorted(rows_by(without_page).items()):
+        name = (all_slugs or {}).get(code) or slugify(str(code))
+        write_chunk(folder / SEARCH_COUNCILS / f"{name}.js", chunk(rows, councils))
+        sources[code] = f"{SEARCH_DIR}/{SEARCH_COUNCILS}/{name}.js"
+    sources[""] = f"{SEARCH_DIR}/unplaced.js"
+    return sources
+
+
+def write_search_page(
+    out_dir: Path,
+    ctx: Mapping[str, Any],
+    finder: pd.DataFrame,
+    councils: Mapping[str, Sequence[Any]],
+    sources: Mapping[str, str],
+) -> Path:
+    """search.html, loading the data files `sources` names (write_search_data)."""
     council_list = sorted(
         ([code, c[0], c[1]] for code, c in councils.items()), key=lambda c: str(c[1]).lower()
     )
     config = finder_config(ctx, finder, "search", sources, council_list, f"spendmap_awards_{ctx['fy']}.csv")
-    config["single"] = single
-    path = out_dir / "search.html"
+    config["single"] = "all" in sources
+    path = Path(out_dir) / "search.html"
     html = pages.render_search(ctx, config=config, n_awards=len(finder), coverage=coverage(ctx))
     path.write_text(html, encoding="utf-8")
     return path

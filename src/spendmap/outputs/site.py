@@ -17,11 +17,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from spendmap import catalog, schemas
@@ -30,7 +30,12 @@ from spendmap.outputs.context import CRA_EXTRA_COLUMNS, RunContext, SiteResult, 
 from spendmap.outputs.council_page import CouncilJob, assumptions, awards_extract, render_council
 from spendmap.outputs.index_page import render_index
 from spendmap.outputs.safe import unique_slugs
-from spendmap.outputs.search_page import SINGLE_FILE_MAX, finder_frame, write_search
+from spendmap.outputs.search_page import (
+    SINGLE_FILE_MAX,
+    finder_frame,
+    write_search_data,
+    write_search_page,
+)
 from spendmap.paths import reference_path
 from spendmap.text import is_missing
 from spendmap.transforms.duplication import finding_awards, number_findings
@@ -45,6 +50,7 @@ from spendmap.transforms.page_figures import (
     function_label,
     grants_per_head,
     index_figures,
+    rows_by,
 )
 from spendmap.transforms.profiles import scheme_key
 
@@ -101,22 +107,6 @@ def _rows_of(df: pd.DataFrame, chosen: Sequence[str], places: Sequence[str] | No
     if places is None or df.empty or "la_code" not in df:
         return df
     return df[df["la_code"].isin(chosen).to_numpy(dtype=bool, na_value=False)]
-
-
-def _split(df: pd.DataFrame, key: str | pd.Series = "la_code") -> dict[str, pd.DataFrame]:
-    """key value -> its rows (in table order; rows with no key dropped), as groupby would give them.
-    `key`: a column, or a Series of keys in the frame's row order.
-
-    One reorder of the whole table, then a slice per value: pandas' groupby iteration builds each
-    group's frame column by column (about 1 s over every council's award columns at 63,000 awards).
-    """
-    if df.empty:
-        return {}
-    codes, uniques = pd.factorize(df[key] if isinstance(key, str) else key, use_na_sentinel=True)  # -1: none
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    ordered = df.take(order)
-    return {str(k): ordered.iloc[bounds[i]:bounds[i + 1]] for i, k in enumerate(uniques)}
 
 
 def _records_by(df: pd.DataFrame, key: str = "la_code", columns: Sequence[str] | None = None,
@@ -228,17 +218,17 @@ def prepare_site(
     # scheme table use them), not once per page.
     page_awards = page_awards.assign(recipient_key=recipient_key(page_awards),
                                      scheme_key=scheme_key(page_awards))
-    awards_by, small_by, dup_by, cra_by = (_split(page_awards), _split(_rows_of(small, chosen, places)),
-                                           _split(page_dup), _split(_rows_of(cra, chosen, places)))
+    awards_by, small_by, dup_by, cra_by = (rows_by(page_awards), rows_by(_rows_of(small, chosen, places)),
+                                           rows_by(page_dup), rows_by(_rows_of(cra, chosen, places)))
     # Whole-table aggregations once (vectorised), then sliced per council.
     schemes_by = _records_by(department_scheme_table(page_awards))
-    dup_awards_by = _split(finding_awards(page_awards, page_dup))
+    dup_awards_by = rows_by(finding_awards(page_awards, page_dup))
     # issue 18: the priority tables, sliced per council like the others.
-    priorities_by = {n: _split(_rows_of(df, chosen, places)) for n, df in (tables.priorities or {}).items()}
+    priorities_by = {n: rows_by(_rows_of(df, chosen, places)) for n, df in (tables.priorities or {}).items()}
     bands_by = _records_by(amount_bands(page_awards)) if len(page_awards) else {}
     # The award finder's text, once for every award of the year; each council's page takes its slice.
     finder = finder_frame(register)
-    finder_by = _split(_rows_of(finder, chosen, places))
+    finder_by = rows_by(_rows_of(finder, chosen, places))
     search_names = council_search_names()
     finder_meta = {
         code: [
@@ -255,7 +245,7 @@ def prepare_site(
     # each worker process), and council_page.awards_extract puts them back over the council's awards.
     extract = awards_extract(page_awards)
     changed = [c for c in extract.columns if not extract[c].equals(page_awards[c])]
-    text_by = _split(extract[changed], key=page_awards["la_code"])
+    text_by = rows_by(extract[changed], key=page_awards["la_code"])
     no_text = extract[changed].iloc[0:0]
     # A council with no rows gets an empty frame of the table's columns, made once (not per council).
     no_awards, no_small, no_dup, no_cra, no_finder, no_priorities = (
@@ -300,17 +290,29 @@ def _downloads(out_dir: Path) -> list[dict[str, str]]:
             if d.at(out_dir).exists()]
 
 
-def finish_index(plan: SitePlan, rendered: set[str]) -> Path:
+def _search_meta(plan: SitePlan, rendered: set[str]) -> dict[str, list[Any]]:
+    """The finder's council entries: a council without a rendered page links to none (its search data
+    goes in search/councils/)."""
+    return {c: m if c in rendered else [*m[:2], "", *m[3:]] for c, m in (plan.finder_meta or {}).items()}
+
+
+def _finder(plan: SitePlan) -> pd.DataFrame:
+    return plan.finder if plan.finder is not None else finder_frame(schemas.empty_awards())
+
+
+def write_search_files(plan: SitePlan, rendered: set[str]) -> dict[str, str]:
+    """search.html's data files for a site whose pages are those of `rendered`; returns its sources."""
+    return write_search_data(plan.out_dir, _finder(plan), _search_meta(plan, rendered),
+                             {c: s for c, s in plan.slugs.items() if c in rendered},
+                             single_file_max=SINGLE_FILE_MAX, all_slugs=plan.slugs)
+
+
+def finish_index(plan: SitePlan, rendered: set[str], search_sources: dict[str, str] | None = None) -> Path:
     """Write search.html and index.html, linking the councils in `rendered` (la_codes whose folder was
-    written)."""
-    finder = plan.finder if plan.finder is not None else finder_frame(schemas.empty_awards())
-    # A council without a rendered page links to none; its search data goes in search/councils/.
-    meta = {c: m if c in rendered else [*m[:2], "", *m[3:]] for c, m in (plan.finder_meta or {}).items()}
-    write_search(
-        plan.out_dir, plan.ctx, finder, meta,
-        {c: s for c, s in plan.slugs.items() if c in rendered},
-        single_file_max=SINGLE_FILE_MAX, all_slugs=plan.slugs,
-    )
+    written); search.html's data files too, unless `search_sources` says they are written already."""
+    if search_sources is None:
+        search_sources = write_search_files(plan, rendered)
+    write_search_page(plan.out_dir, plan.ctx, _finder(plan), _search_meta(plan, rendered), search_sources)
     return render_index(
         plan.out_dir,
         plan.ctx,
@@ -347,11 +349,22 @@ def render_site(
     names = {j.la_code: as_text(j.info.get("la_name")) or j.la_code for j in jobs}
     profiles: dict[str, Path] = {}
 
-    for code, path in map_councils(render_council, jobs):
-        profiles[code] = Path(path)
-        if progress:
-            progress("council", len(profiles), len(jobs), names[code])
-    index_path = finish_index(plan, set(profiles))
+    # search.html's data files need only which councils get pages: they are written on a thread while
+    # the pages render (in worker processes or on the task runner), started once the first page is back,
+    # so that no worker is forked while the thread holds a lock.
+    chosen = {j.la_code for j in jobs}
+    with ThreadPoolExecutor(1, thread_name_prefix="search-data") as side:
+        search = None
+        for code, path in map_councils(render_council, jobs):
+            if search is None:
+                search = side.submit(write_search_files, plan, chosen)
+            profiles[code] = Path(path)
+            if progress:
+                progress("council", len(profiles), len(jobs), names[code])
+        sources = (search or side.submit(write_search_files, plan, chosen)).result()
+    if set(profiles) != chosen:  # every job returns its council or raises: a runner lost a page
+        raise RuntimeError(f"pages rendered for {sorted(set(profiles))}, expected {sorted(chosen)}")
+    index_path = finish_index(plan, set(profiles), sources)
     if progress:
         progress("index", 1, 1, "index.html")
     n_files, size = _folder_size(plan.out_dir)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from spendmap.text import is_missing
@@ -440,3 +441,19 @@ def department_coverage(awards: pd.DataFrame, reasons: Mapping[str, str]) -> lis
             }
         )
     return sorted(rows, key=lambda r: (-r["n_read"], r["department"]))
+
+
+def rows_by(df: pd.DataFrame, key: str | pd.Series = "la_code") -> dict[str, pd.DataFrame]:
+    """key value -> its rows (in table order; rows with no key dropped), as groupby would give them.
+    `key`: a column, or a Series of keys in the frame's row order.
+
+    One reorder of the whole table, then a slice per value: pandas' groupby iteration builds each
+    group's frame column by column (about 1 s over every council's award columns at 63,000 awards).
+    """
+    if df.empty:
+        return {}
+    codes, uniques = pd.factorize(df[key] if isinstance(key, str) else key, use_na_sentinel=True)  # -1: none
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    ordered = df.take(order)
+    return {str(k): ordered.iloc[bounds[i]:bounds[i + 1]] for i, k in enumerate(uniques)}
