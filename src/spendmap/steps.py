@@ -127,7 +127,8 @@ def read_grants_content(paths: list[str], work_dir: Path) -> ReadResult:
     frames, rejects, infos = [], [], []
     known_ids: dict[str, str] = {}  # award id -> 'input ID row N': a repeat in a later input is rejected
     for position, path in enumerate(paths, start=1):
-        read = read_register(path, known_ids=known_ids, position=position)
+        read = read_register(path, known_ids=known_ids, position=position,
+                             remember=position < len(paths))  # the last: no later input checks its ids
         frames.append(read.awards)
         rejects.append(read.rejects)
         infos.append(read.info)

@@ -316,6 +316,32 @@ def test_parse_dates():
     assert str(out.dtype) == "datetime64[ns]"
 
 
+def test_arrow_text_reads_as_the_same_cells_as_python_objects():
+    """The Arrow CSV reader's columns take a one-pass Arrow route when every cell is a plain decimal or
+    an ISO date; one other cell anywhere sends the column down the cell-by-cell route, with its reasons.
+    Either way the values are those of the same cells given as Python objects."""
+    def arrow(cells):
+        return pd.Series(pd.array(cells, dtype="string[pyarrow]"))
+
+    plain = ["1", " 2.50 ", None, "-3", "007", "0.1000000000000000055511151231257827", "123456789.987654321"]
+    mixed = [*plain, "£1,234.50", "(1,000)", "n/a", "1,2345"]
+    for cells in (plain, mixed):
+        fast, fast_bad = parse_amounts(arrow(cells))
+        slow, slow_bad = parse_amounts(pd.Series(cells, dtype=object))
+        assert fast.equals(slow) and fast_bad.fillna("").tolist() == slow_bad.fillna("").tolist()
+    assert parse_amounts(arrow(plain))[0].tolist()[:2] == [1.0, 2.5]
+    assert parse_amounts(arrow(mixed))[1].dropna().tolist() == [
+        "amount not a number: 'n/a'", "amount not a number: '1,2345'"]
+
+    iso = ["2016-12-04", " 2017-01-01 ", None, "1949-01-01", "2020-02-29"]
+    for cells in (iso, [*iso, "2021-02-31"], [*iso, "06/04/2020"]):
+        assert parse_dates(arrow(cells)).equals(parse_dates(pd.Series(cells, dtype=object)))
+    # 1949 is not a plausible award date; 31 February is no date, and does not become 3 March.
+    assert parse_dates(arrow([*iso, "2021-02-31"])).tolist() == [
+        pd.Timestamp("2016-12-04"), pd.Timestamp("2017-01-01"), pd.NaT, pd.NaT, pd.Timestamp("2020-02-29"),
+        pd.NaT]
+
+
 # ----------------------------------------------------------------------------- bad input
 
 def test_html_saved_as_ods(tmp_path):

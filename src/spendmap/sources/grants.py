@@ -162,13 +162,17 @@ def read_grants(path: Path | str, *, year: str | None = None,
 
 
 def read_register(path: Path | str, *, known_ids: dict[str, str] | None = None,
-                  position: int = 1) -> GrantsRead:
+                  position: int = 1, remember: bool = True) -> GrantsRead:
     """What the file's content alone says: accepted awards and rejects, without anything about the
     file as given (its path and name, the year its name states). Those are applied, every run, by
-    `apply_file_facts`: this half is what the read step caches, keyed on the content's sha256."""
+    `apply_file_facts`: this half is what the read step caches, keyed on the content's sha256.
+
+    known_ids: award id -> where it was accepted, from the run's earlier inputs (a repeat is rejected);
+    this input's accepted ids are added to it unless `remember` is False (the run's last input: no later
+    input is checked against them)."""
     path = Path(path)
     with paused_gc():
-        return _read_grants(path, {} if known_ids is None else known_ids, position)
+        return _read_grants(path, {} if known_ids is None else known_ids, position, remember)
 
 
 def apply_file_facts(read: GrantsRead, path: Path | str, years: Sequence[str],
@@ -237,7 +241,7 @@ def date_outside_year(award_date: pd.Series, fy: str) -> pd.Series:
     return ((award_date < lo) | (award_date > hi)).fillna(False).astype(bool)
 
 
-def _read_grants(path: Path, known_ids: dict[str, str], position: int) -> GrantsRead:
+def _read_grants(path: Path, known_ids: dict[str, str], position: int, remember: bool = True) -> GrantsRead:
     raw = _read_raw(path)
     sha = sha256_of(path)
     iid = input_id(position, sha)
@@ -262,12 +266,14 @@ def _read_grants(path: Path, known_ids: dict[str, str], position: int) -> Grants
     reason = reason.mask(reason.isna() & amount_missing, "amount missing")
     reason = reason.mask(reason.isna() & amount_bad.notna(), amount_bad)
     infinite = np.isinf(amount.to_numpy())
-    reason = reason.mask(reason.isna() & infinite,
-                         "amount is not a finite number: " + clean_text(df["amount_gbp"]).fillna(""))
+    if infinite.any():  # the reason quotes the cell: made only when some amount is infinite
+        reason = reason.mask(reason.isna() & infinite,
+                             "amount is not a finite number: " + clean_text(df["amount_gbp"]).fillna(""))
     if "currency" in key:
         cur = key["currency"].str.upper()
-        foreign = cur.notna() & (cur != "GBP") & (cur != "£")
-        reason = reason.mask(reason.isna() & foreign, "currency is not GBP: " + key["currency"])
+        foreign = (cur.notna() & (cur != "GBP") & (cur != "£")).to_numpy(dtype=bool, na_value=False)
+        if foreign.any():
+            reason = reason.mask(reason.isna() & foreign, "currency is not GBP: " + key["currency"])
     reason = reason.mask(reason.isna(), _sum_row_reasons(amount, key["department_raw"], reason.isna()))
     reason = _reject_duplicate_ids(key["award_id"], reason, df["source_row"], iid, known_ids)
 
@@ -297,10 +303,11 @@ def _read_grants(path: Path, known_ids: dict[str, str], position: int) -> Grants
     awards["award_date_invalid"] = date_invalid.to_numpy()
     awards["amount_over_ceiling"] = (awards["amount_gbp"].abs() > AMOUNT_CEILING_GBP).to_numpy()
     awards = schemas.conform_awards(awards.reset_index(drop=True))
-    accepted_ids = awards["award_id"].dropna()
-    where = f"input {iid} row " + awards.loc[accepted_ids.index, "source_row"].astype("string")
-    # tolist() converts the Arrow strings in C; iterating the Series makes each one in Python (1 s at 1M).
-    known_ids.update(zip(accepted_ids.tolist(), where.tolist(), strict=True))
+    if remember:  # a later input's repeats of these ids are rejected, citing this row
+        accepted_ids = awards["award_id"].dropna()
+        where = f"input {iid} row " + awards.loc[accepted_ids.index, "source_row"].astype("string")
+        # tolist() converts Arrow strings in C; iterating the Series makes each one in Python (1 s at 1M).
+        known_ids.update(zip(accepted_ids.tolist(), where.tolist(), strict=True))
 
     amount_ok = amount.where(np.isfinite(amount), 0.0)
     over = awards["amount_over_ceiling"]
@@ -399,8 +406,10 @@ def _reject_duplicate_ids(ids: pd.Series, reason: pd.Series, source_row: pd.Seri
         earlier = ids.where(candidate).map(known_ids).astype("string")
         reason = reason.mask(candidate & earlier.notna(), "duplicate award id (also in " + earlier + ")")
     candidate &= reason.isna()
-    first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
     within = candidate & ids.where(candidate).duplicated(keep="first")
+    if not within.any():  # the usual register: no id twice, no first rows to look up
+        return reason
+    first_row = source_row.where(candidate).groupby(ids.where(candidate)).transform("first")
     where = f"input {iid} row " + first_row.astype("Int64").astype("string")
     return reason.mask(within, "duplicate award id (also in " + where + ")")
 
@@ -428,10 +437,19 @@ def _total_row_reasons(key: dict[str, pd.Series]) -> pd.Series:
     out = out.mask(shape, TOTAL_ROW + " (a funder, but no identifier and no recipient)")
     for col, what in (("award_id", "identifier"), ("title", "title"), ("recipient_name", "recipient")):
         if col in key:
-            said = _matches(key[col], _TOTAL_TEXT)
-            out = out.mask(out.isna() & said, TOTAL_ROW + f" ({what} '" + key[col].str.slice(0, 60) + "')")
-    every = _matches(funder, _ALL_FUNDERS)
-    return out.mask(out.isna() & every, TOTAL_ROW + " (funder '" + funder.str.slice(0, 60) + "')")
+            out = _said_total(out, _matches(key[col], _TOTAL_TEXT), key[col], what)
+    return _said_total(out, _matches(funder, _ALL_FUNDERS), funder, "funder")
+
+
+def _said_total(out: pd.Series, said: pd.Series, text: pd.Series, what: str) -> pd.Series:
+    """TOTAL_ROW, quoting `text`, on the rows not yet rejected whose text says so (the message is made
+    for those rows only: a million awards have none)."""
+    hit = (out.isna() & said).to_numpy(dtype=bool)
+    if not hit.any():
+        return out
+    out = out.copy()
+    out[hit] = TOTAL_ROW + f" ({what} '" + text[hit].str.slice(0, 60) + "')"
+    return out
 
 
 def _sum_row_reasons(amount: pd.Series, funder: pd.Series, candidate: pd.Series) -> pd.Series:
@@ -512,12 +530,36 @@ _THOUSANDS_DOT = r"^[-+]?\d{1,3}(?:\.\d{3}){2,}(?:,\d*)?$|^[-+]?\d{1,3}(?:\.\d{3
 _GROUPED = r"^[-+]?\d{1,3}(?:,\d{3})*(?:\.\d*)?(?:[eE][-+]?\d+)?$"
 
 
+_PLAIN_NUMBER = r"^-?\d+(?:\.\d+)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _plain_arrow(s: pd.Series, pattern: str, kind: pa.DataType) -> pa.ChunkedArray | None:
+    """Arrow text whose every cell, trimmed, matches `pattern` (RE2), cast to `kind`; None when the
+    column is not Arrow text, a cell does not match, or one does not cast (the general path then reads
+    it cell by kind, with its reasons): a million CSV amounts or ISO dates in one Arrow pass."""
+    if not _is_arrow_text(s) or not len(s):
+        return None
+    text = pc.utf8_trim_whitespace(s.array._pa_array)
+    if not pc.all(pc.fill_null(pc.match_substring_regex(text, pattern), True)).as_py():
+        return None
+    try:
+        return pc.cast(text, kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # '2021-02-31': the general path says NaT
+        return None
+
+
 def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Amounts as float (NaN where missing or unparseable) and, where unparseable, the reason:
     'amount not a number: ...' or AMBIGUOUS_DECIMAL (see above).
 
     Accepts numbers and strings such as '£1,234.50', '1234', '(1,000)' (= -1000), '-£50', 'GBP 10'.
     """
+    plain = _plain_arrow(s, _PLAIN_NUMBER, pa.float64())
+    if plain is not None:  # every cell a plain decimal: Arrow parses them (correctly rounded, as float())
+        values = plain.to_numpy(zero_copy_only=False)
+        return (pd.Series(np.where(pd.isna(values), np.nan, values), index=s.index, dtype="float64"),
+                pd.Series(pd.NA, index=s.index, dtype="string"))
     values, kinds = _values(s)
     is_num = _kind_mask(kinds, _NUMBER_KINDS)
     out = np.full(len(values), np.nan)
@@ -571,6 +613,10 @@ def _plausible(ts: pd.Series) -> np.ndarray:
 
 def parse_dates(s: pd.Series) -> pd.Series:
     """Dates from date/datetime cells, Excel serial numbers, ISO strings or dd/mm/yyyy; NaT otherwise."""
+    iso = _plain_arrow(s, _ISO_DATE, pa.timestamp("ns"))
+    if iso is not None:  # every cell an ISO date (a CSV register): Arrow parses and checks them
+        dates = pd.Series(iso.to_numpy(zero_copy_only=False), index=s.index, dtype="datetime64[ns]")
+        return pd.Series(_plausible(dates), index=s.index).dt.normalize()
     values, kinds = _values(s)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     is_dt = _kind_mask(kinds, _DATE_KINDS)
