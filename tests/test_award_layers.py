@@ -92,9 +92,12 @@ def test_placing_and_classifying_set_only_their_layers_columns(tmp_path):
     classified, *_ = steps.classified_frame(placed)
     assert _changed(placed, classified) <= set(CLASSIFICATION_COLUMNS)
     assert _changed(placed, classified) == set(CLASSIFICATION_COLUMNS)  # each one set on this register
-    # And placing from PLACE_READS alone gives the same placement as from every column.
+    # And placing from PLACE_READS alone, and classifying from CLASSIFY_READS alone, give the same
+    # columns as from every column.
     narrow, _ = steps.placed_frame(labelled[steps.PLACE_READS], None)
     pd.testing.assert_frame_equal(narrow[PLACEMENT_COLUMNS], placed[PLACEMENT_COLUMNS])
+    narrow, *_ = steps.classified_frame(placed[steps.CLASSIFY_READS])
+    pd.testing.assert_frame_equal(narrow[CLASSIFICATION_COLUMNS], classified[CLASSIFICATION_COLUMNS])
 
 
 def _changed(before: pd.DataFrame, after: pd.DataFrame) -> set[str]:

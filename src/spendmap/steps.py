@@ -307,17 +307,29 @@ def classification_reference(cache_dir: str | None = None):
     return parsed("classification", [], {"reference": str(reference_dir())}, build, cache_dir)
 
 
+# What classifying reads of the awards: the funder, scheme, texts and recipient (not the files, the
+# managing body or the placement's names and reasons).
+CLASSIFY_READS = [
+    "award_id", "fy", "award_date", "amount_gbp", "department_raw", "funder_id", "funder_org_type",
+    "scheme_code", "scheme_title", "title", "description", "recipient_id", "recipient_name",
+    "recipient_postcode", "recipient_city", "recipient_charity_number", "recipient_company_number",
+    "is_redacted", "is_council_recipient", "is_aggregated", "number_of_recipients", "la_code",
+]
+
+
 def classify_awards(awards: list[str], work_dir: Path, cache_dir: str | None = None) -> ClassifyResult:
     """Canonical departments and policy areas for every award (and for the national scheme registers),
     recipient organisations, recipient and funder types: the classification layer (award_id and
     schemas.CLASSIFICATION_COLUMNS). `awards` is the award layers so far (labelled, placed)."""
-    from spendmap.award_layers import read_awards, write_layer
+    from spendmap.award_layers import award_columns, read_awards, write_layer
     from spendmap.schemas import CLASSIFICATION_COLUMNS
     from spendmap.transforms.departments import unknown_funders
     from spendmap.transforms.funder_types import funder_type_counts
     from spendmap.transforms.policy_areas import unclassified_share, unclassified_totals
 
-    awards, identity, registers, schemes = classified_frame(read_awards(awards), cache_dir)
+    held = set(award_columns(awards))
+    awards = read_awards(awards, [c for c in CLASSIFY_READS if c in held])
+    awards, identity, registers, schemes = classified_frame(awards, cache_dir)
     path, schemes_path = catalog.AWARDS_CLASSIFIED.at(work_dir), catalog.SCHEMES.at(work_dir)
     rejects_path = catalog.REJECTS_SCHEMES.at(work_dir)
     write_layer(awards, CLASSIFICATION_COLUMNS, path)
