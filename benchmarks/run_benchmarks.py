@@ -273,6 +273,16 @@ def scale_section(cases: list[Case], started: str) -> str:
     lines.append("| peak RSS of the steps process, MB | "
                  + " | ".join(f"{c.steps.peak_rss_mb:,.0f}" for c in cases) + " |")
     lines.append("| load at start | " + " | ".join(f"{c.steps.load:.1f}" for c in cases) + " |")
+    # Each step's own peak: scale_steps resets the kernel's high-water mark (VmHWM) before each step.
+    lines += ["", "### Each step's own peak RSS, MB (the high-water mark reset before each step)", "",
+              "| step | " + " | ".join(f"{c.fmt.upper()} {c.rows:,}" for c in cases) + " |",
+              "|---|" + "---:|" * len(cases)]
+    for name in names:
+        cells = []
+        for c in cases:
+            hit = [s for s in c.steps.result["steps"] if s["step"] == name and "step_peak_mb" in s]
+            cells.append(f"{hit[0]['step_peak_mb']:,.0f}" if hit else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
 
     csv = sorted((c for c in cases if c.fmt == "csv"), key=lambda c: c.rows)
     if len(csv) >= 2:
