@@ -101,7 +101,10 @@ def measured(cmd: list[str], env: dict[str, str], *, want_json: bool = True) -> 
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-3000:]}\n{stdout[-2000:]}")
     result = json.loads(stdout.strip().splitlines()[-1]) if want_json else {"stdout": stdout}
-    return Measure(wall_s=wall, peak_rss_mb=usage.ru_maxrss / 1024, result=result, load=load,
+    # scale_steps resets its high-water mark before each step, and the kernel's maxrss with it: its
+    # own figure (the largest of the steps' peaks) is then the process's peak.
+    peak = max(usage.ru_maxrss / 1024, float(result.get("peak_rss_mb", 0.0)))
+    return Measure(wall_s=wall, peak_rss_mb=peak, result=result, load=load,
                    cpu_s=usage.ru_utime + usage.ru_stime)
 
 
