@@ -250,6 +250,25 @@ def test_year_given_for_a_register_with_no_year_and_blank_dates(tmp_path, fresh_
     assert (grants["fy"], grants["fy_source"]) == ("2016-17", "given")
 
 
+def test_a_register_whose_every_row_is_rejected_publishes_its_rejects(tmp_path, fresh_cache):
+    """Nothing accepted is still a run: the year its name states, every row in rejects.csv with its
+    reason, a reconciliation of 2 read = 0 accepted + 2 rejected, and pages saying there are no awards
+    (it failed with an IndexError before: no award, so no year for the pages)."""
+    rows = [[*AWARDS[0][:2], "n/a", *AWARDS[0][3:]], [*AWARDS[1][:2], "", *AWARDS[1][3:]]]
+    path = _csv(tmp_path / "Government_Grants_Register_2016_to_2017_rejected.csv", rows)
+    code, out = _run(tmp_path, "--grants", str(path))
+    assert code == 0
+    manifest = _manifest(out)
+    assert manifest["financial_years"] == ["2016-17"] and manifest["reconciliation"]["ok"]
+    (counts,) = manifest["reconciliation"]["per_input"]
+    assert (counts["rows_read"], counts["rows_accepted"], counts["rows_rejected"]) == (2, 0, 2)
+    rejects = pd.read_csv(out / "rejects.csv")
+    mine = rejects[rejects["source_file"] == path.name]
+    assert mine["reason"].tolist() == ["amount not a number: 'n/a'", "amount missing"]
+    assert len(pd.read_parquet(out / "awards.parquet")) == 0
+    assert (out / "councils" / "wakefield" / "index.html").is_file()
+
+
 def test_year_sources_file_name_given_award_dates(tmp_path):
     named = _csv(tmp_path / "grants-2016-17.csv", AWARDS)
     assert read_grants(named).info["fy_source"] == "file name"

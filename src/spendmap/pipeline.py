@@ -554,7 +554,8 @@ def execute(params: RunParams, runner: Runner) -> RunOutcome:
                            funding_from)
         plain_counts = PlainCounts(
             [{**f, **info} for f, info in zip(grants_files, read.inputs, strict=True)], cache_dir)
-        fys = params.years or read.fys
+        # With no award accepted (every row rejected) the years are the ones each input was read for.
+        fys = params.years or read.fys or sorted({i["fy"] for i in read.inputs if i.get("fy")})
         def allocate_in_cache(cra: dict, population: dict) -> tuple[tuple, dict]:
             """The allocation depends only on the CRA edition and population file (content and path:
             both are named in its summary and rejects), the years and the units: cached like reading."""
